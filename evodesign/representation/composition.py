@@ -11,7 +11,6 @@ same formula, which the search relies on for duplicate elimination and reproduci
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING
 
@@ -248,10 +247,14 @@ class CompositionSpace:
         return [names[i] for i in np.asarray(inverse).reshape(-1)]
 
     @staticmethod
-    def row_keys(counts: ArrayLike) -> list[bytes]:
-        """Hashable keys of `(n, n_var)` integer count rows (for duplicate checks)."""
+    def row_ids(counts: ArrayLike) -> NDArray[np.void]:
+        """One opaque scalar per `(n, n_var)` integer count row, `(n,)`.
+
+        Equal formulas give equal ids, so ``np.unique`` and ``np.isin`` on them find
+        duplicates and known formulas for a whole population in one vectorized call.
+        """
         counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64))
-        return [hashlib.blake2b(row.tobytes(), digest_size=12).digest() for row in counts]
+        return counts.view(np.dtype((np.void, counts.dtype.itemsize * counts.shape[1])))[:, 0]
 
     # ------------------------------------------------------------------ helpers
     def _composition(self, row: NDArray[np.int64]) -> Composition:

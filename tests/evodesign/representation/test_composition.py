@@ -91,11 +91,14 @@ def test_degenerate_rows_still_decode(space):
     assert counts[1].sum() == 1
 
 
-def test_fractions_and_row_keys(space):
+def test_fractions_and_row_ids(space):
     counts = space.decode(space.to_vectors(["Fe2O3", "Fe4O6", "FeO"]))
     np.testing.assert_allclose(space.fractions(counts).sum(axis=1), 1.0)
-    keys = space.row_keys(counts)
-    assert keys[0] == keys[1] and keys[0] != keys[2]
+    ids = space.row_ids(counts)
+    assert ids.shape == (3,)
+    assert ids[0] == ids[1] and ids[0] != ids[2]
+    assert np.isin(ids, ids[2:]).tolist() == [False, False, True]
+    assert len(np.unique(ids)) == 2
 
 
 def test_bad_input_errors(space):

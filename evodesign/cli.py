@@ -1,0 +1,158 @@
+"""The ``evodesign`` command line (typer).
+
+Commands:
+    evodesign datasets [NAME]                   list the built-in data sets, or summarise one
+    evodesign bench featurizer --json FILE      ours vs matminer's Magpie featurizer
+    evodesign bench surrogate --json FILE       deep ensemble vs random forest
+    evodesign bench report                      regenerate docs/benchmarks.md from the JSON
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from evodesign.exceptions import EvodesignError
+
+app = typer.Typer(
+    help="evodesign: inverse design of materials with learned evolutionary operators.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks: print a table and write JSON.", no_args_is_help=True)
+app.add_typer(bench_app, name="bench")
+console = Console()
+
+
+def _fail(message: str) -> None:
+    console.print(f"[bold red]error:[/] {message}")
+    raise typer.Exit(code=2)
+
+
+def _check_json_target(path: Path | None, overwrite: bool) -> None:
+    """Refuse up front (before any work) to overwrite an existing result."""
+    if path is not None and path.exists() and not overwrite:
+        _fail(f"{path} already exists; pass --overwrite to replace it, or choose another --json")
+
+
+def _write_json(path: Path | None, result: dict[str, Any]) -> None:
+    if path is None:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    with os.fdopen(fd, "w") as fh:
+        json.dump(result, fh, indent=2, sort_keys=False)
+        fh.write("\n")
+        fh.flush()
+        os.fsync(fh.fileno())
+    os.replace(tmp, path)
+    console.print(f"wrote {path}")
+
+
+@app.command()
+def datasets(
+    name: Optional[str] = typer.Argument(None, help="a data set to summarise, e.g. 'transport'"),
+) -> None:
+    """List the built-in data sets, or print a summary of one."""
+    from evodesign.datasets import list_datasets, load_dataset
+
+    if name is None:
+        table = Table(title="Built-in data sets")
+        table.add_column("name")
+        table.add_column("rows", justify="right")
+        table.add_column("source")
+        for ds_name in list_datasets():
+            ds = load_dataset(ds_name)
+            table.add_row(ds_name, str(len(ds.frame)), ds.source)
+        console.print(table)
+        return
+    try:
+        ds = load_dataset(name)
+    except EvodesignError as err:
+        _fail(str(err))
+    summary = ds.summary()
+    console.print(f"[bold]{ds.name}[/]: {ds.source}")
+    console.print(
+        f"{summary['n_rows']} formulas from {summary['n_raw_rows']} raw rows, "
+        f"{summary['n_elements']} elements"
+    )
+    table = Table(title="targets")
+    for col in ("target", "count", "mean", "std", "min", "median", "max"):
+        table.add_column(col, justify="left" if col == "target" else "right")
+    for target, stats in summary["targets"].items():
+        table.add_row(
+            target, *(f"{stats[k]:.4g}" for k in ("count", "mean", "std", "min", "median", "max"))
+        )
+    console.print(table)
+    hist = summary.get("elements_per_formula")
+    if hist:
+        console.print("elements per formula: " + ", ".join(f"{k}: {v}" for k, v in hist.items()))
+
+
+@bench_app.command("featurizer")
+def bench_featurizer(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    n: int = typer.Option(2000, help="number of compositions"),
+    seed: int = typer.Option(0, help="seed of the composition sample"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Compositions per second of our Magpie featurizer and matminer's, same input, one run."""
+    from evodesign.benchmarks.featurizer import format_featurizer_table, run_featurizer_benchmark
+
+    _check_json_target(json_path, overwrite)
+    result = run_featurizer_benchmark(n=n, seed=seed)
+    console.print(format_featurizer_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("surrogate")
+def bench_surrogate(
+    dataset: str = typer.Option("transport", help="built-in data set"),
+    targets: str = typer.Option("log10_PF_p,S_p", help="comma-separated target columns"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    seed: int = typer.Option(0, help="seed of the split and the models"),
+    max_rows: Optional[int] = typer.Option(None, help="subsample the data (smoke tests)"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula."""
+    from evodesign.benchmarks.surrogate import format_surrogate_table, run_surrogate_benchmark
+
+    _check_json_target(json_path, overwrite)
+    names = [t.strip() for t in targets.split(",") if t.strip()]
+    try:
+        result = run_surrogate_benchmark(dataset, names, seed=seed, max_rows=max_rows)
+    except EvodesignError as err:
+        _fail(str(err))
+    console.print(format_surrogate_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("report")
+def bench_report(
+    results: Path = typer.Option(Path("docs/benchmarks"), help="folder of benchmark JSON files"),
+    out: Path = typer.Option(Path("docs/benchmarks.md"), help="the Markdown file to write"),
+) -> None:
+    """Regenerate docs/benchmarks.md from the benchmark JSON files."""
+    from evodesign.benchmarks.report import write_report
+
+    try:
+        write_report(results, out)
+    except EvodesignError as err:
+        _fail(str(err))
+    console.print(f"wrote {out}")
+
+
+def main() -> None:  # pragma: no cover - console entry point
+    app()
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

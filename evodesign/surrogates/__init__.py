@@ -1,0 +1,23 @@
+"""Property surrogates: scikit-learn-style estimators whose ``predict`` gives a mean and a std.
+
+* :class:`DeepEnsembleRegressor` -- the main model: a calibrated deep ensemble (torch).
+* :class:`RandomForestSurrogate` -- the baseline: a random forest, std over trees.
+* :class:`PropertyModel` -- composition vectors -> features -> estimator, saved safely.
+"""
+
+from __future__ import annotations
+
+from evodesign.surrogates.artifacts import load_model, save_model
+from evodesign.surrogates.ensemble import DeepEnsembleRegressor
+from evodesign.surrogates.forest import RandomForestSurrogate
+from evodesign.surrogates.property_model import CompositionFeatures, PropertyModel, data_hash
+
+__all__ = [
+    "CompositionFeatures",
+    "DeepEnsembleRegressor",
+    "PropertyModel",
+    "RandomForestSurrogate",
+    "data_hash",
+    "load_model",
+    "save_model",
+]

@@ -1,0 +1,171 @@
+"""Composition-level property model: composition vectors in, property mean and std out.
+
+:class:`PropertyModel` ties together what a search needs to score candidates: the element
+vocabulary (a :class:`~evodesign.representation.CompositionSpace`'s columns), the feature
+definition (Magpie statistics plus the element fractions themselves), the targets, and a
+fitted estimator with uncertainty. Its sidecar records all of them with the data hash, so a
+model trained on other elements, features or data is refused at load time.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from sklearn.base import clone
+
+from evodesign.exceptions import DataError
+from evodesign.featurizers import MagpieFeaturizer
+from evodesign.surrogates.artifacts import load_model, read_sidecar, save_model
+from evodesign.surrogates.ensemble import DeepEnsembleRegressor
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["CompositionFeatures", "PropertyModel", "data_hash"]
+
+
+def data_hash(X: ArrayLike, Y: ArrayLike) -> str:
+    """SHA-256 of training arrays (float64, C order): identifies the data a model saw."""
+    digest = hashlib.sha256()
+    for arr in (X, Y):
+        arr = np.ascontiguousarray(np.asarray(arr, dtype=np.float64))
+        digest.update(str(arr.shape).encode())
+        digest.update(arr.tobytes())
+    return digest.hexdigest()
+
+
+class CompositionFeatures:
+    """Magpie statistics plus element fractions for `(n, n_elements)` composition vectors.
+
+    The fractions let a network learn element-specific effects the fraction-weighted
+    statistics average away; the statistics carry chemistry across elements.
+
+    Args:
+        elements: the vocabulary (vector columns), as in a CompositionSpace.
+        include_fractions: append the normalized fraction vector to the Magpie features.
+    """
+
+    def __init__(self, elements: Sequence[str], include_fractions: bool = True) -> None:
+        self.elements = tuple(elements)
+        self.include_fractions = include_fractions
+        self._magpie = MagpieFeaturizer(self.elements).fit()
+
+    @property
+    def n_features(self) -> int:
+        return len(self._magpie.feature_labels()) + (
+            len(self.elements) if self.include_fractions else 0
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """The feature definition, as recorded in model sidecars."""
+        return {
+            "kind": "magpie+fractions" if self.include_fractions else "magpie",
+            "magpie_properties": list(self._magpie.properties),
+            "magpie_stats": list(self._magpie.stats),
+        }
+
+    def transform(self, X: ArrayLike) -> NDArray[np.float64]:
+        """`(n, n_elements)` non-negative amounts -> `(n, n_features)` features."""
+        magpie = self._magpie.transform(X)
+        if not self.include_fractions:
+            return magpie
+        X = np.asarray(X, dtype=np.float64)
+        return np.hstack([magpie, X / X.sum(axis=1, keepdims=True)])
+
+
+class PropertyModel:
+    """Predicts several properties, with uncertainty, from composition vectors.
+
+    Args:
+        elements: the element vocabulary of the input vectors.
+        targets: names of the predicted properties (e.g. ``("log10_PF_p", "S_p")``).
+        estimator: an unfitted estimator with ``predict(X, return_std=True)``; defaults to
+            :class:`DeepEnsembleRegressor`. It is cloned, never modified.
+        include_fractions: see :class:`CompositionFeatures`.
+
+    Example:
+        >>> model = PropertyModel(space.elements, ["log10_PF_p"]).fit(X, y)  # doctest: +SKIP
+        >>> mean, std = model.predict(X_new)                                 # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        elements: Sequence[str],
+        targets: Sequence[str],
+        estimator: Any | None = None,
+        include_fractions: bool = True,
+    ) -> None:
+        self.elements = tuple(elements)
+        self.targets = tuple(targets)
+        self.estimator = estimator
+        self.include_fractions = include_fractions
+        self.features = CompositionFeatures(self.elements, include_fractions)
+
+    def fit(self, X: ArrayLike, Y: ArrayLike) -> PropertyModel:
+        """Fit on `(n, n_elements)` composition vectors and `(n, n_targets)` targets."""
+        Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
+        if Y.shape[1] != len(self.targets):
+            raise DataError(
+                f"Y has {Y.shape[1]} columns but the model predicts {len(self.targets)} "
+                f"targets {list(self.targets)}"
+            )
+        base = self.estimator if self.estimator is not None else DeepEnsembleRegressor()
+        self.estimator_ = clone(base).fit(self.features.transform(X), Y)
+        self.data_hash_ = data_hash(X, Y)
+        return self
+
+    def predict(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Mean and std, each `(n, n_targets)`, for `(n, n_elements)` composition vectors."""
+        if not hasattr(self, "estimator_"):
+            raise DataError("this PropertyModel is not fitted yet; call fit(X, Y) first")
+        mean, std = self.estimator_.predict(self.features.transform(X), return_std=True)
+        n = len(mean)
+        return mean.reshape(n, -1), std.reshape(n, -1)
+
+    def metadata(self) -> dict[str, Any]:
+        return {
+            "kind": "PropertyModel",
+            "elements": list(self.elements),
+            "targets": list(self.targets),
+            "features": self.features.to_dict(),
+            "data_hash": getattr(self, "data_hash_", None),
+        }
+
+    def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
+        """Write ``PATH.safetensors`` + ``PATH.json``; returns the sidecar path."""
+        if not hasattr(self, "estimator_"):
+            raise DataError("fit the PropertyModel before saving it")
+        return save_model(self.estimator_, path, metadata=self.metadata(), overwrite=overwrite)
+
+    @classmethod
+    def load(
+        cls,
+        path: str | os.PathLike,
+        *,
+        elements: Sequence[str] | None = None,
+        targets: Sequence[str] | None = None,
+        data_hash: str | None = None,
+    ) -> PropertyModel:
+        """Load a saved model; any of ``elements``, ``targets``, ``data_hash`` given must match."""
+        expect: dict[str, Any] = {"kind": "PropertyModel"}
+        if elements is not None:
+            expect["elements"] = list(elements)
+        if targets is not None:
+            expect["targets"] = list(targets)
+        if data_hash is not None:
+            expect["data_hash"] = data_hash
+        estimator = load_model(path, expect=expect)
+        meta = read_sidecar(path)["metadata"]
+        model = cls(
+            meta["elements"],
+            meta["targets"],
+            include_fractions=meta["features"]["kind"] == "magpie+fractions",
+        )
+        model.estimator_ = estimator
+        model.data_hash_ = meta["data_hash"]
+        return model

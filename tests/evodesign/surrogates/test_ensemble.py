@@ -1,0 +1,153 @@
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from sklearn.base import clone
+
+from evodesign.exceptions import ArtifactError, DataError
+from evodesign.surrogates import (
+    DeepEnsembleRegressor,
+    PropertyModel,
+    RandomForestSurrogate,
+    load_model,
+    save_model,
+)
+
+SMALL = dict(n_members=3, hidden_layer_sizes=(32, 32), max_epochs=60, patience=10, batch_size=64)
+
+
+def toy(n: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """1-d regression with noise that grows with x (heteroscedastic)."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-2, 2, size=(n, 3))
+    noise = 0.05 + 0.2 * (X[:, 0] + 2) / 4
+    y = np.sin(2 * X[:, 0]) + 0.5 * X[:, 1] + noise * rng.normal(size=n)
+    return X, y
+
+
+@pytest.fixture(scope="module")
+def fitted() -> tuple[DeepEnsembleRegressor, np.ndarray, np.ndarray]:
+    X, y = toy(1500)
+    return DeepEnsembleRegressor(random_state=0, **SMALL).fit(X[:1000], y[:1000]), X[1000:], y[1000:]
+
+
+def test_sklearn_conventions():
+    model = DeepEnsembleRegressor(n_members=2, random_state=3)
+    assert model.get_params()["n_members"] == 2
+    assert not hasattr(model, "net_")  # __init__ does nothing but store
+    cloned = clone(model)
+    assert cloned.get_params() == model.get_params()
+
+
+def test_shapes_accuracy_and_calibrated_coverage(fitted):
+    model, X, y = fitted
+    mean, std = model.predict(X, return_std=True)
+    assert mean.shape == std.shape == (len(X),)
+    assert (std > 0).all()
+    mae = np.mean(np.abs(y - mean))
+    assert mae < 0.5 * np.mean(np.abs(y - y.mean()))  # learns something real
+    lo, hi = model.interval(X, confidence=0.9)
+    coverage = np.mean((y >= lo) & (y <= hi))
+    assert 0.8 <= coverage <= 0.97
+    # heteroscedastic: predicted std grows with the true noise level
+    assert std[X[:, 0] > 1].mean() > std[X[:, 0] < -1].mean()
+
+
+def test_multi_target_with_missing_values():
+    X, y = toy(600)
+    Y = np.stack([y, -y], axis=1)
+    Y[::7, 1] = np.nan
+    model = DeepEnsembleRegressor(random_state=0, **SMALL).fit(X, Y)
+    mean, std = model.predict(X[:5], return_std=True)
+    assert mean.shape == std.shape == (5, 2)
+    assert np.isfinite(mean).all()
+
+
+def test_same_seed_same_model_other_seed_differs():
+    X, y = toy(400)
+    params = {**SMALL, "max_epochs": 5}
+    a = DeepEnsembleRegressor(random_state=7, **params).fit(X, y).predict(X[:20])
+    b = DeepEnsembleRegressor(random_state=7, **params).fit(X, y).predict(X[:20])
+    c = DeepEnsembleRegressor(random_state=8, **params).fit(X, y).predict(X[:20])
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+
+
+def test_bad_inputs_are_refused():
+    X, y = toy(50)
+    with pytest.raises(DataError, match="not fitted yet"):
+        DeepEnsembleRegressor().predict(X)
+    with pytest.raises(DataError, match="non-finite value at row 3, column 1"):
+        Xbad = X.copy()
+        Xbad[3, 1] = np.inf
+        DeepEnsembleRegressor(**SMALL).fit(Xbad, y)
+    with pytest.raises(DataError, match="X has 50 rows but y has 49"):
+        DeepEnsembleRegressor(**SMALL).fit(X, y[:-1])
+    model = DeepEnsembleRegressor(random_state=0, **{**SMALL, "max_epochs": 2}).fit(X, y)
+    with pytest.raises(DataError, match=r"shape \(n, 3\)"):
+        model.predict(X[:, :2])
+
+
+def test_save_load_round_trip_and_refusals(fitted, tmp_path):
+    model, X, _ = fitted
+    path = tmp_path / "model"
+    sidecar = save_model(model, path, metadata={"targets": ["y"], "data_hash": "abc"})
+    meta = json.loads(sidecar.read_text())
+    assert meta["class"] == "DeepEnsembleRegressor" and meta["params"]["n_members"] == 3
+    loaded = load_model(path, expect={"targets": ["y"]})
+    np.testing.assert_allclose(
+        loaded.predict(X, return_std=True)[1], model.predict(X, return_std=True)[1], rtol=1e-6
+    )
+    # never overwritten silently
+    with pytest.raises(ArtifactError, match="already exists; pass overwrite=True"):
+        save_model(model, path)
+    # mismatched metadata names the key
+    with pytest.raises(ArtifactError, match=r"data_hash: model has \"abc\", expected \"xyz\""):
+        load_model(path, expect={"data_hash": "xyz"})
+    # corrupted weights are detected by the hash
+    weights = tmp_path / "model.safetensors"
+    raw = bytearray(weights.read_bytes())
+    raw[-10] ^= 0xFF
+    weights.write_bytes(bytes(raw))
+    with pytest.raises(ArtifactError, match="corrupted or was replaced"):
+        load_model(path)
+    # a sidecar that is not JSON
+    (tmp_path / "model.json").write_text("{not json")
+    with pytest.raises(ArtifactError, match="not valid JSON"):
+        load_model(path)
+    with pytest.raises(ArtifactError, match="does not exist"):
+        load_model(tmp_path / "nothing")
+
+
+def test_random_forest_baseline():
+    X, y = toy(400)
+    rf = RandomForestSurrogate(n_estimators=20, random_state=0, n_jobs=1).fit(X[:300], y[:300])
+    mean, std = rf.predict(X[300:], return_std=True)
+    assert mean.shape == std.shape == (100,)
+    np.testing.assert_allclose(mean, rf.predict(X[300:]))
+    assert np.mean(np.abs(y[300:] - mean)) < np.mean(np.abs(y[300:] - y.mean()))
+
+
+def test_property_model_on_compositions(tmp_path):
+    from evodesign.representation import CompositionSpace
+
+    space = CompositionSpace(["O", "Na", "Cl", "Fe", "Ti", "Ba"])
+    rng = np.random.default_rng(0)
+    X = space.fractions(space.decode(rng.random((300, space.n_var)) ** 3))
+    Y = np.stack([X @ np.arange(space.n_var), X[:, 0] * 3], axis=1)
+    model = PropertyModel(
+        space.elements, ["a", "b"], estimator=DeepEnsembleRegressor(random_state=0, **SMALL)
+    ).fit(X, Y)
+    mean, std = model.predict(X[:4])
+    assert mean.shape == std.shape == (4, 2)
+    model.save(tmp_path / "pm")
+    again = PropertyModel.load(tmp_path / "pm", elements=space.elements, targets=["a", "b"])
+    np.testing.assert_allclose(again.predict(X[:4])[0], mean, rtol=1e-6)
+    with pytest.raises(ArtifactError, match="targets: model has"):
+        PropertyModel.load(tmp_path / "pm", targets=["a"])
+    with pytest.raises(ArtifactError, match="elements: model has"):
+        PropertyModel.load(tmp_path / "pm", elements=["O", "Na"])
+    with pytest.raises(DataError, match="Y has 1 columns but the model predicts 2"):
+        model.fit(X, Y[:, 0])
