@@ -85,11 +85,14 @@ def datasets(
         f"{summary['n_elements']} elements"
     )
     table = Table(title="targets")
-    for col in ("target", "count", "mean", "std", "min", "median", "max"):
-        table.add_column(col, justify="left" if col == "target" else "right")
+    table.add_column("target", no_wrap=True)
+    for col in ("count", "mean", "std", "min", "median", "max"):
+        table.add_column(col, justify="right", no_wrap=True)
     for target, stats in summary["targets"].items():
         table.add_row(
-            target, *(f"{stats[k]:.4g}" for k in ("count", "mean", "std", "min", "median", "max"))
+            target,
+            f"{int(stats['count'])}",
+            *(f"{stats[k]:.3g}" for k in ("mean", "std", "min", "median", "max")),
         )
     console.print(table)
     hist = summary.get("elements_per_formula")

@@ -1,0 +1,86 @@
+from __future__ import annotations
+
+import json
+
+import pytest
+from typer.testing import CliRunner
+
+from evodesign.cli import app
+
+runner = CliRunner()
+
+
+def test_datasets_list_and_summary():
+    result = runner.invoke(app, ["datasets"])
+    assert result.exit_code == 0, result.output
+    assert "transport" in result.output and "34630" in result.output
+    result = runner.invoke(app, ["datasets", "transport"])
+    assert result.exit_code == 0, result.output
+    assert "47737 raw rows" in result.output and "log10_PF_p" in result.output
+
+
+def test_unknown_dataset_is_a_clear_error():
+    result = runner.invoke(app, ["datasets", "transprot"])
+    assert result.exit_code == 2
+    assert "unknown data set 'transprot'" in result.output and "did you mean 'transport'" in result.output
+
+
+@pytest.fixture()
+def tiny_bench(monkeypatch):
+    """Shrink the models so that the CLI path runs in seconds."""
+    import evodesign.benchmarks.surrogate as bench
+
+    original = bench.run_surrogate_benchmark
+
+    def small(*args, **kwargs):
+        kwargs.update(
+            ensemble_params=dict(n_members=2, hidden_layer_sizes=(16,), max_epochs=3),
+            forest_params=dict(n_estimators=5, n_jobs=1),
+            progress=False,
+        )
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(bench, "run_surrogate_benchmark", small)
+
+
+def test_bench_surrogate_writes_json_and_never_overwrites(tmp_path, tiny_bench):
+    out = tmp_path / "s.json"
+    args = ["bench", "surrogate", "--targets", "log10_PF_p,S_p", "--max-rows", "400", "--json", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert set(data["results"]) == {"log10_PF_p", "S_p"}
+    for target in data["results"].values():
+        assert {"mae", "rmse", "r2", "spearman", "coverage90", "fit_seconds"} <= set(target["ensemble"])
+        assert {"mae", "rmse", "r2", "spearman", "fit_seconds"} <= set(target["rf"])
+    assert data["n_train"] + data["n_test"] == 400
+    before = out.read_text()
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "already exists; pass --overwrite" in result.output
+    assert out.read_text() == before
+
+
+def test_bench_surrogate_unknown_target(tmp_path, tiny_bench):
+    result = runner.invoke(app, ["bench", "surrogate", "--targets", "PF_P", "--max-rows", "100"])
+    assert result.exit_code == 2
+    assert "unknown target(s) ['PF_P']" in result.output and "log10_PF_p" in result.output
+
+
+def test_bench_report_from_json(tmp_path):
+    folder = tmp_path / "bench"
+    folder.mkdir()
+    (folder / "featurizer.json").write_text(json.dumps({
+        "n": 2000, "matminer_per_second": 700.0, "ours_per_second": 70000.0, "speedup": 100.0,
+        "max_abs_diff": 1e-12, "max_rel_diff": 1e-14, "n_features": 132,
+    }))
+    (folder / "NOTES.md").write_text("## Notes\n\nhand-written commentary")
+    out = tmp_path / "benchmarks.md"
+    result = runner.invoke(app, ["bench", "report", "--results", str(folder), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    text = out.read_text()
+    assert "| **speedup** | **100x** |" in text and "hand-written commentary" in text
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result = runner.invoke(app, ["bench", "report", "--results", str(empty), "--out", str(out)])
+    assert result.exit_code == 2 and "no benchmark JSON files" in result.output
