@@ -156,8 +156,9 @@ def format_surrogate_table(result: dict[str, Any]):  # -> rich.table.Table
         title=f"Surrogates on {result['dataset']} ({result['n_train']} train / "
         f"{result['n_test']} test formulas, seed {result['seed']})"
     )
-    for col in ("target", "model", "MAE", "RMSE", "R2", "Spearman", "coverage90", "fit s"):
-        table.add_column(col, justify="right" if col not in ("target", "model") else "left")
+    for col in ("target", "model", "MAE", "RMSE", "R2", "Spearman", "cov90", "fit s"):
+        justify = "left" if col in ("target", "model") else "right"
+        table.add_column(col, justify=justify, no_wrap=True)
     for target, rows in result["results"].items():
         for model in ("ensemble", "rf"):
             r = rows[model]
