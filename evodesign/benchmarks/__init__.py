@@ -1,0 +1,1 @@
+"""Benchmarks behind the ``evodesign bench ...`` commands: each returns a JSON-ready dict."""
