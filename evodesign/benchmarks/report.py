@@ -94,10 +94,17 @@ def _surrogate_section(r: dict[str, Any]) -> list[str]:
             f"{cov:.3f} (target {lo}-{hi}: {_mark(lo <= cov <= hi)})."
         )
     env = r.get("environment", {})
+    speed = [
+        f"- {target}: the ensemble scores {rows['ensemble']['predict_per_second']:,.0f} "
+        "compositions per second (features + mean + std, batches of 20,000)."
+        for target, rows in r["results"].items()
+        if "predict_per_second" in rows["ensemble"]
+    ]
     return [
         *lines,
         "",
         *verdicts,
+        *speed,
         "",
         f"Environment: torch {env.get('torch')}, scikit-learn {env.get('scikit-learn')}, "
         f"{env.get('torch_threads')} torch threads.",

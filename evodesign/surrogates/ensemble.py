@@ -216,7 +216,7 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
                 self.best_epoch_[improved.numpy()] = epoch
             stale = torch.where(improved, torch.zeros_like(stale), stale + 1)
             if self.verbose and epoch % 10 == 0:
-                print(f"epoch {epoch}: val NLL {val_loss.mean().item():.4f}")
+                print(f"epoch {epoch}: validation error {val_loss.mean().item():.4f} (standardized)")
             if bool((stale >= self.patience).all()):
                 break
         net.load_state_dict(best_state)
