@@ -27,8 +27,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from smact.screening import smact_validity
-
+from evodesign.chemistry import SmactValidity
 from evodesign.datasets import load_dataset
 from evodesign.exceptions import ArtifactError
 from evodesign.representation import CompositionSpace
@@ -109,10 +108,7 @@ def main() -> None:
     )
     _, known_std = model.predict(X)
     trusted = (std <= np.quantile(known_std, 0.9, axis=0)).all(axis=1)
-    formulas_all = np.asarray(space.formulas(counts))
-    valid = np.array(
-        [smact_validity(f, use_pauling_test=True, include_alloys=False) for f in formulas_all]
-    )
+    valid = SmactValidity(space.elements)(counts)
     keep = trusted & valid
     print(
         f"screening: {valid.sum()} charge-neutral and electronegativity-balanced (SMACT), "
