@@ -100,6 +100,42 @@ def datasets(
         console.print("elements per formula: " + ", ".join(f"{k}: {v}" for k, v in hist.items()))
 
 
+@app.command("train-operators")
+def train_operators(
+    dataset: str = typer.Option("transport", help="built-in data set to learn from"),
+    out: Path = typer.Option(
+        Path("runs/output/models/generators-transport"),
+        help="model path without suffix (writes OUT.safetensors + OUT.json)",
+    ),
+    seed: int = typer.Option(0, help="seed of the split, initialisation and training"),
+    max_elements: int = typer.Option(4, help="max elements per formula of the space"),
+    max_atoms: int = typer.Option(20, help="max atoms per reduced formula unit"),
+    all_compositions: bool = typer.Option(
+        False, help="learn from all known compositions, not only SMACT strict-valid ones"
+    ),
+    max_rows: Optional[int] = typer.Option(None, help="subsample the training rows"),
+    max_epochs: Optional[int] = typer.Option(None, help="cap on VAE epochs (smoke tests)"),
+    gan_steps: Optional[int] = typer.Option(None, help="cap on GAN generator steps"),
+    overwrite: bool = typer.Option(False, help="replace an existing model at OUT"),
+) -> None:
+    """Train the VAE + latent GAN behind the learned crossover and mutation."""
+    from evodesign.generators import train_generators
+
+    vae_options = {} if max_epochs is None else {"max_epochs": max_epochs}
+    gan_options = {} if gan_steps is None else {"n_steps": gan_steps}
+    try:
+        model, path = train_generators(
+            dataset, out, seed=seed, max_elements=max_elements, max_atoms=max_atoms,
+            strict_valid=not all_compositions, vae_options=vae_options,
+            gan_options=gan_options, max_rows=max_rows, overwrite=overwrite,
+        )
+    except EvodesignError as err:
+        _fail(str(err))
+    except ValueError as err:  # operators' artifact errors (e.g. an existing model)
+        _fail(str(err))
+    console.print(f"wrote {path}")
+
+
 @bench_app.command("featurizer")
 def bench_featurizer(
     json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),

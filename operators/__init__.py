@@ -5,3 +5,45 @@ and :mod:`evodesign` builds the materials engine on top of it.
 """
 
 from __future__ import annotations
+
+from operators.artifacts import load_generative_model, read_sidecar, save_generative_model
+from operators.crossover import LatentInterpolationCrossover, interpolation_children, lerp, slerp
+from operators.deap_tools import mate, mutate
+from operators.exceptions import ArtifactError, ArtifactMismatchError, DataError, OperatorsError
+from operators.gan import LatentGAN
+from operators.generative import GenerativeModel
+from operators.heads import SimplexHead, SparseSimplexHead
+from operators.mutation import GANMutation, latent_step
+from operators.provenance import parent_keys, vector_key
+from operators.sampling import GeneratorSampling
+from operators.training import fit_generative_model, fit_latent_gan, fit_vae
+from operators.vae import VAE
+
+__all__ = [
+    "VAE",
+    "ArtifactError",
+    "ArtifactMismatchError",
+    "DataError",
+    "GANMutation",
+    "GenerativeModel",
+    "GeneratorSampling",
+    "LatentGAN",
+    "LatentInterpolationCrossover",
+    "OperatorsError",
+    "SimplexHead",
+    "SparseSimplexHead",
+    "fit_generative_model",
+    "fit_latent_gan",
+    "fit_vae",
+    "interpolation_children",
+    "latent_step",
+    "lerp",
+    "load_generative_model",
+    "mate",
+    "mutate",
+    "parent_keys",
+    "read_sidecar",
+    "save_generative_model",
+    "slerp",
+    "vector_key",
+]

@@ -1,0 +1,79 @@
+"""The learned operators as DEAP functions (``toolbox.register("mate", mate, model=..., rng=...)``).
+
+DEAP calls ``mate`` on one pair and ``mutate`` on one individual at a time, so these make
+one small network call per call instead of one per generation as the pymoo operators do;
+use pymoo for speed. Individuals are modified in place, like ``deap.tools.cxBlend``, and
+may be lists or numpy arrays. Randomness comes from the numpy Generator ``rng`` the caller
+passes (DEAP's own operators use the global ``random`` module; these do not). For a
+genealogy, decorate them with ``deap.tools.History`` as usual.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, MutableSequence
+
+import numpy as np
+
+from operators.crossover import interpolation_children
+from operators.mutation import latent_step
+from operators.seeding import torch_generator
+
+if TYPE_CHECKING:
+    from operators.generative import GenerativeModel
+
+__all__ = ["mate", "mutate"]
+
+
+def _assign(ind: MutableSequence[Any], row: np.ndarray) -> None:
+    ind[:] = row.tolist() if isinstance(ind, list) else row
+
+
+def mate(
+    ind1: MutableSequence[Any],
+    ind2: MutableSequence[Any],
+    model: GenerativeModel,
+    rng: np.random.Generator,
+    method: str = "slerp",
+) -> tuple[MutableSequence[Any], MutableSequence[Any]]:
+    """Latent interpolation of two individuals of length ``n_var``, in place.
+
+    Args:
+        ind1: first parent, becomes the child at ``t``.
+        ind2: second parent, becomes the child at ``1 - t``.
+        model: the generative model.
+        rng: numpy Generator; ``t`` is drawn U(0, 1) from it.
+        method: ``"slerp"`` or ``"lerp"``.
+
+    Returns:
+        ``(ind1, ind2)``, modified.
+    """
+    t = rng.random(1)
+    children = interpolation_children(model, [list(ind1)], [list(ind2)], t, method)
+    _assign(ind1, children[0, 0])
+    _assign(ind2, children[1, 0])
+    return ind1, ind2
+
+
+def mutate(
+    ind: MutableSequence[Any],
+    model: GenerativeModel,
+    rng: np.random.Generator,
+    strength: float = 0.3,
+    source: str = "gan",
+) -> tuple[MutableSequence[Any]]:
+    """A latent step of ``strength`` towards a GAN sample, in place.
+
+    Args:
+        ind: the individual, length ``n_var``.
+        model: the generative model.
+        rng: numpy Generator; seeds the torch generator of the GAN draw.
+        strength: step length in [0, 1]; 0 leaves ``ind`` unchanged.
+        source: ``"gan"`` or ``"vae"``.
+
+    Returns:
+        ``(ind,)``, DEAP's convention for mutations.
+    """
+    if strength == 0.0:
+        return (ind,)
+    _assign(ind, latent_step(model, [list(ind)], strength, torch_generator(rng), source)[0])
+    return (ind,)
