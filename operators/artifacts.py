@@ -1,36 +1,23 @@
-"""Generative-model files: tensors in safetensors (no pickle), everything else in a JSON sidecar.
+"""Generative-model files: a VAE (and latent GAN) in safetensors plus a JSON sidecar.
 
-A model saved at ``PATH`` is two files: ``PATH.safetensors`` (VAE and GAN weights) and
-``PATH.json`` (architecture, training settings and results, the caller's metadata such as
-the vocabulary and a data hash, package versions, and the SHA-256 of the tensor file).
-Loading checks the hash -- a corrupted or swapped file is refused -- and compares the
-metadata with what the caller expects, naming every key that differs. Nothing is
-unpickled, so a model file from a stranger cannot run code.
-
-This is the same layout as :mod:`evodesign.surrogates.artifacts`, written again here because
-imports go one way only (evodesign imports operators).
+The file layout and its checks (hash, metadata, no pickle) are those of
+:mod:`operators.model_files`; this module adds what a :class:`GenerativeModel` needs to
+rebuild itself: the VAE's and GAN's architecture and the training summary.
 """
 
 from __future__ import annotations
 
-import hashlib
-import json
 import os
-import platform
-import tempfile
-from datetime import datetime, timezone
-from importlib import metadata as importlib_metadata
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
-import numpy as np
 import torch
-from safetensors import SafetensorError
-from safetensors.torch import load_file, save_file
 
-from operators.exceptions import ArtifactError, ArtifactMismatchError
+from operators.exceptions import ArtifactError
 from operators.gan import LatentGAN
 from operators.generative import GenerativeModel
+from operators.model_files import model_paths, read_model_files, sha256_file, write_model_files
+from operators.model_files import read_sidecar as _read_sidecar
 from operators.vae import VAE
 
 __all__ = [
@@ -45,54 +32,6 @@ __all__ = [
 
 FORMAT = "operators-generative-model"
 FORMAT_VERSION = 1
-
-
-def versions() -> dict[str, str]:
-    """Versions of the packages that shape a model's numbers."""
-    import safetensors
-
-    try:
-        dist = importlib_metadata.version("evodesign")  # operators ships in this distribution
-    except importlib_metadata.PackageNotFoundError:
-        dist = "unknown"
-    return {
-        "evodesign-dist": dist,
-        "python": platform.python_version(),
-        "numpy": np.__version__,
-        "torch": torch.__version__,
-        "safetensors": safetensors.__version__,
-    }
-
-
-def model_paths(path: str | os.PathLike) -> tuple[Path, Path]:
-    """The tensor file and the JSON sidecar of the model stored under ``path``."""
-    path = Path(path)
-    if path.suffix in {".safetensors", ".json"}:
-        path = path.with_suffix("")
-    return path.with_name(path.name + ".safetensors"), path.with_name(path.name + ".json")
-
-
-def sha256_file(path: str | os.PathLike) -> str:
-    """Hex SHA-256 of a file's bytes."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _atomic_write(path: Path, write: Callable[[str], Any]) -> None:
-    """Write through a temp file in the same folder, fsync, then ``os.replace``."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
 
 
 def save_generative_model(
@@ -114,54 +53,27 @@ def save_generative_model(
     Returns:
         The path of the JSON sidecar.
     """
-    tensor_path, json_path = model_paths(path)
-    if not overwrite and (tensor_path.exists() or json_path.exists()):
-        raise ArtifactError(f"{json_path} already exists; pass overwrite=True to replace it")
-    tensor_path.parent.mkdir(parents=True, exist_ok=True)
-    tensors = {f"vae.{k}": v.detach().contiguous() for k, v in model.vae.state_dict().items()}
+    tensors = {f"vae.{k}": v for k, v in model.vae.state_dict().items()}
     if model.gan is not None:
-        gan_state = model.gan.state_dict()
-        tensors.update({f"gan.{k}": v.detach().contiguous() for k, v in gan_state.items()})
-    _atomic_write(tensor_path, lambda tmp: save_file(tensors, tmp))
+        tensors.update({f"gan.{k}": v for k, v in model.gan.state_dict().items()})
     meta = {**model.metadata, **(metadata or {})}
-    sha = sha256_file(tensor_path)
     sidecar = {
-        "format": FORMAT,
-        "format_version": FORMAT_VERSION,
         "vae": model.vae.config(),
         "gan": model.gan.config() if model.gan is not None else None,
         "training": model.info,
         "metadata": meta,
-        "sha256": sha,
-        "versions": versions(),
-        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
     }
-    text = json.dumps(_jsonable(sidecar), indent=2, sort_keys=True)
-    _atomic_write(json_path, lambda tmp: Path(tmp).write_text(text))
+    json_path, sha = write_model_files(
+        path, tensors, sidecar, format=FORMAT, format_version=FORMAT_VERSION, overwrite=overwrite
+    )
     model.metadata = meta
     model.path, model.sha256 = json_path.resolve(), sha
     return json_path
 
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
-    """Read and check the JSON sidecar of a model (without loading its tensors)."""
-    _, json_path = model_paths(path)
-    if not json_path.exists():
-        raise ArtifactError(f"no generative model at {json_path}: the file does not exist")
-    try:
-        sidecar = json.loads(json_path.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ArtifactError(
-            f"{json_path} is not valid JSON ({err}); the file is corrupted"
-        ) from err
-    if not isinstance(sidecar, dict) or sidecar.get("format") != FORMAT:
-        raise ArtifactError(f"{json_path} is not a generative-model file (no format={FORMAT!r})")
-    if sidecar.get("format_version") != FORMAT_VERSION:
-        raise ArtifactError(
-            f"{json_path} has format_version {sidecar.get('format_version')!r}; this code reads "
-            f"version {FORMAT_VERSION}: retrain or use a matching release"
-        )
-    return sidecar
+    """Read and check the JSON sidecar of a generative model (without loading its tensors)."""
+    return _read_sidecar(path, format=FORMAT, format_version=FORMAT_VERSION)
 
 
 def load_generative_model(
@@ -189,39 +101,9 @@ def load_generative_model(
             differing entry.
     """
     tensor_path, json_path = model_paths(path)
-    sidecar = read_sidecar(path)
-    if not tensor_path.exists():
-        raise ArtifactError(f"{json_path} has no weights: {tensor_path} does not exist")
-    actual = sha256_file(tensor_path)
-    if actual != sidecar.get("sha256"):
-        raise ArtifactMismatchError(
-            f"{tensor_path} does not match its sidecar {json_path.name} (sha256 {actual[:12]}... "
-            f"!= {str(sidecar.get('sha256'))[:12]}...): the file is corrupted or was replaced",
-            ["sha256"],
-        )
-    if sha256 is not None and actual != sha256:
-        raise ArtifactMismatchError(
-            f"the generative model at {json_path} changed since it was referenced (sha256 "
-            f"{actual[:12]}... != {sha256[:12]}...): it was retrained or replaced; restore the "
-            "original file or rebuild the operators with the new model",
-            ["sha256"],
-        )
-    if expect:
-        meta = sidecar.get("metadata", {})
-        diffs = {
-            key: f"{key}: model has {_short(meta.get(key, '<missing>'))}, expected {_short(value)}"
-            for key, value in expect.items()
-            if _normalise(meta.get(key)) != _normalise(value)
-        }
-        if diffs:
-            raise ArtifactMismatchError(
-                f"generative model {json_path} does not fit this use: " + "; ".join(diffs.values()),
-                list(diffs),
-            )
-    try:
-        tensors = load_file(tensor_path)
-    except (SafetensorError, OSError, ValueError) as err:
-        raise ArtifactError(f"{tensor_path} cannot be read as safetensors: {err}") from err
+    sidecar, tensors, actual = read_model_files(
+        path, format=FORMAT, format_version=FORMAT_VERSION, expect=expect, sha256=sha256
+    )
     try:
         vae = VAE(**sidecar["vae"])
         vae.load_state_dict(_prefixed(tensors, "vae."))
@@ -242,24 +124,3 @@ def load_generative_model(
 
 def _prefixed(tensors: dict[str, torch.Tensor], prefix: str) -> dict[str, torch.Tensor]:
     return {k[len(prefix) :]: v for k, v in tensors.items() if k.startswith(prefix)}
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
-def _normalise(value: Any) -> Any:
-    return json.loads(json.dumps(_jsonable(value), default=str))
-
-
-def _short(value: Any, width: int = 80) -> str:
-    text = json.dumps(_jsonable(value), default=str)
-    return text if len(text) <= width else text[: width - 3] + "..."

@@ -53,7 +53,7 @@ def test_corrupted_or_missing_files_are_refused(model, tmp_path):
     with pytest.raises(ArtifactError, match="not valid JSON"):
         load_generative_model(path)
     sidecar.write_text(json.dumps({"format": "something-else"}))
-    with pytest.raises(ArtifactError, match="not a generative-model file"):
+    with pytest.raises(ArtifactError, match="not a model file of type .operators-generative-model."):
         load_generative_model(path)
     with pytest.raises(ArtifactError, match="does not exist"):
         load_generative_model(tmp_path / "nothing")
