@@ -11,7 +11,7 @@ same formula, which the search relies on for duplicate elimination and reproduci
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -177,7 +177,12 @@ class CompositionSpace:
             totals = P.sum(axis=1)
         return P / totals[:, None]
 
-    def decode(self, X: ArrayLike) -> NDArray[np.int64]:
+    def decode(
+        self,
+        X: ArrayLike,
+        repair: Callable[[NDArray[np.int64]], NDArray[np.bool_]] | None = None,
+        repair_tol: float = 0.1,
+    ) -> NDArray[np.int64]:
         """Decode continuous vectors into reduced integer formulas.
 
         The rule, applied to each row at once for the whole batch:
@@ -189,8 +194,15 @@ class CompositionSpace:
            the largest-remainder method and measure the L1 distance to the fractions;
         4. take the smallest ``n`` within ``tol`` of the best distance, divide by the gcd.
 
+        With ``repair`` (e.g. :class:`evodesign.chemistry.SmactValidity`), step 4 prefers
+        formulas that pass it: the smallest admissible ``n`` that passes; else, among the
+        sizes within ``repair_tol`` of the best distance, the closest that passes; else the
+        plain choice. Every candidate of the batch is checked in one call.
+
         Args:
             X: a `(n, n_var)` array (any real values; see :meth:`simplex`).
+            repair: maps `(m, n_var)` integer counts to `(m,)` booleans (True = acceptable).
+            repair_tol: how far (L1 on fractions) a repaired formula may move from the best.
 
         Returns:
             A `(n, n_var)` int64 array of atom counts per reduced formula unit, with at
@@ -217,6 +229,8 @@ class CompositionSpace:
         error = np.abs(counts / sizes[None, :, None] - f[:, None, :]).sum(axis=2)
         ok = error <= error.min(axis=1, keepdims=True) + self.tol
         best = np.argmax(ok, axis=1)  # first (smallest) admissible size
+        if repair is not None:
+            best = self._repaired_choice(repair, repair_tol, top, counts, error, ok, best)
         chosen = counts[np.arange(n_rows), best].astype(np.int64)  # (n, k)
         divisor = np.gcd.reduce(chosen, axis=1)
         chosen //= np.maximum(divisor, 1)[:, None]
@@ -224,6 +238,46 @@ class CompositionSpace:
         out = np.zeros((n_rows, self.n_var), dtype=np.int64)
         np.put_along_axis(out, top, chosen, axis=1)
         return out
+
+    def _repaired_choice(
+        self,
+        repair: Callable[[NDArray[np.int64]], NDArray[np.bool_]],
+        repair_tol: float,
+        top: NDArray[np.int64],
+        counts: NDArray[np.float64],
+        error: NDArray[np.float64],
+        ok: NDArray[np.bool_],
+        best: NDArray[np.int64],
+    ) -> NDArray[np.int64]:
+        """Formula sizes `(n,)` preferring candidates that pass ``repair``.
+
+        The plain choice is checked first; only the rows where it fails have their other
+        candidates checked (most rows of a typical population pass at once).
+        """
+
+        def check(rows: NDArray[np.int64], cols: NDArray[np.int64]) -> NDArray[np.bool_]:
+            cand = np.zeros((len(rows), self.n_var), dtype=np.int64)
+            np.put_along_axis(cand, top[rows], counts[rows, cols].astype(np.int64), axis=1)
+            return np.asarray(repair(cand), dtype=bool)
+
+        fails = np.flatnonzero(~check(np.arange(len(best)), best))
+        if len(fails) == 0:
+            return best
+        err, admissible = error[fails], ok[fails]
+        near = err <= err.min(axis=1, keepdims=True) + repair_tol  # (f, N)
+        near[np.arange(len(fails)), best[fails]] = False  # already known to fail
+        sub, cols = np.nonzero(near)
+        passes = np.zeros(near.shape, dtype=bool)
+        passes[sub, cols] = check(fails[sub], cols)
+        first_ok = admissible & passes
+        closest = np.argmin(np.where(passes, err, np.inf), axis=1)
+        best = best.copy()
+        best[fails] = np.where(
+            first_ok.any(axis=1),
+            np.argmax(first_ok, axis=1),
+            np.where(passes.any(axis=1), closest, best[fails]),
+        )
+        return best
 
     def fractions(self, counts: ArrayLike) -> NDArray[np.float64]:
         """Atomic fractions of integer count rows, `(n, n_var)` -> `(n, n_var)`."""

@@ -117,3 +117,27 @@ def test_bad_input_errors(space):
 def test_dict_round_trip(space):
     assert CompositionSpace.from_dict(space.to_dict()) == space
     assert CompositionSpace.from_compositions(["Fe2O3", "NaCl"]).elements == ("O", "Na", "Cl", "Fe")
+
+
+def test_repair_prefers_formulas_that_pass_the_check(space):
+    from evodesign.chemistry import SmactValidity
+
+    rng = np.random.default_rng(3)
+    X = rng.random((300, space.n_var)) ** 6
+    plain = space.decode(X)
+    # a check that accepts everything, or nothing, leaves the plain decoding unchanged
+    np.testing.assert_array_equal(space.decode(X, repair=lambda c: np.ones(len(c), bool)), plain)
+    np.testing.assert_array_equal(space.decode(X, repair=lambda c: np.zeros(len(c), bool)), plain)
+
+    valid = SmactValidity(space.elements)
+    x = vec(space, {"Fe": 0.45, "O": 0.55})[None]
+    assert not valid(space.decode(x))[0]  # Fe4O5 (or similar) is not charge-balanced
+    repaired = space.decode(x, repair=valid)
+    assert valid(repaired)[0]
+    # Fe3O4 would need Fe(+8/3): SMACT allows one state per element, so it fails too
+    assert space.formulas(repaired)[0] in {"Fe2O3", "FeO"}  # balanced, 0.1 away
+    fixed = space.decode(X, repair=valid, repair_tol=0.1)
+    assert valid(fixed).mean() > valid(plain).mean()
+    f_plain, f_fixed = space.fractions(plain), space.fractions(fixed)
+    moved = np.abs(f_fixed - f_plain).sum(axis=1)
+    assert moved.max() <= 0.1 + 0.1 + 1e-9  # both within repair_tol (+ tol slack) of the best
