@@ -174,6 +174,34 @@ def bench_surrogate(
     _write_json(json_path, result)
 
 
+@bench_app.command("operators")
+def bench_operators(
+    dataset: str = typer.Option("transport", help="built-in data set"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    n_offspring: int = typer.Option(4000, help="offspring per arm"),
+    seed: int = typer.Option(0, help="seed of the split, the training and the parents"),
+    max_epochs: Optional[int] = typer.Option(None, help="cap on VAE epochs"),
+    gan_steps: Optional[int] = typer.Option(None, help="cap on GAN generator steps"),
+    max_rows: Optional[int] = typer.Option(None, help="subsample the compositions (smoke tests)"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Validity, uniqueness and novelty of learned vs classical offspring (held-out parents)."""
+    from evodesign.benchmarks.operators import format_operators_table, run_operators_benchmark
+
+    _check_json_target(json_path, overwrite)
+    vae_options = {} if max_epochs is None else {"max_epochs": max_epochs}
+    gan_options = {} if gan_steps is None else {"n_steps": gan_steps}
+    try:
+        result = run_operators_benchmark(
+            dataset, n_offspring=n_offspring, seed=seed, vae_options=vae_options,
+            gan_options=gan_options, max_rows=max_rows,
+        )
+    except EvodesignError as err:
+        _fail(str(err))
+    console.print(format_operators_table(result))
+    _write_json(json_path, result)
+
+
 @bench_app.command("report")
 def bench_report(
     results: Path = typer.Option(Path("docs/benchmarks"), help="folder of benchmark JSON files"),

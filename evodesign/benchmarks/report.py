@@ -112,6 +112,55 @@ def _surrogate_section(r: dict[str, Any]) -> list[str]:
     ]
 
 
+def _operators_section(r: dict[str, Any]) -> list[str]:
+    lines = [
+        "## Learned operators: validity, uniqueness, novelty of offspring",
+        "",
+        "Command: `evodesign bench operators --dataset transport --max-epochs 150 --json "
+        "docs/benchmarks/operators.json`",
+        "",
+        f"The VAE + latent GAN were trained on {r['n_train']} SMACT strict-valid compositions "
+        f"(<= 4 elements, <= 20 atoms) in {r['train_seconds']:.0f} s; parents are drawn from "
+        f"{r['n_held_out']} held-out compounds; {r['n_offspring']} offspring per arm. `plain` "
+        "is the integer decoding alone, `repair` the decoding that prefers the nearest "
+        "SMACT-valid ratio within 0.1 (L1). Novelty: reduced formula not among the training "
+        "compositions. dist: mean L1 distance (fractions) from a child to its nearest parent.",
+        "",
+        "| arm | decode | strict | CDVAE | unique | novel | elements | dist | offspring/s |",
+        "|---|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arm, rows in r["results"].items():
+        for decoding, m in rows.items():
+            dist = f"{m['mean_parent_distance']:.3f}" if "mean_parent_distance" in m else "-"
+            lines.append(
+                f"| {arm} | {decoding} | {m['strict_validity']:.3f} | {m['cdvae_validity']:.3f} | "
+                f"{m['uniqueness']:.3f} | {m['novelty']:.3f} | {m['mean_n_elements']:.2f} | "
+                f"{dist} | {m['offspring_per_second']:,.0f} |"
+            )
+    res = r["results"]
+    verdicts = [
+        "",
+        f"- VAE exact-formula reconstruction of held-out compounds: "
+        f"{r['reconstruction_exact']:.3f} (target >= 0.95: "
+        f"{_mark(r['reconstruction_exact'] >= 0.95)}).",
+    ]
+    for arm in ("crossover", "gan_mutation"):
+        for decoding in ("plain", "repair"):
+            m = res[arm][decoding]
+            ok = (
+                m["strict_validity"] >= 0.90 and m["uniqueness"] >= 0.95
+                and m["novelty"] >= 0.80 and m["cdvae_validity"] >= 0.97
+            )
+            speed = m["offspring_per_second"] / res["sbx_pm"][decoding]["offspring_per_second"]
+            verdicts.append(
+                f"- {arm} ({decoding}): strict {m['strict_validity']:.3f} (>= 0.90), unique "
+                f"{m['uniqueness']:.3f} (>= 0.95), novel {m['novelty']:.3f} (>= 0.80), CDVAE "
+                f"{m['cdvae_validity']:.3f} (>= 0.97): {_mark(ok)}; speed {speed:.2f}x SBX+PM "
+                f"(>= 0.2x: {_mark(speed >= 0.2)})."
+            )
+    return [*lines, *verdicts, ""]
+
+
 def render_report(folder: str | Path) -> str:
     """The Markdown text for the JSON results in ``folder``."""
     folder = Path(folder)
@@ -125,7 +174,11 @@ def render_report(folder: str | Path) -> str:
         f"`{folder.as_posix()}/NOTES.md`). Every figure comes from a command anyone can re-run.",
         "",
     ]
-    sections = {"featurizer": _featurizer_section, "surrogate": _surrogate_section}
+    sections = {
+        "featurizer": _featurizer_section,
+        "surrogate": _surrogate_section,
+        "operators": _operators_section,
+    }
     found = False
     for name, section in sections.items():
         result = _load(folder, name)

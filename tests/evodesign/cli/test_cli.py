@@ -84,3 +84,31 @@ def test_bench_report_from_json(tmp_path):
     empty.mkdir()
     result = runner.invoke(app, ["bench", "report", "--results", str(empty), "--out", str(out)])
     assert result.exit_code == 2 and "no benchmark JSON files" in result.output
+
+
+def test_bench_operators_smoke(tmp_path):
+    out = tmp_path / "ops.json"
+    args = ["bench", "operators", "--max-rows", "400", "--max-epochs", "2", "--gan-steps", "30",
+            "--n-offspring", "200", "--json", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert set(data["results"]) == {
+        "crossover", "gan_mutation", "sbx_pm", "random", "gan_samples", "vae_samples"
+    }
+    for arm in data["results"].values():
+        for decoding in ("plain", "repair"):
+            m = arm[decoding]
+            assert 0 <= m["strict_validity"] <= m["cdvae_validity"] <= 1
+            assert 0 < m["uniqueness"] <= 1 and 0 <= m["novelty"] <= 1
+            assert m["offspring_per_second"] > 0
+        # the repair never lowers validity: it only swaps in formulas that pass the check
+        assert arm["repair"]["strict_validity"] >= arm["plain"]["strict_validity"]
+    assert 0 <= data["reconstruction_exact"] <= 1
+    assert "mean_parent_distance" in data["results"]["crossover"]["plain"]
+    (tmp_path / "bench").mkdir()
+    out.rename(tmp_path / "bench" / "operators.json")
+    report = tmp_path / "b.md"
+    result = runner.invoke(app, ["bench", "report", "--results", str(tmp_path / "bench"), "--out", str(report)])
+    assert result.exit_code == 0, result.output
+    assert "VAE exact-formula reconstruction" in report.read_text()

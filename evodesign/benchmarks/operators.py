@@ -1,0 +1,187 @@
+"""``evodesign bench operators``: are learned offspring valid, unique and novel?
+
+Protocol: the data set's SMACT strict-valid compositions that the space can represent
+exactly are split by formula (seeded); the VAE + latent GAN are trained on the training part
+only, and parents are drawn from the held-out part. Every arm produces the same number of
+offspring from the same parents and is decoded by the same :meth:`CompositionSpace.decode`;
+each arm is reported without and with the decode-time SMACT repair.
+
+Arms: learned crossover (latent slerp; ``crossover``), GAN mutation, SBX + polynomial mutation (pymoo
+defaults: SBX eta 15 prob 0.9, PM eta 20), random 2-4 element compositions, and plain
+samples of the GAN and of the VAE prior. Metrics: strict and CDVAE-style SMACT validity,
+uniqueness, novelty (reduced formula not among the training compositions), mean number of
+elements, mean L1 distance from a child to its nearest parent (fractions), and offspring per
+second (operator + decoding). Plus the VAE's exact-formula reconstruction on held-out
+compounds.
+"""
+
+from __future__ import annotations
+
+import platform
+import time
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["format_operators_table", "run_operators_benchmark"]
+
+
+def _metrics(space, valid, counts, parents_X, train_ids, seconds) -> dict[str, float]:
+    ids = space.row_ids(counts)
+    frac = space.fractions(counts)
+    out = {
+        "strict_validity": float(valid(counts).mean()),
+        "cdvae_validity": float(valid(counts, include_alloys=True).mean()),
+        "uniqueness": float(len(np.unique(ids)) / len(ids)),
+        "novelty": float((~np.isin(ids, train_ids)).mean()),
+        "mean_n_elements": float((counts > 0).sum(axis=1).mean()),
+        "offspring_per_second": float(len(counts) / seconds),
+    }
+    if parents_X is not None:
+        dist = np.min([np.abs(frac - P).sum(axis=1) for P in parents_X], axis=0)
+        out["mean_parent_distance"] = float(dist.mean())
+    return out
+
+
+def run_operators_benchmark(
+    dataset: str = "transport",
+    n_offspring: int = 4000,
+    seed: int = 0,
+    held_out_fraction: float = 0.1,
+    vae_options: dict[str, Any] | None = None,
+    gan_options: dict[str, Any] | None = None,
+    max_rows: int | None = None,
+    strength: float = 0.3,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Train on a split, generate offspring per arm from held-out parents, score them."""
+    from operators import fit_generative_model, interpolation_children, latent_step
+    from pymoo.core.problem import Problem
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+
+    import evodesign
+    from evodesign.chemistry import SmactValidity
+    from evodesign.datasets import load_dataset
+    from evodesign.generators import generator_metadata, training_vectors
+    from evodesign.representation import CompositionSpace
+
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    data = load_dataset(dataset)
+    space = CompositionSpace(data.elements, max_atoms=20, max_elements=4)
+    valid = SmactValidity(space.elements)
+    X, _ = training_vectors(data, space, strict_valid=True)
+    if max_rows is not None and max_rows < len(X):
+        X = X[np.sort(rng.choice(len(X), size=max_rows, replace=False))]
+    perm = rng.permutation(len(X))
+    n_held = max(2, int(round(held_out_fraction * len(X))))
+    held, train = X[perm[:n_held]], X[perm[n_held:]]
+    train_ids = space.row_ids(space.decode(train))
+
+    start = time.perf_counter()
+    model, history = fit_generative_model(
+        train, vae_options=vae_options, gan_options=gan_options,
+        metadata=generator_metadata(space, dataset, train, True),
+        random_state=rng, progress=progress,
+    )
+    train_seconds = time.perf_counter() - start
+
+    rec = space.decode(model.reconstruct(held))
+    reconstruction_exact = float((rec == space.decode(held)).all(axis=1).mean())
+
+    n_pairs = n_offspring // 2
+    a, b = rng.integers(len(held), size=(2, n_pairs))
+    A, B = held[a], held[b]
+    problem = Problem(n_var=space.n_var, xl=0.0, xu=1.0)
+    torch_gen = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+
+    def crossover():
+        t = rng.random(n_pairs)
+        return interpolation_children(model, A, B, t).reshape(-1, space.n_var)
+
+    def mutation():
+        return latent_step(model, np.vstack([A, B]), strength, torch_gen)
+
+    def sbx_pm():
+        off = SBX(prob=0.9, eta=15)._do(problem, np.stack([A, B]), random_state=rng)
+        off = off.reshape(-1, space.n_var)
+        return PM(eta=20)._do(problem, off, random_state=rng)
+
+    def random_compositions():
+        k = rng.integers(2, 5, size=n_offspring)
+        cols = np.argsort(rng.random((n_offspring, space.n_var)), axis=1)[:, :4]
+        w = rng.dirichlet(np.ones(4), size=n_offspring) * (np.arange(4)[None] < k[:, None])
+        out = np.zeros((n_offspring, space.n_var))
+        np.put_along_axis(out, cols, w, axis=1)
+        return out
+
+    # children are laid out (2, n_pairs): row i has parents A[i % n], B[i % n]
+    pair_parents = [np.vstack([A, A]), np.vstack([B, B])]
+    arms = {
+        "crossover": (crossover, pair_parents),
+        "gan_mutation": (mutation, [np.vstack([A, B])]),
+        "sbx_pm": (sbx_pm, pair_parents),
+        "random": (random_compositions, None),
+        "gan_samples": (lambda: model.sample(n_offspring, "gan", torch_gen), None),
+        "vae_samples": (lambda: model.sample(n_offspring, "vae", torch_gen), None),
+    }
+    results: dict[str, Any] = {}
+    for name, (make, parents) in arms.items():
+        t0 = time.perf_counter()
+        raw = make()
+        t_make = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        plain = space.decode(raw)
+        t_plain = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        repaired = space.decode(raw, repair=valid)
+        t_repair = time.perf_counter() - t0
+        results[name] = {
+            "plain": _metrics(space, valid, plain, parents, train_ids, t_make + t_plain),
+            "repair": _metrics(space, valid, repaired, parents, train_ids, t_make + t_repair),
+        }
+        if progress:
+            r = results[name]["plain"]
+            print(f"  {name:18s} strict {r['strict_validity']:.3f}  unique {r['uniqueness']:.3f}"
+                  f"  novel {r['novelty']:.3f}")
+    return {
+        "benchmark": "operators",
+        "dataset": dataset,
+        "seed": seed,
+        "n_offspring": int(n_pairs * 2),
+        "n_train": int(len(train)),
+        "n_held_out": int(len(held)),
+        "mutation_strength": strength,
+        "reconstruction_exact": reconstruction_exact,
+        "train_seconds": train_seconds,
+        "vae_epochs": history.get("vae", {}).get("epochs") if isinstance(history, dict) else None,
+        "results": results,
+        "environment": {
+            "evodesign": evodesign.__version__,
+            "python": platform.python_version(),
+            "torch": torch.__version__,
+            "torch_threads": torch.get_num_threads(),
+        },
+    }
+
+
+def format_operators_table(result: dict[str, Any]):  # -> rich.table.Table
+    """A rich table: one row per arm and decoding."""
+    from rich.table import Table
+
+    table = Table(
+        title=f"{result['n_offspring']} offspring per arm, held-out parents; "
+        f"VAE reconstruction {result['reconstruction_exact']:.3f}"
+    )
+    for col in ("arm", "decode", "strict", "cdvae", "uniq", "novel", "n_el", "dist", "per s"):
+        table.add_column(col, justify="left" if col in ("arm", "decode") else "right", no_wrap=True)
+    for arm, rows in result["results"].items():
+        for decoding, r in rows.items():
+            dist = f"{r['mean_parent_distance']:.3f}" if "mean_parent_distance" in r else "-"
+            table.add_row(
+                arm, decoding, f"{r['strict_validity']:.3f}", f"{r['cdvae_validity']:.3f}",
+                f"{r['uniqueness']:.3f}", f"{r['novelty']:.3f}", f"{r['mean_n_elements']:.2f}",
+                dist, f"{r['offspring_per_second']:,.0f}",
+            )
+    return table
