@@ -86,14 +86,7 @@ def main() -> None:
     # Random sparse compositions: 2-4 elements with Dirichlet fractions.
     n = args.n_candidates
     start = time.perf_counter()
-    n_el = rng.integers(2, 5, size=n)
-    pool = np.flatnonzero([el not in EXCLUDED for el in space.elements])
-    keys = rng.random((n, len(pool)))
-    chosen = pool[np.argsort(keys, axis=1)[:, :4]]
-    mask = np.arange(4)[None, :] < n_el[:, None]
-    weights = rng.dirichlet(np.ones(4), size=n) * mask
-    raw = np.zeros((n, space.n_var))
-    np.put_along_axis(raw, chosen, weights, axis=1)
+    raw = space.random_vectors(n, rng, min_elements=2, exclude=EXCLUDED)
     counts = space.decode(raw)
     ids = space.row_ids(counts)
     _, first = np.unique(ids, return_index=True)

@@ -57,6 +57,7 @@ def run_operators_benchmark(
 ) -> dict[str, Any]:
     """Train on a split, generate offspring per arm from held-out parents, score them."""
     from operators import fit_generative_model, interpolation_children, latent_step
+    from operators.seeding import torch_generator
     from pymoo.core.problem import Problem
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
@@ -94,7 +95,7 @@ def run_operators_benchmark(
     a, b = rng.integers(len(held), size=(2, n_pairs))
     A, B = held[a], held[b]
     problem = Problem(n_var=space.n_var, xl=0.0, xu=1.0)
-    torch_gen = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+    torch_gen = torch_generator(rng)
 
     def crossover():
         t = rng.random(n_pairs)
@@ -109,12 +110,7 @@ def run_operators_benchmark(
         return PM(eta=20)._do(problem, off, random_state=rng)
 
     def random_compositions():
-        k = rng.integers(2, 5, size=n_offspring)
-        cols = np.argsort(rng.random((n_offspring, space.n_var)), axis=1)[:, :4]
-        w = rng.dirichlet(np.ones(4), size=n_offspring) * (np.arange(4)[None] < k[:, None])
-        out = np.zeros((n_offspring, space.n_var))
-        np.put_along_axis(out, cols, w, axis=1)
-        return out
+        return space.random_vectors(n_offspring, rng, min_elements=2)
 
     # children are laid out (2, n_pairs): row i has parents A[i % n], B[i % n]
     pair_parents = [np.vstack([A, A]), np.vstack([B, B])]

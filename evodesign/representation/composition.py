@@ -153,6 +153,37 @@ class CompositionSpace:
             raise DataError(f"composition in row {row} has no atoms")
         return X / totals
 
+    def random_vectors(
+        self,
+        n: int,
+        random_state: np.random.Generator,
+        min_elements: int = 2,
+        exclude: Iterable[str] = (),
+    ) -> NDArray[np.float64]:
+        """Random sparse compositions: uniform element count, uniform elements, Dirichlet(1).
+
+        Args:
+            n: number of vectors.
+            random_state: the numpy Generator to draw from.
+            min_elements: fewest elements per vector (at most ``max_elements``).
+            exclude: element symbols never drawn (e.g. noble gases).
+
+        Returns:
+            A `(n, n_var)` array of rows summing to 1 with ``min_elements`` to
+            ``max_elements`` non-zeros (fewer if the allowed elements run out).
+        """
+        excluded = set(exclude)
+        pool = np.flatnonzero([el not in excluded for el in self.elements])
+        k = min(self.max_elements, len(pool))
+        if not 1 <= min_elements <= k:
+            raise DataError(f"min_elements must be in [1, {k}], got {min_elements}")
+        n_el = random_state.integers(min_elements, k + 1, size=n)
+        cols = pool[np.argsort(random_state.random((n, len(pool))), axis=1)[:, :k]]
+        weights = random_state.dirichlet(np.ones(k), size=n) * (np.arange(k)[None] < n_el[:, None])
+        out = np.zeros((n, self.n_var))
+        np.put_along_axis(out, cols, weights / weights.sum(axis=1, keepdims=True), axis=1)
+        return out
+
     # ------------------------------------------------------------------ decoding
     def simplex(self, X: ArrayLike) -> NDArray[np.float64]:
         """Project raw vectors onto the simplex: clip negatives and NaN to 0, renormalize.

@@ -20,7 +20,15 @@ from operators.model_files import read_sidecar as _read_sidecar
 
 from evodesign.exceptions import ArtifactError
 
-__all__ = ["FORMAT", "FORMAT_VERSION", "load_model", "model_paths", "save_model", "versions"]
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "load_model",
+    "load_model_and_sidecar",
+    "model_paths",
+    "save_model",
+    "versions",
+]
 
 FORMAT = "evodesign-model"
 FORMAT_VERSION = 1
@@ -101,6 +109,13 @@ def load_model(path: str | os.PathLike, *, expect: dict[str, Any] | None = None)
         ArtifactError: a file is missing or corrupted (hash mismatch, unreadable tensors),
             or the metadata differs from ``expect`` (every differing key is named).
     """
+    return load_model_and_sidecar(path, expect=expect)[0]
+
+
+def load_model_and_sidecar(
+    path: str | os.PathLike, *, expect: dict[str, Any] | None = None
+) -> tuple[Any, dict[str, Any]]:
+    """:func:`load_model`, also returning the sidecar it read (one read of each file)."""
     try:
         sidecar, tensors, _ = read_model_files(
             path, format=FORMAT, format_version=FORMAT_VERSION, expect=expect
@@ -112,6 +127,6 @@ def load_model(path: str | os.PathLike, *, expect: dict[str, Any] | None = None)
     if cls is None:
         raise ArtifactError(f"{json_path} holds an unknown model class {sidecar.get('class')!r}")
     try:
-        return cls._from_state(sidecar["params"], sidecar["fitted"], tensors)
+        return cls._from_state(sidecar["params"], sidecar["fitted"], tensors), sidecar
     except (KeyError, RuntimeError, TypeError) as err:
         raise ArtifactError(f"{tensor_path} does not match its sidecar: {err}") from err

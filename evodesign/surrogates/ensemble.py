@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from operators.seeding import as_generator, torch_generator
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 
@@ -38,12 +39,6 @@ if TYPE_CHECKING:
 __all__ = ["DeepEnsembleRegressor"]
 
 _MIN_VAR = 1e-6
-
-
-def _as_generator(random_state: int | np.random.Generator | None) -> np.random.Generator:
-    if isinstance(random_state, np.random.Generator):
-        return random_state
-    return np.random.default_rng(random_state)
 
 
 class _BatchedMLP(torch.nn.Module):
@@ -162,8 +157,8 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         """
         start = time.perf_counter()
         X, y = self._validate_fit(X, y)
-        rng = _as_generator(self.random_state)
-        gen = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
+        rng = as_generator(self.random_state)
+        gen = torch_generator(rng)
 
         n = X.shape[0]
         n_val = max(1, int(round(self.validation_fraction * n)))

@@ -20,7 +20,7 @@ from sklearn.base import clone
 
 from evodesign.exceptions import DataError
 from evodesign.featurizers import MagpieFeaturizer
-from evodesign.surrogates.artifacts import load_model, read_sidecar, save_model
+from evodesign.surrogates.artifacts import load_model_and_sidecar, save_model
 from evodesign.surrogates.ensemble import DeepEnsembleRegressor
 
 if TYPE_CHECKING:
@@ -159,8 +159,8 @@ class PropertyModel:
             expect["targets"] = list(targets)
         if data_hash is not None:
             expect["data_hash"] = data_hash
-        estimator = load_model(path, expect=expect)
-        meta = read_sidecar(path)["metadata"]
+        estimator, sidecar = load_model_and_sidecar(path, expect=expect)
+        meta = sidecar["metadata"]
         model = cls(
             meta["elements"],
             meta["targets"],

@@ -141,3 +141,16 @@ def test_repair_prefers_formulas_that_pass_the_check(space):
     f_plain, f_fixed = space.fractions(plain), space.fractions(fixed)
     moved = np.abs(f_fixed - f_plain).sum(axis=1)
     assert moved.max() <= 0.1 + 0.1 + 1e-9  # both within repair_tol (+ tol slack) of the best
+
+
+def test_random_vectors(space):
+    rng = np.random.default_rng(0)
+    X = space.random_vectors(500, rng, min_elements=2, exclude=["O"])
+    np.testing.assert_allclose(X.sum(axis=1), 1.0)
+    nnz = (X > 0).sum(axis=1)
+    assert nnz.min() == 2 and nnz.max() == 4
+    assert (X[:, space.elements.index("O")] == 0).all()
+    again = space.random_vectors(500, np.random.default_rng(0), min_elements=2, exclude=["O"])
+    np.testing.assert_array_equal(X, again)
+    with pytest.raises(DataError, match="min_elements must be in"):
+        space.random_vectors(3, rng, min_elements=5)
