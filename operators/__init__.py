@@ -6,14 +6,21 @@ and :mod:`evodesign` builds the materials engine on top of it.
 
 from __future__ import annotations
 
+from operators.acceptance import redraw_rejected
 from operators.artifacts import load_generative_model, read_sidecar, save_generative_model
-from operators.crossover import LatentInterpolationCrossover, interpolation_children, lerp, slerp
+from operators.crossover import (
+    LatentInterpolationCrossover,
+    guided_interpolation_children,
+    interpolation_children,
+    lerp,
+    slerp,
+)
 from operators.deap_tools import mate, mutate
 from operators.exceptions import ArtifactError, ArtifactMismatchError, DataError, OperatorsError
 from operators.gan import LatentGAN
 from operators.generative import GenerativeModel
 from operators.heads import SimplexHead, SparseSimplexHead
-from operators.mutation import GANMutation, latent_step
+from operators.mutation import GANMutation, guided_latent_step, latent_step
 from operators.provenance import parent_keys, vector_key
 from operators.sampling import GeneratorSampling
 from operators.training import fit_generative_model, fit_latent_gan, fit_vae
@@ -35,6 +42,8 @@ __all__ = [
     "fit_generative_model",
     "fit_latent_gan",
     "fit_vae",
+    "guided_interpolation_children",
+    "guided_latent_step",
     "interpolation_children",
     "latent_step",
     "lerp",
@@ -43,6 +52,7 @@ __all__ = [
     "mutate",
     "parent_keys",
     "read_sidecar",
+    "redraw_rejected",
     "save_generative_model",
     "slerp",
     "vector_key",

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from pymoo.core.crossover import Crossover
 
+from operators.acceptance import Accept, check_max_tries, redraw_rejected
 from operators.provenance import CLONE, join_keys, vector_key
 from operators.reference import ModelHolder
 from operators.vectors import check_shape
@@ -25,7 +26,13 @@ if TYPE_CHECKING:
 
     from operators.generative import GenerativeModel
 
-__all__ = ["LatentInterpolationCrossover", "interpolation_children", "lerp", "slerp"]
+__all__ = [
+    "LatentInterpolationCrossover",
+    "guided_interpolation_children",
+    "interpolation_children",
+    "lerp",
+    "slerp",
+]
 
 
 def lerp(za: NDArray, zb: NDArray, t: NDArray) -> NDArray:
@@ -88,17 +95,78 @@ def interpolation_children(
     n = len(Xa)
     t = np.broadcast_to(np.asarray(t, dtype=np.float64), (n,))
     _check_method(method)
-    T = np.concatenate([t, 1.0 - t])
-    A, B = np.concatenate([Xa, Xa]), np.concatenate([Xb, Xb])
-    out = np.empty_like(A)
-    at_a, at_b = T == 0.0, T == 1.0
-    out[at_a], out[at_b] = A[at_a], B[at_b]
-    mid = ~(at_a | at_b)
-    if mid.any():
-        Z = model.encode(np.concatenate([Xa, Xb]))
-        Za, Zb = np.concatenate([Z[:n], Z[:n]]), np.concatenate([Z[n:], Z[n:]])
-        out[mid] = model.decode(INTERPOLATIONS[method](Za[mid], Zb[mid], T[mid]))
-    return out.reshape(2, n, -1)
+    pairs = _Pairs(model, Xa, Xb, method)
+    return pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t])).reshape(2, n, -1)
+
+
+def guided_interpolation_children(
+    model: GenerativeModel,
+    Xa: ArrayLike,
+    Xb: ArrayLike,
+    t: ArrayLike,
+    accept: Accept,
+    random_state: np.random.Generator,
+    max_tries: int = 4,
+    method: str = "slerp",
+) -> NDArray[np.float64]:
+    """:func:`interpolation_children`, then rejected children redrawn at new weights.
+
+    A child that ``accept`` rejects, or that clones either of its parents (see
+    :mod:`operators.acceptance`), is redrawn at a weight drawn U(0, 1) from
+    ``random_state``; one decode per round for all rejected children, at most
+    ``max_tries`` draws per child in all.
+
+    Args:
+        model: the generative model.
+        Xa: a `(n, n_var)` array of first parents.
+        Xb: a `(n, n_var)` array of second parents.
+        t: a `(n,)` array of first weights in [0, 1] (children at ``t`` and ``1 - t``).
+        accept: the acceptance test.
+        random_state: source of the new weights.
+        max_tries: draws per child in all, the first one included.
+        method: ``"slerp"`` or ``"lerp"``.
+
+    Returns:
+        A `(2, n, n_var)` array: the children of the slots at ``t``, then at ``1 - t``.
+    """
+    Xa = check_shape(Xa, model.n_var, "first parents")
+    Xb = check_shape(Xb, model.n_var, "second parents")
+    n = len(Xa)
+    t = np.broadcast_to(np.asarray(t, dtype=np.float64), (n,))
+    _check_method(method)
+    pairs = _Pairs(model, Xa, Xb, method)
+    first = pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t]))
+
+    def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        return pairs.children(rows, random_state.random(len(rows)))
+
+    Y, _ = redraw_rejected(first, draw, accept, max_tries, parents=(pairs.A, pairs.B))
+    return Y.reshape(2, n, -1)
+
+
+class _Pairs:
+    """The `2n` child slots of `n` matings: slot ``r`` interpolates from parent ``a`` of
+    mating ``r % n`` (towards ``b``) with weight ``T[r]``; parents encoded at most once."""
+
+    def __init__(self, model: GenerativeModel, Xa: NDArray, Xb: NDArray, method: str) -> None:
+        self.model, self.method, self.n = model, method, len(Xa)
+        self.A, self.B = np.concatenate([Xa, Xa]), np.concatenate([Xb, Xb])
+        self._Z: NDArray | None = None
+
+    def children(self, rows: NDArray[np.int64], T: NDArray[np.float64]) -> NDArray[np.float64]:
+        """`(m, n_var)` children of the slots ``rows`` at the `(m,)` weights ``T``."""
+        A, B = self.A[rows], self.B[rows]
+        out = np.empty_like(A)
+        at_a, at_b = T == 0.0, T == 1.0
+        out[at_a], out[at_b] = A[at_a], B[at_b]
+        mid = ~(at_a | at_b)
+        if mid.any():
+            if self._Z is None:
+                self._Z = self.model.encode(np.concatenate([self.A[: self.n], self.B[: self.n]]))
+            pair = rows[mid] % self.n
+            Za, Zb = self._Z[pair], self._Z[self.n + pair]
+            out[mid] = self.model.decode(INTERPOLATIONS[self.method](Za, Zb, T[mid]))
+        return out
 
 
 class LatentInterpolationCrossover(ModelHolder, Crossover):
@@ -113,6 +181,12 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
             pickled by reference (see :mod:`operators.reference`).
         method: ``"slerp"`` (default) or ``"lerp"``.
         prob: probability that a mating is crossed (else the parents are copied).
+        accept: optional acceptance test (:mod:`operators.acceptance`): children it
+            rejects, or that clone one of their parents, are redrawn at a new ``t`` drawn
+            U(0, 1) (each child on its own), batched over all rejected children, up to
+            ``max_tries`` draws in all; children still rejected keep their last draw.
+            ``None`` (default): no test, one draw of ``t`` per mating.
+        max_tries: draws per child in all, the first one included.
         **kwargs: passed to :class:`pymoo.core.crossover.Crossover` (``repair``, ...).
     """
 
@@ -121,11 +195,15 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         model: GenerativeModel | str | os.PathLike,
         method: str = "slerp",
         prob: float = 0.9,
+        accept: Accept | None = None,
+        max_tries: int = 4,
         **kwargs: Any,
     ) -> None:
         super().__init__(n_parents=2, n_offsprings=2, prob=prob, **kwargs)
         _check_method(method)
         self.method = method
+        self.accept = accept
+        self.max_tries = check_max_tries(max_tries)
         self._hold(model)
 
     def _do(
@@ -138,7 +216,11 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
     ) -> NDArray:
         """Children of all matings, `(2, n_matings, n_var)` -> `(2, n_matings, n_var)`."""
         t = random_state.random(X.shape[1])
-        return interpolation_children(self.model, X[0], X[1], t, self.method)
+        if self.accept is None:
+            return interpolation_children(self.model, X[0], X[1], t, self.method)
+        return guided_interpolation_children(
+            self.model, X[0], X[1], t, self.accept, random_state, self.max_tries, self.method
+        )
 
     def do(self, problem: Any, pop: Any, parents: Any = None, *args: Any, **kwargs: Any) -> Any:
         """pymoo's crossover, then provenance on every child (see the class docstring)."""

@@ -14,11 +14,12 @@ from typing import TYPE_CHECKING, Any, MutableSequence
 
 import numpy as np
 
-from operators.crossover import interpolation_children
-from operators.mutation import latent_step
+from operators.crossover import guided_interpolation_children, interpolation_children
+from operators.mutation import guided_latent_step, latent_step
 from operators.seeding import torch_generator
 
 if TYPE_CHECKING:
+    from operators.acceptance import Accept
     from operators.generative import GenerativeModel
 
 __all__ = ["mate", "mutate"]
@@ -34,6 +35,8 @@ def mate(
     model: GenerativeModel,
     rng: np.random.Generator,
     method: str = "slerp",
+    accept: Accept | None = None,
+    max_tries: int = 4,
 ) -> tuple[MutableSequence[Any], MutableSequence[Any]]:
     """Latent interpolation of two individuals of length ``n_var``, in place.
 
@@ -43,12 +46,20 @@ def mate(
         model: the generative model.
         rng: numpy Generator; ``t`` is drawn U(0, 1) from it.
         method: ``"slerp"`` or ``"lerp"``.
+        accept: optional acceptance test; rejected children are redrawn (see
+            :class:`~operators.crossover.LatentInterpolationCrossover`).
+        max_tries: draws per child in all, with ``accept``.
 
     Returns:
         ``(ind1, ind2)``, modified.
     """
     t = rng.random(1)
-    children = interpolation_children(model, [list(ind1)], [list(ind2)], t, method)
+    if accept is None:
+        children = interpolation_children(model, [list(ind1)], [list(ind2)], t, method)
+    else:
+        children = guided_interpolation_children(
+            model, [list(ind1)], [list(ind2)], t, accept, rng, max_tries, method
+        )
     _assign(ind1, children[0, 0])
     _assign(ind2, children[1, 0])
     return ind1, ind2
@@ -60,6 +71,8 @@ def mutate(
     rng: np.random.Generator,
     strength: float = 0.3,
     source: str = "gan",
+    accept: Accept | None = None,
+    max_tries: int = 4,
 ) -> tuple[MutableSequence[Any]]:
     """A latent step of ``strength`` towards a GAN sample, in place.
 
@@ -69,11 +82,21 @@ def mutate(
         rng: numpy Generator; seeds the torch generator of the GAN draw.
         strength: step length in [0, 1]; 0 leaves ``ind`` unchanged.
         source: ``"gan"`` or ``"vae"``.
+        accept: optional acceptance test; a rejected mutant is redrawn (see
+            :class:`~operators.mutation.GANMutation`).
+        max_tries: draws in all, with ``accept``.
 
     Returns:
         ``(ind,)``, DEAP's convention for mutations.
     """
     if strength == 0.0:
         return (ind,)
-    _assign(ind, latent_step(model, [list(ind)], strength, torch_generator(rng), source)[0])
+    generator = torch_generator(rng)
+    if accept is None:
+        row = latent_step(model, [list(ind)], strength, generator, source)[0]
+    else:
+        row = guided_latent_step(
+            model, [list(ind)], strength, generator, accept, max_tries, source
+        )[0]
+    _assign(ind, row)
     return (ind,)

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from pymoo.core.mutation import Mutation
 
+from operators.acceptance import Accept, check_max_tries, redraw_rejected
 from operators.generative import SOURCES
 from operators.provenance import CLONE, vector_key
 from operators.reference import ModelHolder
@@ -29,7 +30,7 @@ if TYPE_CHECKING:
 
     from operators.generative import GenerativeModel
 
-__all__ = ["GANMutation", "latent_step"]
+__all__ = ["GANMutation", "guided_latent_step", "latent_step"]
 
 
 def latent_step(
@@ -60,6 +61,47 @@ def latent_step(
     return model.decode(z + strength * (target - z))
 
 
+def guided_latent_step(
+    model: GenerativeModel,
+    X: ArrayLike,
+    strength: float,
+    generator: torch.Generator,
+    accept: Accept,
+    max_tries: int = 4,
+    source: str = "gan",
+) -> NDArray[np.float64]:
+    """:func:`latent_step`, then rejected children redrawn towards new latent samples.
+
+    A child that ``accept`` rejects, or that clones its parent (see
+    :mod:`operators.acceptance`), takes a new step of the same ``strength`` from its
+    parent's code towards a new sample from ``generator``; one sample and one decode per
+    round for all rejected rows, at most ``max_tries`` draws per row in all.
+
+    Args:
+        model: the generative model.
+        X: a `(n, n_var)` array of parents.
+        strength: step length; 0 returns ``X`` itself (a float64 copy, no test).
+        generator: source of the latent samples.
+        accept: the acceptance test.
+        max_tries: draws per row in all, the first one included.
+        source: ``"gan"`` (default) or ``"vae"``.
+
+    Returns:
+        A `(n, n_var)` array of children.
+    """
+    X = check_shape(X, model.n_var, "parents")
+    if strength == 0.0 or len(X) == 0:
+        return X.copy()
+    z = model.encode(X)
+
+    def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        target = model.sample_latent(len(rows), source, generator)
+        return model.decode(z[rows] + strength * (target - z[rows]))
+
+    Y, _ = redraw_rejected(draw(np.arange(len(X))), draw, accept, max_tries, parents=(X,))
+    return Y
+
+
 class GANMutation(ModelHolder, Mutation):
     """pymoo mutation: every selected row takes a latent step towards a GAN sample.
 
@@ -74,6 +116,11 @@ class GANMutation(ModelHolder, Mutation):
         strength: step length in [0, 1] (see :func:`latent_step`).
         prob: probability that a row is mutated.
         source: ``"gan"`` (default) or ``"vae"`` (prior samples, for a model without GAN).
+        accept: optional acceptance test (:mod:`operators.acceptance`): mutants it
+            rejects, or that equal their parent, are redrawn towards a new latent sample,
+            batched over all rejected rows, up to ``max_tries`` draws in all; rows still
+            rejected keep their last draw. ``None`` (default): one draw, no test.
+        max_tries: draws per row in all, the first one included.
         **kwargs: passed to :class:`pymoo.core.mutation.Mutation`.
     """
 
@@ -83,6 +130,8 @@ class GANMutation(ModelHolder, Mutation):
         strength: float = 0.3,
         prob: float = 1.0,
         source: str = "gan",
+        accept: Accept | None = None,
+        max_tries: int = 4,
         **kwargs: Any,
     ) -> None:
         super().__init__(prob=prob, **kwargs)
@@ -92,6 +141,8 @@ class GANMutation(ModelHolder, Mutation):
             raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
         self.strength = float(strength)
         self.source = source
+        self.accept = accept
+        self.max_tries = check_max_tries(max_tries)
         self._hold(model)
 
     def _do(
@@ -106,7 +157,12 @@ class GANMutation(ModelHolder, Mutation):
         ``prob``."""
         if self.strength == 0.0:
             return np.array(X, copy=True)
-        return latent_step(self.model, X, self.strength, torch_generator(random_state), self.source)
+        generator = torch_generator(random_state)
+        if self.accept is None:
+            return latent_step(self.model, X, self.strength, generator, self.source)
+        return guided_latent_step(
+            self.model, X, self.strength, generator, self.accept, self.max_tries, self.source
+        )
 
     def do(self, problem: Any, pop: Any, inplace: bool = True, *args: Any, **kwargs: Any) -> Any:
         """pymoo's mutation, then provenance on the rows it changed."""

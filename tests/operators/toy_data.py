@@ -68,3 +68,24 @@ class ToyProblem(Problem):
 
     def _evaluate(self, X, out, *args, **kwargs):
         out["F"] = toy_objectives(X)
+
+
+class FewComponents:
+    """A toy acceptance test (module level: picklable): rows with at most ``max_nonzero``
+    non-zero components pass."""
+
+    def __init__(self, max_nonzero: int = 3) -> None:
+        self.max_nonzero = max_nonzero
+        self.calls = 0
+
+    def __call__(self, X: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return (np.asarray(X) > 0).sum(axis=1) <= self.max_nonzero
+
+
+class FewComponentsSameSupport(FewComponents):
+    """:class:`FewComponents` where two rows are "the same" when their supports are equal."""
+
+    def identity(self, X: np.ndarray) -> np.ndarray:
+        bits = np.packbits(np.asarray(X) > 0, axis=1)
+        return np.ascontiguousarray(bits).view(np.dtype((np.void, bits.shape[1])))[:, 0]
