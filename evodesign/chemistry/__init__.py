@@ -3,5 +3,6 @@
 from __future__ import annotations
 
 from evodesign.chemistry.charge_balance import SmactValidity
+from evodesign.chemistry.validity_filter import CachedSmactValidity, ValidityFilter
 
-__all__ = ["SmactValidity"]
+__all__ = ["CachedSmactValidity", "SmactValidity", "ValidityFilter"]
