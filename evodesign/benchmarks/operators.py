@@ -8,7 +8,13 @@ each arm is reported without and with the decode-time SMACT repair.
 
 Arms: learned crossover (latent slerp; ``crossover``), GAN mutation, SBX + polynomial mutation (pymoo
 defaults: SBX eta 15 prob 0.9, PM eta 20), random 2-4 element compositions, and plain
-samples of the GAN and of the VAE prior. Metrics: strict and CDVAE-style SMACT validity,
+samples of the GAN and of the VAE prior. The ``*_guided`` arms are the crossover, the GAN
+mutation and SBX + PM with validity-guided redrawing (:mod:`operators.acceptance`): a child
+whose decoded formula fails SMACT (strict) or equals a parent's is redrawn -- new ``t``, new
+GAN target, new SBX + PM random numbers -- up to ``max_tries`` draws in all, with the same
+:class:`~evodesign.chemistry.ValidityFilter` for all three. The ``plain`` row of a guided arm
+filters and decodes without repair, the ``repair`` row with it; the filter starts with an
+empty cache in every row, and its cost is part of the offspring per second. Metrics: strict and CDVAE-style SMACT validity,
 uniqueness, novelty (reduced formula not among the training compositions), mean number of
 elements, mean L1 distance from a child to its nearest parent (fractions), and offspring per
 second (operator + decoding). Plus the VAE's exact-formula reconstruction on held-out
@@ -44,6 +50,14 @@ def _metrics(space, valid, counts, parents_X, train_ids, seconds) -> dict[str, f
     return out
 
 
+def _show(progress: bool, name: str, rows: dict[str, dict[str, float]]) -> None:
+    if progress:
+        for decoding, r in rows.items():
+            print(f"  {name:20s} {decoding:6s} strict {r['strict_validity']:.3f}  "
+                  f"unique {r['uniqueness']:.3f}  novel {r['novelty']:.3f}  "
+                  f"{r['offspring_per_second']:,.0f}/s", flush=True)
+
+
 def run_operators_benchmark(
     dataset: str = "transport",
     n_offspring: int = 4000,
@@ -53,17 +67,25 @@ def run_operators_benchmark(
     gan_options: dict[str, Any] | None = None,
     max_rows: int | None = None,
     strength: float = 0.3,
+    max_tries: int = 4,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train on a split, generate offspring per arm from held-out parents, score them."""
-    from operators import fit_generative_model, interpolation_children, latent_step
+    from operators import (
+        fit_generative_model,
+        guided_interpolation_children,
+        guided_latent_step,
+        interpolation_children,
+        latent_step,
+        redraw_rejected,
+    )
     from operators.seeding import torch_generator
     from pymoo.core.problem import Problem
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
 
     import evodesign
-    from evodesign.chemistry import SmactValidity
+    from evodesign.chemistry import SmactValidity, ValidityFilter
     from evodesign.datasets import load_dataset
     from evodesign.generators import generator_metadata, training_vectors
     from evodesign.representation import CompositionSpace
@@ -104,10 +126,33 @@ def run_operators_benchmark(
     def mutation():
         return latent_step(model, np.vstack([A, B]), strength, torch_gen)
 
-    def sbx_pm():
-        off = SBX(prob=0.9, eta=15)._do(problem, np.stack([A, B]), random_state=rng)
-        off = off.reshape(-1, space.n_var)
+    def sbx_pm(rows=None):
+        """SBX + PM children of the slots ``rows`` (all by default; slot r: pair r % n)."""
+        if rows is None:
+            off = SBX(prob=0.9, eta=15)._do(problem, np.stack([A, B]), random_state=rng)
+            off = off.reshape(-1, space.n_var)
+        else:  # a redraw: one mating per slot, keep the slot's own child
+            pairs = rows % n_pairs
+            off = SBX(prob=0.9, eta=15)._do(
+                problem, np.stack([A[pairs], B[pairs]]), random_state=rng
+            )[rows // n_pairs, np.arange(len(rows))]
         return PM(eta=20)._do(problem, off, random_state=rng)
+
+    # guided arms: the filter is made inside the timed call, with an empty cache
+    def crossover_guided(repair):
+        accept = ValidityFilter(space, repair=repair)
+        t = rng.random(n_pairs)
+        Y = guided_interpolation_children(model, A, B, t, accept, rng, max_tries)
+        return Y.reshape(-1, space.n_var)
+
+    def mutation_guided(repair):
+        accept = ValidityFilter(space, repair=repair)
+        return guided_latent_step(model, np.vstack([A, B]), strength, torch_gen, accept, max_tries)
+
+    def sbx_pm_guided(repair):
+        accept = ValidityFilter(space, repair=repair)
+        Y, _ = redraw_rejected(sbx_pm(), sbx_pm, accept, max_tries, parents=pair_parents)
+        return Y
 
     def random_compositions():
         return space.random_vectors(n_offspring, rng, min_elements=2)
@@ -121,6 +166,11 @@ def run_operators_benchmark(
         "random": (random_compositions, None),
         "gan_samples": (lambda: model.sample(n_offspring, "gan", torch_gen), None),
         "vae_samples": (lambda: model.sample(n_offspring, "vae", torch_gen), None),
+    }
+    guided_arms = {
+        "crossover_guided": (crossover_guided, pair_parents),
+        "gan_mutation_guided": (mutation_guided, [np.vstack([A, B])]),
+        "sbx_pm_guided": (sbx_pm_guided, pair_parents),
     }
     results: dict[str, Any] = {}
     for name, (make, parents) in arms.items():
@@ -137,10 +187,16 @@ def run_operators_benchmark(
             "plain": _metrics(space, valid, plain, parents, train_ids, t_make + t_plain),
             "repair": _metrics(space, valid, repaired, parents, train_ids, t_make + t_repair),
         }
-        if progress:
-            r = results[name]["plain"]
-            print(f"  {name:18s} strict {r['strict_validity']:.3f}  unique {r['uniqueness']:.3f}"
-                  f"  novel {r['novelty']:.3f}")
+        _show(progress, name, results[name])
+    for name, (make, parents) in guided_arms.items():
+        results[name] = {}
+        for decoding, repair in (("plain", False), ("repair", True)):
+            t0 = time.perf_counter()
+            raw = make(repair)
+            counts = space.decode(raw, repair=valid if repair else None)
+            seconds = time.perf_counter() - t0
+            results[name][decoding] = _metrics(space, valid, counts, parents, train_ids, seconds)
+        _show(progress, name, results[name])
     return {
         "benchmark": "operators",
         "dataset": dataset,
@@ -149,6 +205,7 @@ def run_operators_benchmark(
         "n_train": int(len(train)),
         "n_held_out": int(len(held)),
         "mutation_strength": strength,
+        "max_tries": max_tries,
         "reconstruction_exact": reconstruction_exact,
         "train_seconds": train_seconds,
         "vae_epochs": history.get("vae", {}).get("epochs") if isinstance(history, dict) else None,

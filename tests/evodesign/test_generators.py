@@ -36,3 +36,22 @@ def test_train_save_and_load_with_matching_space(tmp_path):
     assert loaded.metadata["n_training"] == 300
     with pytest.raises(ArtifactMismatchError, match="space"):
         load_generators(path, CompositionSpace(space.elements, max_atoms=10, max_elements=4))
+
+
+def test_the_deap_nsga2_example_runs_with_tiny_budgets(capsys):
+    import importlib.util
+    from pathlib import Path
+
+    path = Path(__file__).resolve().parents[2] / "runs" / "deap_nsga2.py"
+    spec = importlib.util.spec_from_file_location("deap_nsga2_example", path)
+    example = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(example)
+    out = example.main(
+        ["--pop", "8", "--gens", "2", "--train-rows", "300", "--epochs", "3",
+         "--gan-steps", "20", "--seed", "1"]
+    )
+    assert len(out["formulas"]) == 8 and len(out["log"]) == 2
+    assert out["F"].shape == (8, 2) and np.isfinite(out["F"]).all()
+    assert set(out["front"]) <= set(out["formulas"])
+    printed = capsys.readouterr().out
+    assert "final front" in printed and out["front"][0] in printed
