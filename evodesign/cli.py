@@ -1,6 +1,9 @@
 """The ``evodesign`` command line (typer).
 
 Commands:
+    evodesign run CONFIG [--seed S] [--seeds N] [--n-jobs K] [--out DIR] [--resume|--overwrite]
+    evodesign screen CONFIG ...                 generate-then-filter with the same constraints
+    evodesign report RUN_DIR                    summarise a run, redraw its plots
     evodesign datasets [NAME]                   list the built-in data sets, or summarise one
     evodesign bench featurizer --json FILE      ours vs matminer's Magpie featurizer
     evodesign bench surrogate --json FILE       deep ensemble vs random forest
@@ -134,6 +137,149 @@ def train_operators(
     except ValueError as err:  # operators' artifact errors (e.g. an existing model)
         _fail(str(err))
     console.print(f"wrote {path}")
+
+
+def _campaign_config(config: Path) -> Any:
+    from evodesign.campaign import CampaignConfig
+
+    try:
+        return CampaignConfig.from_toml(config)
+    except EvodesignError as err:
+        _fail(str(err))
+
+
+def _run_or_screen(
+    kind: str,
+    config: Path,
+    seed: Optional[int],
+    seeds: int,
+    n_jobs: int,
+    out: Optional[Path],
+    resume: bool,
+    overwrite: bool,
+    backend: str,
+    scheduler: Optional[str],
+    quiet: bool,
+) -> None:
+    from evodesign.campaign import Campaign, run_seeds
+
+    cfg = _campaign_config(config)
+    if resume and overwrite:
+        _fail("choose one of --resume and --overwrite")
+    out_root = Path("runs/output") if out is None else out
+    try:
+        if seeds == 1 and backend == "loky":
+            campaign = Campaign(cfg, out_root=out_root, base_dir=config.parent, progress=not quiet)
+            if kind == "run":
+                results = [campaign.run(seed, resume=resume, overwrite=overwrite)]
+            else:
+                results = [campaign.screen(seed, overwrite=overwrite)]
+        else:
+            results = run_seeds(
+                cfg, seed=seed, n_seeds=seeds, n_jobs=n_jobs, kind=kind, out_root=out_root,
+                base_dir=config.parent, backend=backend, scheduler=scheduler, resume=resume,
+                overwrite=overwrite, progress=not quiet,
+            )
+    except EvodesignError as err:
+        _fail(str(err))
+    table = Table(title=f"{cfg.campaign.name}: {kind}")
+    for col in ("run folder", "designs", "evaluations", "final HV", "minutes"):
+        table.add_column(col, justify="right" if col != "run folder" else "left")
+    for r in results:
+        hv = r.history["hypervolume"].iloc[-1] if len(r.history) else float("nan")
+        minutes = r.manifest.get("timings", {}).get("total_s", float("nan")) / 60
+        table.add_row(str(r.run_dir), str(len(r.designs)), f"{r.manifest.get('n_evaluations', 0):,}", f"{hv:.4f}", f"{minutes:.1f}")
+    console.print(table)
+
+
+_SEED_HELP = "campaign seed (default: [campaign] seed of the config)"
+
+
+@app.command()
+def run(
+    config: Path = typer.Argument(..., help="campaign TOML file, e.g. runs/thermoelectric.toml"),
+    seed: Optional[int] = typer.Option(None, help=_SEED_HELP),
+    seeds: int = typer.Option(1, help="number of independent runs (child seeds of --seed)"),
+    n_jobs: int = typer.Option(1, help="runs in parallel (-1: all cores)"),
+    out: Optional[Path] = typer.Option(None, help="output root (default runs/output)"),
+    resume: bool = typer.Option(False, help="continue the run(s) from their checkpoint"),
+    overwrite: bool = typer.Option(False, help="delete existing run folder(s) first"),
+    backend: str = typer.Option("loky", help="joblib backend: loky, threading or dask"),
+    scheduler: Optional[str] = typer.Option(None, help="dask scheduler address (--backend dask)"),
+    quiet: bool = typer.Option(False, help="no progress lines"),
+) -> None:
+    """NSGA-II design campaign with in-loop constraints; writes runs/output/<name>/<run-id>/."""
+    _run_or_screen("run", config, seed, seeds, n_jobs, out, resume, overwrite, backend, scheduler, quiet)
+
+
+@app.command()
+def screen(
+    config: Path = typer.Argument(..., help="campaign TOML file"),
+    seed: Optional[int] = typer.Option(None, help=_SEED_HELP),
+    seeds: int = typer.Option(1, help="number of independent screens"),
+    n_jobs: int = typer.Option(1, help="screens in parallel"),
+    out: Optional[Path] = typer.Option(None, help="output root (default runs/output)"),
+    overwrite: bool = typer.Option(False, help="delete existing screen folder(s) first"),
+    backend: str = typer.Option("loky", help="joblib backend: loky, threading or dask"),
+    scheduler: Optional[str] = typer.Option(None, help="dask scheduler address (--backend dask)"),
+    quiet: bool = typer.Option(False, help="no progress lines"),
+) -> None:
+    """Generate-then-filter: sample [screen] n_samples candidates, keep the feasible front."""
+    _run_or_screen("screen", config, seed, seeds, n_jobs, out, False, overwrite, backend, scheduler, quiet)
+
+
+@app.command()
+def report(
+    run_dir: Path = typer.Argument(..., help="a run folder, e.g. runs/output/thermoelectric/seed0"),
+    top: int = typer.Option(15, help="designs to list"),
+    plots: bool = typer.Option(True, help="redraw pareto.png and convergence.png"),
+) -> None:
+    """Summarise a finished run: its best designs, convergence, and (re)drawn plots."""
+    from evodesign.campaign import Campaign, load_run
+
+    try:
+        result = load_run(run_dir)
+        cfg = _campaign_config(run_dir / "config.toml")
+    except EvodesignError as err:
+        _fail(str(err))
+    m = result.manifest
+    console.print(
+        f"[bold]{run_dir}[/]: {m.get('kind', 'run')} of campaign {m.get('campaign')!r}, seed "
+        f"{m.get('seed')} (run {m.get('run_index', 0)} of {m.get('n_runs', 1)}), status {m.get('status')}"
+    )
+    h = result.history
+    if len(h):
+        last = h.iloc[-1]
+        console.print(
+            f"{int(last['n_eval']):,} evaluations in {len(h)} generation(s); final hypervolume "
+            f"{last['hypervolume']:.4f}; {int(h['failures'].sum())} failed evaluations"
+        )
+    table = Table(title=f"{len(result.designs)} designs on the front (first {min(top, len(result.designs))})")
+    shown = ["formula"] + [o.name for o in cfg.objectives] + ["nearest_known", "operator"]
+    for col in shown:
+        table.add_column(col)
+    for _, row in result.designs.head(top).iterrows():
+        cells = []
+        for col in shown:
+            value = row.get(col, "")
+            std = row.get(f"{col}_std")
+            if isinstance(value, float):
+                value = f"{value:.3g}" + (f" +/- {std:.2g}" if isinstance(std, float) else "")
+            cells.append(str(value))
+        table.add_row(*cells)
+    console.print(table)
+    if plots:
+        from evodesign.campaign.plots import convergence_plot, pareto_plot
+        from evodesign.campaign.results import Normalizer
+
+        campaign = Campaign(cfg, base_dir=run_dir, progress=False)
+        try:
+            normalizer = Normalizer.from_data(campaign.objectives, *campaign.prepare_data())
+        except EvodesignError as err:
+            _fail(str(err))
+        pareto_plot(result.designs, normalizer.known, campaign.objectives, run_dir / "pareto.png", title=str(run_dir))
+        convergence_plot(result.history, run_dir / "convergence.png", title=str(run_dir))
+        console.print(f"drew {run_dir / 'pareto.png'} and {run_dir / 'convergence.png'}")
 
 
 @bench_app.command("featurizer")

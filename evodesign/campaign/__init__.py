@@ -17,7 +17,18 @@ from evodesign.campaign.config import (
     dumps_toml,
 )
 
+from evodesign.campaign.checkpoint import CheckpointError
+from evodesign.campaign.parallel import run_seeds
+from evodesign.campaign.results import load_run
+from evodesign.campaign.runner import Campaign, CampaignResult, RunExistsError
+
 __all__ = [
+    "Campaign",
+    "CampaignResult",
+    "CheckpointError",
+    "RunExistsError",
+    "load_run",
+    "run_seeds",
     "ANALYTIC_OBJECTIVES",
     "CampaignConfig",
     "CampaignSection",

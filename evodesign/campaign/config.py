@@ -113,7 +113,9 @@ class CampaignSection(_Table):
 
     Attributes:
         name: folder name under ``runs/output/``: letters, digits, ``_`` and ``-``.
-        dataset: a built-in data set (:func:`evodesign.datasets.list_datasets`).
+        dataset: a built-in data set (:func:`evodesign.datasets.list_datasets`), or the
+            path of a CSV file with a ``formula`` column and numeric target columns
+            (:func:`evodesign.datasets.load_csv`), relative to the config file's folder.
         seed: seed of the search (numpy SeedSequence); >= 0.
         description: free text, for the reader.
     """
@@ -139,10 +141,11 @@ class CampaignSection(_Table):
         from evodesign.datasets import list_datasets
 
         names = list_datasets()
-        if value not in names:
+        if value not in names and not value.lower().endswith(".csv"):
             raise ValueError(
                 f"got {_show(value)}: not a built-in data set{_did_you_mean(value, names)}; "
-                f"valid: {_alternatives(names)}"
+                f"valid: {_alternatives(names)}, or the path of a .csv file (relative to "
+                "the config file's folder)"
             )
         return value
 

@@ -1,0 +1,265 @@
+"""The trained models a campaign needs, trained on first use and cached by data + config hash.
+
+A campaign needs two artifacts, both written as safetensors + JSON sidecar under the cache
+folder (``runs/output/models/`` by default) and reused by every later run:
+
+* ``surrogate-<config>-<data>``: a :class:`~evodesign.surrogates.PropertyModel`
+  predicting the campaign's surrogate objectives; ``<config>`` hashes the data set name,
+  the space and the ``[surrogate]`` table (``CampaignConfig.surrogate_hash``), ``<data>``
+  the training vectors and targets themselves (an edited CSV gets a new model);
+* ``generators-<config>-<data>``: the VAE + latent GAN of the learned operators
+  (as :func:`evodesign.generators.train_generators` makes them), keyed likewise by the
+  ``[generators]`` table and the training compositions.
+
+Runs, checkpoints and workers refer to these files by path and sha256, never copy them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import time
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from evodesign.datasets import list_datasets, load_csv, load_dataset
+from evodesign.exceptions import ArtifactError
+from evodesign.representation import CompositionSpace
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from evodesign.campaign.config import CampaignConfig
+    from evodesign.datasets import MaterialsDataset
+    from evodesign.surrogates import PropertyModel
+
+__all__ = ["CampaignModels", "file_sha256", "prepare_models", "resolve_dataset"]
+
+#: quantile of the surrogate's std on known compounds used by ``max_std = "auto"``
+AUTO_STD_QUANTILE = 0.9
+
+
+def resolve_dataset(name: str, base_dir: str | Path = ".") -> MaterialsDataset:
+    """A built-in data set by name, or a CSV file (relative paths from ``base_dir``)."""
+    if name in list_datasets():
+        return load_dataset(name)
+    path = Path(name)
+    if path.suffix.lower() == ".csv":
+        return load_csv(path if path.is_absolute() else Path(base_dir) / path)
+    return load_dataset(name)  # raises with the list of built-in names
+
+
+def file_sha256(path: str | Path) -> str:
+    """sha256 of a file's bytes (hex)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as fh:
+        for block in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+@dataclass
+class CampaignModels:
+    """Data, representation and trained models of a campaign (see :func:`prepare_models`).
+
+    Attributes:
+        data: the data set.
+        space: the composition space (the data set's elements, the config's limits).
+        surrogate: the property model (None when every objective is analytic).
+        surrogate_path: its sidecar path (None likewise).
+        generators_path: the generators' sidecar path (None when not needed).
+        known_counts: `(n_known, n_var)` integer formulas of the data set's compositions
+            that fit the space (novelty and nearest-known lookups).
+        known_vectors: `(n_known, n_var)` their fractions.
+        timings: seconds spent loading or training each part.
+    """
+
+    data: MaterialsDataset
+    space: CompositionSpace
+    surrogate: PropertyModel | None
+    surrogate_path: Path | None
+    generators_path: Path | None
+    known_counts: NDArray[np.int64]
+    known_vectors: NDArray[np.float64]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @cached_property
+    def known_std(self) -> NDArray[np.float64]:
+        """`(n_data, n_targets)` surrogate std on every known compound of the data set."""
+        if self.surrogate is None:
+            return np.zeros((len(self.data), 0))
+        _, std = self.surrogate.predict(self.space.to_vectors(self.data.compositions))
+        return std
+
+    def auto_std_bounds(self) -> dict[str, float]:
+        """Per-target std bound: the surrogate's 90th-percentile std on known compounds."""
+        if self.surrogate is None:
+            return {}
+        q = np.quantile(self.known_std, AUTO_STD_QUANTILE, axis=0)
+        return {t: float(v) for t, v in zip(self.surrogate.targets, q)}
+
+    def artifacts(self) -> dict[str, dict[str, str]]:
+        """Path and sha256 of each model file (for manifests and checkpoint checks)."""
+        out = {}
+        for name, sidecar in (("surrogate", self.surrogate_path), ("generators", self.generators_path)):
+            if sidecar is None:
+                continue
+            weights = sidecar.with_suffix(".safetensors")
+            out[name] = {
+                "path": str(sidecar),
+                "sidecar_sha256": file_sha256(sidecar),
+                "weights_sha256": file_sha256(weights) if weights.exists() else "",
+            }
+        return out
+
+
+def _surrogate_estimator(config: CampaignConfig, seed: int) -> Any:
+    from evodesign.surrogates import DeepEnsembleRegressor, RandomForestSurrogate
+
+    options = config.surrogate
+    if options.model == "forest":
+        return RandomForestSurrogate(n_estimators=options.n_estimators, random_state=seed)
+    return DeepEnsembleRegressor(
+        n_members=options.n_members,
+        hidden_layer_sizes=tuple(options.hidden),
+        max_epochs=options.max_epochs,
+        patience=options.patience,
+        random_state=seed,
+        verbose=False,
+    )
+
+
+def _say(progress: bool, message: str) -> None:
+    if progress:
+        print(message, flush=True)
+
+
+def prepare_models(
+    config: CampaignConfig,
+    cache_dir: str | Path,
+    *,
+    base_dir: str | Path = ".",
+    need_generators: bool = True,
+    progress: bool = True,
+) -> CampaignModels:
+    """Load (or train and cache) everything a campaign needs.
+
+    Args:
+        config: the campaign.
+        cache_dir: folder of cached model files (created if missing).
+        base_dir: folder that a relative CSV path in ``[campaign] dataset`` is read from
+            (the config file's folder).
+        need_generators: also load/train the VAE + GAN (not needed by a classical run
+            with random sampling or a screen of known/random compositions).
+        progress: print what is trained or loaded.
+
+    Returns:
+        The :class:`CampaignModels`.
+    """
+    from evodesign.surrogates import PropertyModel, data_hash
+
+    cache_dir = Path(cache_dir)
+    cache_dir.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    start = time.perf_counter()
+    data = resolve_dataset(config.campaign.dataset, base_dir)
+    config.check_against(data.targets, data.elements)
+    space = CompositionSpace(
+        data.elements, max_atoms=config.space.max_atoms, max_elements=config.space.max_elements
+    )
+    X_all = space.to_vectors(data.compositions)
+    counts_all = space.decode(X_all)
+    exact = np.abs(space.fractions(counts_all) - X_all).max(axis=1) < 1e-9
+    known_counts = counts_all[exact]
+    timings["data_s"] = time.perf_counter() - start
+
+    surrogate, surrogate_path = None, None
+    targets = list(config.surrogate_targets)
+    if targets:
+        start = time.perf_counter()
+        missing = [t for t in targets if t not in data.frame.columns]
+        if missing:
+            raise ArtifactError(
+                f"data set {config.campaign.dataset!r} has no target {missing}; it has "
+                f"{[c for c in data.frame.columns if c not in ('formula', 'composition')]}"
+            )
+        Y = data.frame[targets].to_numpy(dtype=np.float64)
+        rows = np.isfinite(Y).all(axis=1)
+        X, Y = X_all[rows], Y[rows]
+        expected_hash = data_hash(X, Y)
+        path = cache_dir / f"surrogate-{config.surrogate_hash()[:8]}-{expected_hash[:8]}"
+        sidecar = path.with_suffix(".json")
+        if sidecar.exists():
+            surrogate = PropertyModel.load(
+                path, elements=space.elements, targets=targets, data_hash=expected_hash
+            )
+            _say(progress, f"surrogate: loaded {sidecar}")
+        else:
+            _say(
+                progress,
+                f"surrogate: training on {len(X):,} {config.campaign.dataset} compounds "
+                f"({', '.join(targets)}); cached for later runs at {sidecar}",
+            )
+            estimator = _surrogate_estimator(config, config.surrogate.seed)
+            surrogate = PropertyModel(space.elements, targets, estimator=estimator).fit(X, Y)
+            surrogate.save(path)
+            _say(progress, f"surrogate: trained in {time.perf_counter() - start:.0f} s")
+        surrogate_path = sidecar
+        timings["surrogate_s"] = time.perf_counter() - start
+
+    generators_path = None
+    if need_generators:
+        from evodesign.generators import generator_metadata, load_generators, training_vectors
+        from operators import fit_generative_model, save_generative_model
+
+        start = time.perf_counter()
+        options = config.generators
+        Xg, _ = training_vectors(data, space, options.strict_valid)
+        metadata = generator_metadata(space, str(config.campaign.dataset), Xg, options.strict_valid)
+        path = cache_dir / f"generators-{config.generator_hash()[:8]}-{metadata['data_hash'][:8]}"
+        sidecar = path.with_suffix(".json")
+        if sidecar.exists():
+            load_generators(sidecar, space)  # refuses a model of another vocabulary or space
+            _say(progress, f"generators: loaded {sidecar}")
+        else:
+            if len(Xg) < 20:
+                raise ArtifactError(
+                    f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "
+                    "and pass the validity filter; the generators need at least 20"
+                )
+            _say(
+                progress,
+                f"generators: training the VAE + latent GAN on {len(Xg):,} compositions; "
+                f"cached at {sidecar}",
+            )
+            model, _ = fit_generative_model(
+                Xg,
+                vae_options={
+                    "latent_dim": options.latent_dim,
+                    "max_epochs": options.max_epochs,
+                    # the decoder-sharpening phase never outlasts the main one
+                    "sharpen_epochs": min(100, options.max_epochs),
+                },
+                gan_options={"n_steps": options.gan_steps},
+                metadata=metadata,
+                random_state=np.random.default_rng(np.random.SeedSequence(options.seed)),
+                progress=progress,
+            )
+            save_generative_model(model, path, metadata=metadata)
+            _say(progress, f"generators: trained in {time.perf_counter() - start:.0f} s")
+        generators_path = sidecar
+        timings["generators_s"] = time.perf_counter() - start
+
+    return CampaignModels(
+        data=data,
+        space=space,
+        surrogate=surrogate,
+        surrogate_path=surrogate_path,
+        generators_path=generators_path,
+        known_counts=known_counts,
+        known_vectors=space.fractions(known_counts),
+        timings=timings,
+    )

@@ -1,0 +1,334 @@
+"""What a run writes, and how it is read back: tables, manifest, plots, progress lines.
+
+A run folder ``runs/output/<campaign>/<run-id>/`` holds:
+
+* ``config.toml`` -- the resolved campaign (every default written out);
+* ``manifest.json`` -- package versions, the seed and its SeedSequence, pymoo's seed,
+  model paths and sha256, timings, evaluation counts, status;
+* ``pareto.csv`` -- the feasible non-dominated designs: formula, each objective's value
+  (surrogate mean) and std, every constraint value (``g_*``, feasible when <= 0), novelty,
+  the nearest known formula and its L1 distance in fractions, the operator that made the
+  design and its parents' formulas;
+* ``history.csv`` -- per generation: evaluations so far, hypervolume, size of the
+  non-dominated set, feasible fraction and failures of that generation's evaluations,
+  seconds;
+* ``pareto.png`` (the front over the known materials in grey) and ``convergence.png``;
+* ``checkpoint.pkl`` (runs only; see :mod:`evodesign.campaign.checkpoint`).
+
+Hypervolume is computed on objectives normalised by the range the known materials of the
+data set span (0 = the best known value, 1 = the worst), with the reference point 1.1 in
+every objective, so values are comparable across generations, seeds and arms.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import sys
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from importlib import metadata as importlib_metadata
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import pandas as pd
+
+from evodesign.campaign.checkpoint import atomic_write_text
+from operators.provenance import parent_keys, vector_key
+
+if TYPE_CHECKING:
+    from numpy.typing import NDArray
+
+    from evodesign.campaign.config import CampaignConfig
+    from evodesign.campaign.models import CampaignModels
+    from evodesign.campaign.runner import Campaign, CampaignResult
+    from evodesign.datasets import MaterialsDataset
+    from evodesign.objectives import Objective
+    from evodesign.problem import CompositionProblem
+    from evodesign.representation import CompositionSpace
+
+__all__ = ["CHECKPOINT", "Normalizer", "load_run", "write_run"]
+
+CHECKPOINT = "checkpoint.pkl"
+PACKAGES = ("evodesign", "numpy", "torch", "pymoo", "pymatgen", "smact", "matminer", "deap", "joblib", "pandas")
+HISTORY_COLUMNS = ("gen", "n_eval", "hypervolume", "n_nondominated", "feasible_fraction", "failures", "seconds")
+
+
+# ---------------------------------------------------------------------- normalisation / HV
+@dataclass
+class Normalizer:
+    """Maps pymoo's F to [0, 1] by the known materials' range, for hypervolume.
+
+    Attributes:
+        lo, hi: `(n_obj,)` best and worst known value of each F column.
+        known: a frame of the known materials' natural objective values (for plots).
+    """
+
+    lo: NDArray[np.float64]
+    hi: NDArray[np.float64]
+    known: pd.DataFrame
+
+    @classmethod
+    def from_models(cls, campaign: Campaign, models: CampaignModels) -> Normalizer:
+        """Ranges from the campaign's data set (see :meth:`from_data`)."""
+        return cls.from_data(campaign.objectives, models.data, models.space)
+
+    @classmethod
+    def from_data(cls, objectives: list[Objective], data: MaterialsDataset, space: CompositionSpace) -> Normalizer:
+        """Ranges from a data set: true values for surrogate targets, computed HHI."""
+        from evodesign.properties import SupplyRisk
+
+        columns = {}
+        fractions = space.to_vectors(data.compositions)
+        for o in objectives:
+            if o.analytic:
+                v = SupplyRisk(space.elements, kind=o.name.split("_", 1)[1])(fractions)
+            else:
+                v = data.frame[o.name].to_numpy(dtype=np.float64)
+            columns[o.name] = v
+        known = pd.DataFrame(columns)
+        known.insert(0, "formula", data.formulas)
+        F = np.column_stack([o.to_minimize(known[o.name].to_numpy()) for o in objectives])
+        finite = np.isfinite(F).all(axis=1)
+        lo, hi = F[finite].min(axis=0), F[finite].max(axis=0)
+        return cls(lo=lo, hi=np.where(hi > lo, hi, lo + 1.0), known=known[finite].reset_index(drop=True))
+
+    def __call__(self, F: NDArray[np.float64]) -> NDArray[np.float64]:
+        return (np.asarray(F, dtype=np.float64) - self.lo) / (self.hi - self.lo)
+
+    def hypervolume(self, F: NDArray[np.float64]) -> float:
+        """HV of `(n, n_obj)` F (feasible rows only, please) at reference point 1.1."""
+        from pymoo.indicators.hv import HV
+
+        if len(F) == 0:
+            return 0.0
+        return float(HV(ref_point=np.full(F.shape[1], 1.1))(self(F)))
+
+
+def feasible_front(pop: Any) -> NDArray[np.int64]:
+    """Indices of the feasible non-dominated individuals of a population."""
+    from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
+
+    F, G = pop.get("F"), pop.get("G")
+    feasible = np.flatnonzero((G <= 0).all(axis=1) & np.isfinite(F).all(axis=1))
+    if len(feasible) == 0:
+        return feasible
+    front = NonDominatedSorting().do(F[feasible], only_non_dominated_front=True)
+    return feasible[np.sort(front)]
+
+
+# ---------------------------------------------------------------------- history / progress
+def history_row(
+    algorithm: Any, problem: CompositionProblem, before: tuple[int, int, int], normalizer: Normalizer, seconds: float
+) -> dict[str, Any]:
+    """One ``history.csv`` row after ``algorithm.next()``."""
+    n_eval = problem.n_evaluated - before[0]
+    front = feasible_front(algorithm.pop)
+    return {
+        "gen": int(algorithm.n_gen - 1),  # pymoo's n_gen is one ahead after next()
+        "n_eval": int(problem.n_evaluated),
+        "hypervolume": normalizer.hypervolume(algorithm.pop.get("F")[front]),
+        "n_nondominated": int(len(front)),
+        "feasible_fraction": (problem.n_feasible - before[2]) / n_eval if n_eval else float("nan"),
+        "failures": int(problem.n_failed - before[1]),
+        "seconds": float(seconds),
+    }
+
+
+def screen_history_row(pop: Any, problem: CompositionProblem, normalizer: Normalizer, seconds: float, n_drawn: int) -> dict[str, Any]:
+    """The single ``history.csv`` row of a screen."""
+    front = feasible_front(pop)
+    n = problem.n_evaluated
+    return {
+        "gen": 1,
+        "n_eval": int(n),
+        "hypervolume": normalizer.hypervolume(pop.get("F")[front]),
+        "n_nondominated": int(len(front)),
+        "feasible_fraction": problem.n_feasible / n if n else float("nan"),
+        "failures": int(problem.n_failed),
+        "seconds": float(seconds),
+        "n_drawn": int(n_drawn),
+    }
+
+
+def progress_line(row: dict[str, Any], n_gen: int, elapsed: float, done: int) -> str:
+    """``gen 5/40  evals 1,000  HV 0.4123  feasible 63%  failures 0  ETA 0:45``."""
+    remaining = max(n_gen - done, 0)
+    eta = elapsed / max(done, 1) * remaining
+    minutes, secs = divmod(int(round(eta)), 60)
+    feasible = row["feasible_fraction"]
+    feasible_text = "  n/a" if not np.isfinite(feasible) else f"{100 * feasible:4.0f}%"
+    return (
+        f"gen {row['gen']:>4}/{n_gen:<4} evals {row['n_eval']:>8,}  HV {row['hypervolume']:.4f}  "
+        f"front {row['n_nondominated']:>4}  feasible {feasible_text}  failures {row['failures']:>4}  "
+        f"ETA {minutes}:{secs:02d}"
+    )
+
+
+# ---------------------------------------------------------------------- provenance
+def update_archive(archive: dict[str, str], algorithm: Any, space: CompositionSpace) -> None:
+    """Record the formula of every individual seen, by vector key (parents are named by key)."""
+    pops = [algorithm.pop]
+    if getattr(algorithm, "off", None) is not None:
+        pops.append(algorithm.off)
+    for pop in pops:
+        X = pop.get("X")
+        keys = [vector_key(x) for x in X]
+        new = [i for i, k in enumerate(keys) if k not in archive]
+        if new:
+            formulas = space.formulas(space.decode(X[new]))
+            archive.update({keys[i]: f for i, f in zip(new, formulas)})
+
+
+def population(X: NDArray[np.float64], out: dict[str, NDArray], operator: str) -> Any:
+    """A pymoo Population of evaluated rows (for screens)."""
+    from pymoo.core.population import Population
+
+    pop = Population.new("X", X)
+    for key, value in out.items():
+        pop.set(key, value)
+    pop.set("operator", np.array([operator] * len(pop), dtype=object), "parents", np.array([""] * len(pop), dtype=object))
+    return pop
+
+
+# ---------------------------------------------------------------------- pareto table
+def pareto_table(campaign: Campaign, pop: Any, archive: dict[str, str]) -> pd.DataFrame:
+    """The ``pareto.csv`` table of a population's feasible non-dominated designs."""
+    from evodesign.constraints import nearest_known
+
+    models = campaign.models
+    space = models.space
+    idx = feasible_front(pop)
+    sub = pop[idx]
+    X = sub.get("X") if len(sub) else np.zeros((0, space.n_var))
+    counts = space.decode(X) if len(X) else np.zeros((0, space.n_var), dtype=np.int64)
+    table = pd.DataFrame({"formula": space.formulas(counts) if len(counts) else []})
+    table["composition"] = space.to_compositions(space.fractions(counts)) if len(counts) else []
+    table["n_elements"] = (counts > 0).sum(axis=1)
+    table["n_atoms"] = counts.sum(axis=1)
+    values = sub.get("values") if len(sub) else np.zeros((0, len(campaign.objectives)))
+    values_std = sub.get("values_std") if len(sub) else np.zeros((0, len(campaign.objectives)))
+    for j, o in enumerate(campaign.objectives):
+        table[o.name] = values[:, j]
+        if not o.analytic:
+            table[f"{o.name}_std"] = values_std[:, j]
+    problem_labels = _constraint_labels(campaign, pop)
+    G = sub.get("G") if len(sub) else np.zeros((0, len(problem_labels)))
+    for j, label in enumerate(problem_labels):
+        table[f"g_{label}"] = G[:, j]
+    known_ids = space.row_ids(models.known_counts)
+    table["novel"] = ~np.isin(space.row_ids(counts), known_ids) if len(counts) else []
+    if len(counts):
+        index, distance = nearest_known(space, counts, models.known_counts)
+        table["nearest_known"] = space.formulas(models.known_counts[index])
+        table["nearest_distance"] = distance
+    else:
+        table["nearest_known"], table["nearest_distance"] = [], []
+    operators = sub.get("operator") if len(sub) else []
+    parents = sub.get("parents") if len(sub) else []
+    table["operator"] = [str(o) if o is not None else "" for o in operators]
+    table["parents"] = [
+        ";".join(archive.get(k, k) for k in parent_keys(p if isinstance(p, str) else None)) for p in parents
+    ]
+    first = [o for o in campaign.objectives][0]
+    ascending = first.direction == "min" or first.target is not None
+    return table.sort_values(first.name, ascending=ascending, kind="stable").reset_index(drop=True)
+
+
+def _constraint_labels(campaign: Campaign, pop: Any) -> list[str]:
+    labels = [label for c in campaign.constraints() for label in c.labels()]
+    return [*labels, "evaluation_failed"]
+
+
+# ---------------------------------------------------------------------- files
+def write_config(run_dir: Path, config: CampaignConfig, base_dir: Path = Path(".")) -> None:
+    """Write the resolved config; a relative CSV data set path is made absolute."""
+    dataset = Path(config.campaign.dataset)
+    if dataset.suffix.lower() == ".csv" and not dataset.is_absolute():
+        section = config.campaign.model_copy(update={"dataset": str((base_dir / dataset).resolve())})
+        config = config.model_copy(update={"campaign": section})
+    atomic_write_text(run_dir / "config.toml", config.to_toml())
+
+
+def _versions() -> dict[str, str]:
+    out = {"python": platform.python_version()}
+    for name in PACKAGES:
+        try:
+            out[name] = importlib_metadata.version(name)
+        except importlib_metadata.PackageNotFoundError:
+            out[name] = "not installed"
+    return out
+
+
+def manifest(
+    campaign: Campaign,
+    seed: int,
+    index: int,
+    n_runs: int,
+    ss: np.random.SeedSequence,
+    pymoo_seed: int | None,
+    artifacts: dict[str, Any],
+    status: str,
+) -> dict[str, Any]:
+    """The manifest of a run (completed by the runner with counts and timings)."""
+    return {
+        "campaign": campaign.config.campaign.name,
+        "kind": "run",
+        "status": status,
+        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        "command": " ".join(sys.argv),
+        "config_hash": campaign.config.hash(),
+        "seed": seed,
+        "run_index": index,
+        "n_runs": n_runs,
+        "seed_sequence": {"entropy": int(ss.entropy), "spawn_key": list(ss.spawn_key)},
+        "pymoo_seed": pymoo_seed,
+        "artifacts": artifacts,
+        "versions": _versions(),
+        "machine": {"platform": platform.platform(), "cpu_count": __import__("os").cpu_count()},
+    }
+
+
+def write_manifest(run_dir: Path, data: dict[str, Any]) -> None:
+    atomic_write_text(run_dir / "manifest.json", json.dumps(data, indent=2, default=str) + "\n")
+
+
+def write_run(
+    run_dir: Path,
+    campaign: Campaign,
+    designs: pd.DataFrame,
+    history: list[dict[str, Any]],
+    manifest_data: dict[str, Any],
+    normalizer: Normalizer,
+) -> CampaignResult:
+    """Write pareto.csv, history.csv, manifest.json and both plots; return the result."""
+    from evodesign.campaign.plots import convergence_plot, pareto_plot
+    from evodesign.campaign.runner import CampaignResult
+
+    history_frame = pd.DataFrame(history)
+    atomic_write_text(run_dir / "pareto.csv", designs.drop(columns=["composition"]).to_csv(index=False))
+    atomic_write_text(run_dir / "history.csv", history_frame.to_csv(index=False))
+    manifest_data["n_designs"] = int(len(designs))
+    write_manifest(run_dir, manifest_data)
+    pareto_plot(designs, normalizer.known, campaign.objectives, run_dir / "pareto.png", title=str(run_dir))
+    convergence_plot(history_frame, run_dir / "convergence.png", title=str(run_dir))
+    return CampaignResult(run_dir=run_dir, designs=designs, history=history_frame, manifest=manifest_data)
+
+
+def load_run(run_dir: str | Path) -> CampaignResult:
+    """Read a finished run folder back (designs get their pymatgen Compositions again)."""
+    from pymatgen.core import Composition
+
+    from evodesign.campaign.runner import CampaignResult
+    from evodesign.exceptions import DataError
+
+    run_dir = Path(run_dir)
+    missing = [name for name in ("pareto.csv", "history.csv", "manifest.json", "config.toml") if not (run_dir / name).exists()]
+    if missing:
+        raise DataError(f"{run_dir} is not a finished run folder: missing {', '.join(missing)}")
+    designs = pd.read_csv(run_dir / "pareto.csv", keep_default_na=False, na_values=[""])
+    designs.insert(1, "composition", [Composition(f) for f in designs["formula"]])
+    history = pd.read_csv(run_dir / "history.csv")
+    manifest_data = json.loads((run_dir / "manifest.json").read_text())
+    return CampaignResult(run_dir=run_dir, designs=designs, history=history, manifest=manifest_data)

@@ -1,0 +1,479 @@
+"""Design campaigns: NSGA-II search (``run``) and generate-then-filter (``screen``).
+
+Both constraint methods of the seed review share one :class:`~evodesign.problem.CompositionProblem`:
+
+* :meth:`Campaign.run` -- constraints *in the loop*: NSGA-II (pymoo) whose variation
+  operators are the learned ones (latent-interpolation crossover + GAN mutation) or, for
+  comparison, SBX + polynomial mutation; after every variation the children are snapped to
+  their decoded integer formula (:class:`~evodesign.search.FormulaRepair`, SMACT-preferring
+  when ``repair = true``) and duplicates are removed by formula hash
+  (:class:`~evodesign.search.FormulaDuplicateElimination`), not by pymoo's O(N^2) distances;
+* :meth:`Campaign.screen` -- *screening*: draw many candidates from the generators (or
+  known/random compositions), decode, evaluate in batches, keep the feasible
+  non-dominated ones.
+
+Example:
+    >>> from evodesign.campaign import Campaign
+    >>> result = Campaign.from_toml("runs/thermoelectric.toml").run(seed=0)  # doctest: +SKIP
+    >>> result.designs.head()                                                # doctest: +SKIP
+
+Seeds: run ``i`` of ``--seed S --seeds N`` draws everything from
+``numpy.random.SeedSequence(S, spawn_key=(i,))`` -- the ``i``-th child that
+``SeedSequence(S).spawn(N)`` gives -- so a run's front depends on ``(S, i)`` only, not on
+``N``, ``n_jobs`` or the machine it ran on. pymoo's ``random_state`` is seeded from it, and
+every operator draws from that ``random_state``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import shutil
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, Callable, Iterator
+
+import numpy as np
+from pymoo.core.sampling import Sampling
+
+from evodesign.campaign.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from evodesign.campaign.config import CampaignConfig
+from evodesign.campaign.models import CampaignModels, prepare_models
+from evodesign.exceptions import EvodesignError
+from evodesign.objectives import Objective
+from evodesign.problem import CompositionProblem
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from numpy.typing import NDArray
+
+__all__ = ["Campaign", "CampaignResult", "KnownSampling", "RunExistsError", "child_seed", "run_id"]
+
+DEFAULT_OUT = Path("runs/output")
+
+
+class RunExistsError(EvodesignError, FileExistsError):
+    """A run folder already holds results and neither resume nor overwrite was asked for."""
+
+
+def child_seed(seed: int, index: int = 0) -> np.random.SeedSequence:
+    """The SeedSequence of run ``index`` of a campaign seeded with ``seed``."""
+    return np.random.SeedSequence(seed, spawn_key=(index,))
+
+
+def run_id(seed: int, index: int = 0, n_runs: int = 1, kind: str = "run") -> str:
+    """Folder name of a run: ``seed0``, or ``seed0-3`` for run 3 of several; ``screen-...``."""
+    base = f"seed{seed}" if n_runs == 1 and index == 0 else f"seed{seed}-{index}"
+    return base if kind == "run" else f"{kind}-{base}"
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Cap torch's intra-op threads for the block (per-worker caps; results do not depend on it)."""
+    if n is None:
+        yield
+        return
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(max(1, int(n)))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+@dataclass
+class CampaignResult:
+    """What a run or screen leaves behind.
+
+    Attributes:
+        run_dir: the output folder.
+        designs: the Pareto set, one row per formula: a ``composition`` column of pymatgen
+            Compositions, objective means and stds, constraint values, novelty, nearest known
+            formula, operator and parents (the same table as ``pareto.csv``).
+        history: one row per generation (``history.csv``).
+        manifest: versions, seeds, artifact hashes, timings (``manifest.json``).
+    """
+
+    run_dir: Path
+    designs: pd.DataFrame
+    history: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"CampaignResult({self.run_dir}, {len(self.designs)} designs)"
+
+
+class Campaign:
+    """A design campaign built from a :class:`~evodesign.campaign.config.CampaignConfig`.
+
+    Args:
+        config: the validated campaign.
+        out_root: parent of the campaign's run folders (``runs/output`` by default);
+            runs go to ``out_root/<name>/<run-id>/``.
+        cache_dir: where trained models are cached (default ``out_root/models``).
+        base_dir: folder that relative paths in the config are read from.
+        progress: print progress (training, then one line per generation).
+    """
+
+    def __init__(
+        self,
+        config: CampaignConfig,
+        *,
+        out_root: str | Path = DEFAULT_OUT,
+        cache_dir: str | Path | None = None,
+        base_dir: str | Path = ".",
+        progress: bool = True,
+    ) -> None:
+        self.config = config
+        self.out_root = Path(out_root)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else self.out_root / "models"
+        self.base_dir = Path(base_dir)
+        self.progress = progress
+        self._models: CampaignModels | None = None
+
+    @classmethod
+    def from_toml(cls, path: str | Path, **kwargs: Any) -> Campaign:
+        """Load and validate a campaign file (relative paths inside it are from its folder)."""
+        kwargs.setdefault("base_dir", Path(path).parent)
+        return cls(CampaignConfig.from_toml(path), **kwargs)
+
+    def __repr__(self) -> str:
+        return f"Campaign({self.config.campaign.name!r})"
+
+    # ------------------------------------------------------------------ building blocks
+    @property
+    def objectives(self) -> list[Objective]:
+        return [
+            Objective(o.name, o.direction, o.kappa, tuple(o.target) if o.target else None, o.label)
+            for o in self.config.objectives
+        ]
+
+    def _needs_generators(self, kind: str = "run") -> bool:
+        if kind == "screen":
+            return self.config.screen.source in ("gan", "prior")
+        search = self.config.search
+        return search.operators == "learned" or search.sampling != "known"
+
+    def prepare(self, kind: str = "run") -> CampaignModels:
+        """Load or train (and cache) the surrogate and, if ``kind`` needs them, the generators."""
+        need = self._needs_generators(kind)
+        if self._models is None or (need and self._models.generators_path is None):
+            self._models = prepare_models(
+                self.config,
+                self.cache_dir,
+                base_dir=self.base_dir,
+                need_generators=need,
+                progress=self.progress,
+            )
+        return self._models
+
+    def prepare_data(self) -> tuple[Any, Any]:
+        """The data set and the composition space only (no models): for reports."""
+        from evodesign.campaign.models import resolve_dataset
+        from evodesign.representation import CompositionSpace
+
+        data = resolve_dataset(self.config.campaign.dataset, self.base_dir)
+        space = CompositionSpace(data.elements, max_atoms=self.config.space.max_atoms, max_elements=self.config.space.max_elements)
+        return data, space
+
+    @property
+    def models(self) -> CampaignModels:
+        return self.prepare()
+
+    def constraints(self) -> list[Any]:
+        """The constraint objects of the config, in a fixed order."""
+        from evodesign import constraints as C
+        from evodesign.properties import SupplyRisk
+
+        m, cfg = self.models, self.config.constraints
+        space = m.space
+        out: list[Any] = []
+        if cfg.charge_balance != "off":
+            out.append(C.ChargeBalance(space, mode=cfg.charge_balance))
+        out.append(C.MaxElements(self.config.space.max_elements))
+        out.append(C.MaxAtoms(self.config.space.max_atoms))
+        allow = list(self.config.space.allow) or None
+        out.append(C.ElementFilter(space, allow=allow, deny=tuple(self.config.space.deny)))
+        if cfg.novel:
+            out.append(C.Novelty(space, m.known_counts))
+        if m.surrogate is not None and cfg.max_std != "off":
+            bounds = m.auto_std_bounds() if cfg.max_std == "auto" else dict(cfg.max_std)
+            out.append(C.SurrogateTrust(bounds))
+        hhi = [o.name for o in self.objectives if o.analytic]
+        if hhi and cfg.hhi_missing == "infeasible":
+            out.append(C.KnownSupplyRisk(SupplyRisk(space.elements, kind="production")))
+        return out
+
+    def problem(self) -> CompositionProblem:
+        """The pymoo problem (objectives, constraints, surrogate attached)."""
+        from evodesign.properties import SupplyRisk
+
+        m = self.models
+        analytic = {
+            name: SupplyRisk(m.space.elements, kind=name.split("_", 1)[1])
+            for name in ("hhi_production", "hhi_reserve")
+            if any(o.name == name for o in self.objectives)
+        }
+        return CompositionProblem(
+            m.space,
+            self.objectives,
+            self.constraints(),
+            predictor=m.surrogate,
+            analytic=analytic,
+            analytic_fallback=10_000.0,
+        )
+
+    def _repair_check(self) -> Any:
+        from evodesign.chemistry import SmactValidity
+
+        if not self.config.search.repair:
+            return None
+        mode = self.config.constraints.charge_balance
+        check = SmactValidity(self.models.space.elements)
+        if mode == "cdvae":
+            return lambda counts: check(counts, include_alloys=True)
+        return check
+
+    def algorithm(self) -> Any:
+        """The NSGA-II of the config (operators, repair, duplicate elimination)."""
+        from pymoo.algorithms.moo.nsga2 import NSGA2
+        from pymoo.operators.crossover.sbx import SBX
+        from pymoo.operators.mutation.pm import PM
+
+        from evodesign.search import FormulaDuplicateElimination, FormulaRepair
+        from operators import GANMutation, GeneratorSampling, LatentInterpolationCrossover
+
+        s, m = self.config.search, self.models
+        path = m.generators_path
+        if s.sampling == "known" or path is None:
+            sampling = KnownSampling(m.known_vectors)
+        else:
+            source = {"generators": "gan", "mix": "mix"}[s.sampling]
+            sampling = GeneratorSampling(str(path), source=source, data=m.known_vectors)
+        if s.operators == "learned":
+            crossover = LatentInterpolationCrossover(str(path), method=s.interpolation, prob=s.crossover_prob)
+            mutation = GANMutation(str(path), strength=s.mutation_strength, prob=s.mutation_prob)
+        else:
+            crossover = SBX(prob=s.crossover_prob, eta=15)
+            mutation = PM(prob=s.mutation_prob, eta=20)
+        return NSGA2(
+            pop_size=s.pop_size,
+            sampling=sampling,
+            crossover=crossover,
+            mutation=mutation,
+            repair=FormulaRepair(m.space, check=self._repair_check()),
+            eliminate_duplicates=FormulaDuplicateElimination(),
+        )
+
+    # ------------------------------------------------------------------ folders
+    def run_dir(self, seed: int, index: int = 0, n_runs: int = 1, kind: str = "run") -> Path:
+        return self.out_root / self.config.campaign.name / run_id(seed, index, n_runs, kind)
+
+    @staticmethod
+    def _claim(run_dir: Path, resume: bool, overwrite: bool) -> None:
+        """Refuse to touch an existing run folder unless asked to resume or overwrite."""
+        if resume and overwrite:
+            raise ValueError("choose one of resume and overwrite, not both")
+        occupied = run_dir.exists() and any(run_dir.iterdir())
+        if occupied and overwrite:
+            shutil.rmtree(run_dir)
+        elif occupied and not resume:
+            raise RunExistsError(
+                f"{run_dir} already holds a run; pass --resume to continue it, --overwrite "
+                "to replace it, or --out to write elsewhere"
+            )
+        run_dir.mkdir(parents=True, exist_ok=True)
+
+    # ------------------------------------------------------------------ NSGA-II
+    def run(
+        self,
+        seed: int | None = None,
+        *,
+        index: int = 0,
+        n_runs: int = 1,
+        out: str | Path | None = None,
+        resume: bool = False,
+        overwrite: bool = False,
+        threads: int | None = 1,
+        on_generation: Callable[[int], None] | None = None,
+    ) -> CampaignResult:
+        """Run NSGA-II with in-loop constraints, writing the run folder as it goes.
+
+        Args:
+            seed: campaign seed (default: the config's ``[campaign] seed``).
+            index / n_runs: this run's place among ``n_runs`` seeds (see the module docs).
+            out: the run folder (default ``out_root/<name>/<run-id>``).
+            resume: continue from the folder's checkpoint.
+            overwrite: delete an existing run folder first.
+            threads: torch threads during the search (1 makes fronts independent of the
+                number of parallel workers; None leaves torch's setting alone).
+            on_generation: called with the generation number after each checkpoint (for
+                tests that interrupt a run, and for custom monitoring).
+
+        Returns:
+            The :class:`CampaignResult`.
+        """
+        from evodesign.campaign import results
+
+        seed = self.config.campaign.seed if seed is None else int(seed)
+        run_dir = Path(out) if out is not None else self.run_dir(seed, index, n_runs)
+        if resume and not (run_dir / results.CHECKPOINT).exists():
+            raise CheckpointError(f"no checkpoint at {run_dir / results.CHECKPOINT}: nothing to resume")
+        self._claim(run_dir, resume, overwrite)
+        started = time.perf_counter()
+        models = self.prepare()
+        prepare_s = time.perf_counter() - started
+        artifacts = models.artifacts()
+        ss = child_seed(seed, index)
+        pymoo_seed = int(ss.generate_state(1, dtype=np.uint32)[0])
+        expect = {
+            "campaign_hash": self.config.hash(),
+            "seed": seed,
+            "index": index,
+            "artifacts": {k: v["weights_sha256"] for k, v in artifacts.items()},
+        }
+        with torch_threads(threads):
+            if resume:
+                header, state = read_checkpoint(run_dir / results.CHECKPOINT, expect=expect)
+                algorithm, history, archive = state["algorithm"], state["history"], state["archive"]
+                algorithm.problem.attach(models.surrogate)
+                problem = algorithm.problem
+                self._say(f"resuming {run_dir} at generation {header['generation']}")
+            else:
+                problem = self.problem()
+                algorithm = self.algorithm()
+                algorithm.setup(problem, termination=("n_gen", self.config.search.n_gen), seed=pymoo_seed, verbose=False)
+                history, archive = [], {}
+            results.write_config(run_dir, self.config, self.base_dir)
+            manifest = results.manifest(self, seed, index, n_runs, ss, pymoo_seed, artifacts, status="running")
+            manifest["timings"] = {"prepare_s": prepare_s}
+            results.write_manifest(run_dir, manifest)
+            if history and not algorithm.has_next():
+                self._say(f"{run_dir} had already finished; rewriting its outputs")
+            normalizer = results.Normalizer.from_models(self, models)
+            n_gen = self.config.search.n_gen
+            search_start = time.perf_counter()
+            while algorithm.has_next():
+                tick = time.perf_counter()
+                before = (problem.n_evaluated, problem.n_failed, problem.n_feasible)
+                algorithm.next()
+                results.update_archive(archive, algorithm, models.space)
+                row = results.history_row(algorithm, problem, before, normalizer, time.perf_counter() - tick)
+                history.append(row)
+                self._say(results.progress_line(row, n_gen, time.perf_counter() - search_start, len(history)))
+                if len(history) % self.config.search.checkpoint_every == 0 or not algorithm.has_next():
+                    write_checkpoint(
+                        run_dir / results.CHECKPOINT,
+                        {**expect, "generation": row["gen"]},
+                        {"algorithm": algorithm, "history": history, "archive": archive},
+                    )
+                if on_generation is not None:
+                    on_generation(row["gen"])
+            designs = results.pareto_table(self, algorithm.pop, archive)
+            manifest.update(
+                status="finished",
+                n_evaluations=int(problem.n_evaluated),
+                n_failed=int(problem.n_failed),
+                n_generations=len(history),
+            )
+            manifest["timings"].update(search_s=time.perf_counter() - search_start, total_s=time.perf_counter() - started)
+            result = results.write_run(run_dir, self, designs, history, manifest, normalizer)
+        self._say(f"{len(designs)} designs on the front -> {run_dir}")
+        return result
+
+    # ------------------------------------------------------------------ screening
+    def screen(
+        self,
+        seed: int | None = None,
+        *,
+        index: int = 0,
+        n_runs: int = 1,
+        out: str | Path | None = None,
+        overwrite: bool = False,
+        threads: int | None = 1,
+        batch_size: int = 20_000,
+    ) -> CampaignResult:
+        """Generate ``[screen] n_samples`` candidates, filter by the constraints, keep the front.
+
+        Candidates come from ``[screen] source`` (GAN or VAE-prior samples, known
+        compositions, or random ones), are decoded (with the same repair as the search) and
+        deduplicated by formula, then scored in batches of ``batch_size``.
+        """
+        import torch
+
+        from evodesign.campaign import results
+        from evodesign.search import FormulaRepair
+        from operators import load_generative_model
+
+        seed = self.config.campaign.seed if seed is None else int(seed)
+        run_dir = Path(out) if out is not None else self.run_dir(seed, index, n_runs, kind="screen")
+        self._claim(run_dir, resume=False, overwrite=overwrite)
+        started = time.perf_counter()
+        models = self.prepare("screen")
+        prepare_s = time.perf_counter() - started
+        ss = child_seed(seed, index)
+        draw_seed = int(ss.generate_state(2, dtype=np.uint32)[1])
+        rng = np.random.default_rng(draw_seed)
+        n, source, space = self.config.screen.n_samples, self.config.screen.source, models.space
+        with torch_threads(threads):
+            tick = time.perf_counter()
+            if source in ("gan", "prior"):
+                model = load_generative_model(models.generators_path)
+                generator = torch.Generator().manual_seed(draw_seed)
+                which = "gan" if source == "gan" and model.gan is not None else "vae"
+                X = model.sample(n, which, generator)
+            elif source == "known":
+                X = models.known_vectors[rng.choice(len(models.known_vectors), size=min(n, len(models.known_vectors)), replace=False)]
+            else:
+                X = space.random_vectors(n, rng, min_elements=self.config.space.min_elements)
+            X = FormulaRepair(space, check=self._repair_check())._do(None, X)
+            X = np.unique(X, axis=0)
+            problem = self.problem()
+            parts = [problem.evaluate(X[i : i + batch_size], return_as_dictionary=True) for i in range(0, len(X), batch_size)]
+            out_dict = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
+            pop = results.population(X, out_dict, operator=f"screen({source})")
+            normalizer = results.Normalizer.from_models(self, models)
+            row = results.screen_history_row(pop, problem, normalizer, time.perf_counter() - tick, n)
+            self._say(results.progress_line(row, 1, row["seconds"], 1))
+            designs = results.pareto_table(self, pop, {})
+            results.write_config(run_dir, self.config, self.base_dir)
+            manifest = results.manifest(self, seed, index, n_runs, ss, None, models.artifacts(), status="finished")
+            manifest.update(kind="screen", n_samples=n, n_unique=int(len(X)), n_evaluations=int(problem.n_evaluated), n_failed=int(problem.n_failed))
+            manifest["timings"] = {"prepare_s": prepare_s, "search_s": row["seconds"], "total_s": time.perf_counter() - started}
+            result = results.write_run(run_dir, self, designs, [row], manifest, normalizer)
+        self._say(f"{len(designs)} designs on the screened front -> {run_dir}")
+        return result
+
+    def _say(self, message: str) -> None:
+        if self.progress:
+            print(message, file=sys.stdout, flush=True)
+
+
+class KnownSampling(Sampling):
+    """Initial population drawn from known compositions (needs no generators).
+
+    Args:
+        data: `(n_data, n_var)` known composition fractions (deduplicated here).
+    """
+
+    def __init__(self, data: NDArray[np.float64]) -> None:
+        super().__init__()
+        self.data = np.unique(np.asarray(data, dtype=np.float64), axis=0)
+
+    def _do(
+        self, problem: Any, n_samples: int, *args: Any, random_state: np.random.Generator, **kwargs: Any
+    ) -> NDArray[np.float64]:
+        """`(n_samples, n_var)` known rows, without replacement while there are enough."""
+        idx = random_state.choice(len(self.data), size=n_samples, replace=n_samples > len(self.data))
+        return self.data[idx]
+
+    def do(self, problem: Any, n_samples: int, *args: Any, **kwargs: Any) -> Any:
+        """pymoo's sampling, then provenance (``"KnownSampling"``, no parents)."""
+        pop = super().do(problem, n_samples, *args, **kwargs)
+        for ind in pop:
+            ind.set("operator", "KnownSampling")
+            ind.set("parents", "")
+        return pop
