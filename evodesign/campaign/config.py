@@ -416,6 +416,9 @@ class SearchSection(_Table):
         sampling: first generation from the ``"generators"``, ``"known"`` compounds or a
             ``"mix"`` of both.
         repair: decode to nearby formulas that pass the SMACT check when one exists.
+        guided: learned operators redraw a child that fails the charge-balance check or
+            clones a parent (validity-guided variation, up to ``max_tries`` draws).
+        max_tries: draws per child with ``guided`` (the first one included).
         checkpoint_every: generations between checkpoints.
     """
 
@@ -428,6 +431,8 @@ class SearchSection(_Table):
     interpolation: Literal["slerp", "lerp"] = "slerp"
     sampling: Literal["generators", "known", "mix"] = "mix"
     repair: bool = True
+    guided: bool = True
+    max_tries: int = Field(4, ge=1, le=64)
     checkpoint_every: int = Field(1, ge=1)
 
     @field_validator("pop_size")

@@ -240,10 +240,10 @@ class Campaign:
     def algorithm(self) -> Any:
         """The NSGA-II of the config (operators, repair, duplicate elimination)."""
         from pymoo.algorithms.moo.nsga2 import NSGA2
-        from pymoo.operators.crossover.sbx import SBX
-        from pymoo.operators.mutation.pm import PM
 
+        from evodesign.chemistry.validity_filter import ValidityFilter
         from evodesign.search import FormulaDuplicateElimination, FormulaRepair
+        from evodesign.search.classical import LabelledPM, LabelledSBX
         from operators import GANMutation, GeneratorSampling, LatentInterpolationCrossover
 
         s, m = self.config.search, self.models
@@ -254,11 +254,15 @@ class Campaign:
             source = {"generators": "gan", "mix": "mix"}[s.sampling]
             sampling = GeneratorSampling(str(path), source=source, data=m.known_vectors)
         if s.operators == "learned":
-            crossover = LatentInterpolationCrossover(str(path), method=s.interpolation, prob=s.crossover_prob)
-            mutation = GANMutation(str(path), strength=s.mutation_strength, prob=s.mutation_prob)
+            guide: dict[str, Any] = {}
+            if s.guided:
+                mode = "cdvae" if self.config.constraints.charge_balance == "cdvae" else "strict"
+                guide = {"accept": ValidityFilter(m.space, mode=mode, repair=s.repair), "max_tries": s.max_tries}
+            crossover = LatentInterpolationCrossover(str(path), method=s.interpolation, prob=s.crossover_prob, **guide)
+            mutation = GANMutation(str(path), strength=s.mutation_strength, prob=s.mutation_prob, **guide)
         else:
-            crossover = SBX(prob=s.crossover_prob, eta=15)
-            mutation = PM(prob=s.mutation_prob, eta=20)
+            crossover = LabelledSBX(prob=s.crossover_prob, eta=15)
+            mutation = LabelledPM(prob=s.mutation_prob, eta=20)
         return NSGA2(
             pop_size=s.pop_size,
             sampling=sampling,
@@ -373,6 +377,14 @@ class Campaign:
                 if on_generation is not None:
                     on_generation(row["gen"])
             designs = results.pareto_table(self, algorithm.pop, archive)
+            if len(history) < n_gen:
+                # pymoo stops quietly when a generation yields no new formula at all
+                manifest["stopped_early"] = (
+                    f"after generation {len(history)} of {n_gen}: the operators produced no "
+                    "formula that was not already in the population (undertrained generators, "
+                    "or a space too small for the population)"
+                )
+                self._say("warning: stopped early " + manifest["stopped_early"])
             manifest.update(
                 status="finished",
                 n_evaluations=int(problem.n_evaluated),
