@@ -1,5 +1,5 @@
 # Two commands on a fresh machine (see README):
-#   make run    set up .venv on first use, then run the default end-to-end job
+#   make run    set up .venv on first use, then run the default design campaign
 #   make test   set up .venv on first use, then run the test suite
 #
 # torch: the CPU build TORCH_SPEC (default torch==2.13.0) is installed first unless a torch
@@ -24,7 +24,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 run: $(STAMP)
-	$(PY) runs/quickstart.py
+	$(PY) runs/thermoelectric.py
 
 test: $(STAMP)
 	$(PY) -m pytest $(PYTEST_ARGS)

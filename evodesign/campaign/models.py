@@ -116,7 +116,7 @@ class CampaignModels:
         return out
 
 
-def _surrogate_estimator(config: CampaignConfig, seed: int) -> Any:
+def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = False) -> Any:
     from evodesign.surrogates import DeepEnsembleRegressor, RandomForestSurrogate
 
     options = config.surrogate
@@ -128,7 +128,7 @@ def _surrogate_estimator(config: CampaignConfig, seed: int) -> Any:
         max_epochs=options.max_epochs,
         patience=options.patience,
         random_state=seed,
-        verbose=False,
+        verbose=progress,
     )
 
 
@@ -203,7 +203,7 @@ def prepare_models(
                 f"surrogate: training on {len(X):,} {config.campaign.dataset} compounds "
                 f"({', '.join(targets)}); cached for later runs at {sidecar}",
             )
-            estimator = _surrogate_estimator(config, config.surrogate.seed)
+            estimator = _surrogate_estimator(config, config.surrogate.seed, progress)
             surrogate = PropertyModel(space.elements, targets, estimator=estimator).fit(X, Y)
             surrogate.save(path)
             _say(progress, f"surrogate: trained in {time.perf_counter() - start:.0f} s")

@@ -1,0 +1,49 @@
+"""Default campaign: new p-type thermoelectric compositions (runs/thermoelectric.toml).
+
+Maximise the predicted power factor (log10 PF_p) and Seebeck coefficient (S_p) and minimise
+the supply risk (HHI of production), under strict SMACT validity, <= 4 elements, <= 20 atoms
+per formula unit, no Pb/Cd/Hg/Tl/As/Be, novel formulas only and a bound on the surrogate's
+uncertainty. NSGA-II with the learned operators; the surrogate and the generators are
+trained on first use (a few minutes on 2 cores) and cached under runs/output/models/.
+
+    python runs/thermoelectric.py [--seed S] [--overwrite]
+
+Results: runs/output/thermoelectric/seed<S>/ (pareto.csv, history.csv, pareto.png,
+convergence.png, manifest.json, config.toml, checkpoint.pkl). Running it again continues
+(or, when finished, re-reads) the same run from its checkpoint; --overwrite starts afresh.
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+from evodesign.campaign import Campaign
+
+CONFIG = Path(__file__).with_name("thermoelectric.toml")
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--seed", type=int, default=None, help="default: [campaign] seed")
+    parser.add_argument("--overwrite", action="store_true", help="replace an existing run")
+    parser.add_argument("--out", type=Path, default=Path("runs/output"), help="output root")
+    args = parser.parse_args(argv)
+
+    campaign = Campaign.from_toml(CONFIG, out_root=args.out)
+    seed = campaign.config.campaign.seed if args.seed is None else args.seed
+    run_dir = campaign.run_dir(seed)
+    resume = not args.overwrite and (run_dir / "checkpoint.pkl").exists()
+    if resume:
+        print(f"{run_dir} exists: continuing it from its checkpoint (--overwrite starts afresh)")
+    result = campaign.run(seed, resume=resume, overwrite=args.overwrite)
+
+    designs = result.designs
+    print(f"\n{len(designs)} designs on the Pareto front; the ten with the highest power factor:")
+    columns = ["formula", "log10_PF_p", "log10_PF_p_std", "S_p", "S_p_std", "hhi_production", "nearest_known"]
+    print(designs[columns].head(10).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
+    print(f"\nall results: {result.run_dir}")
+
+
+if __name__ == "__main__":
+    main()
