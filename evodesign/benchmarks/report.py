@@ -161,6 +161,66 @@ def _operators_section(r: dict[str, Any]) -> list[str]:
     return [*lines, *verdicts, ""]
 
 
+def _overhead_section(r: dict[str, Any]) -> list[str]:
+    s, env = r["settings"], r.get("environment", {})
+    target = r.get("target", {})
+    lines = [
+        "## NSGA-II overhead per generation (fitness excluded)",
+        "",
+        "Command: `evodesign bench overhead --json docs/benchmarks/overhead.json`",
+        "",
+        f"NSGA-II over the {s['n_var']} transport elements, {s['n_obj']} trivial vectorized "
+        "objectives, offspring = population; the arms start from the same population and are "
+        "stepped in turn in one process (seed "
+        f"{s['seed']}). Time of `algorithm.next()` minus the problem's `_evaluate`, median over "
+        "the timed generations; the other columns are means per generation. `matings`: how "
+        "often pymoo mated to fill the offspring after removing duplicates; `made`: offspring "
+        "created per generation.",
+        "",
+    ]
+    lines += [f"- `{arm}`: {desc}" for arm, desc in s["arms"].items()]
+    lines += [
+        "",
+        "| pop | arm | median ms | vs pymoo | selection | variation | repair | dedup | "
+        "survival | matings | made | gens |",
+        "|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for pop, arms in r["results"].items():
+        for arm, m in arms.items():
+            ratio = "1" if arm == "pymoo" else f"{m.get('ratio_to_pymoo', float('nan')):.3f}"
+            lines.append(
+                f"| {int(pop):,} | {arm} | {m['median_ms']:.1f} | {ratio} | "
+                f"{m['selection_ms']:.1f} | {m['variation_ms']:.1f} | {m['repair_ms']:.1f} | "
+                f"{m['dedup_ms']:.1f} | {m['survival_ms']:.1f} | {m['matings_per_gen']:.2f} | "
+                f"{m['offspring_made_per_gen']:,.0f} | {m['n_gen']} |"
+            )
+    lines.append("")
+    for arm, ok in target.get("met", {}).items():
+        ms = r["results"][str(target["pop_size"])][arm]["median_ms"]
+        lines.append(
+            f"- {arm} at population {target['pop_size']:,}: {ms:.1f} ms (target <= "
+            f"{target['ms']:.0f} ms: {_mark(ok)})."
+        )
+    model = r.get("model")
+    if model:
+        lines.append(
+            f"- learned arm's model: VAE latent {model['vae']['latent_dim']}, hidden "
+            f"{tuple(model['vae']['hidden'])}; GAN noise {model['gan']['noise_dim']}, hidden "
+            f"{tuple(model['gan']['hidden'])}; trained {model['train_seconds']:.0f} s on "
+            f"{model['train_rows']:,} random compositions (architecture, not quality, sets "
+            "the time)."
+        )
+    lines += [
+        "",
+        f"Environment: {env.get('cpus_usable')} usable of {env.get('cpu_count')} CPUs (1-min "
+        f"load {env.get('load_average_1m', float('nan')):.1f} at start), numpy "
+        f"{env.get('numpy')}, pymoo {env.get('pymoo')}, torch {env.get('torch')} with "
+        f"{env.get('torch_threads')} thread(s).",
+        "",
+    ]
+    return lines
+
+
 def render_report(folder: str | Path) -> str:
     """The Markdown text for the JSON results in ``folder``."""
     folder = Path(folder)
@@ -178,6 +238,7 @@ def render_report(folder: str | Path) -> str:
         "featurizer": _featurizer_section,
         "surrogate": _surrogate_section,
         "operators": _operators_section,
+        "overhead": _overhead_section,
     }
     found = False
     for name, section in sections.items():
