@@ -61,6 +61,7 @@ def save_generative_model(
         "vae": model.vae.config(),
         "gan": model.gan.config() if model.gan is not None else None,
         "training": model.info,
+        "inference": model.inference_config(),
         "metadata": meta,
     }
     json_path, sha = write_model_files(
@@ -116,7 +117,8 @@ def load_generative_model(
             f"{tensor_path} does not match its sidecar {json_path.name}: {err}"
         ) from err
     model = GenerativeModel(
-        vae, gan, metadata=sidecar.get("metadata"), info=sidecar.get("training")
+        vae, gan, metadata=sidecar.get("metadata"), info=sidecar.get("training"),
+        **(sidecar.get("inference") or {}),
     )
     model.path, model.sha256 = json_path.resolve(), actual
     return model

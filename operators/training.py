@@ -7,8 +7,10 @@ seeded from it, so a fit is a function of its seed (on a given machine and torch
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import time
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,10 +28,28 @@ from operators.vectors import check_simplex
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["fit_generative_model", "fit_latent_gan", "fit_vae", "frechet_distance"]
+__all__ = [
+    "fit_generative_model",
+    "fit_latent_gan",
+    "fit_vae",
+    "frechet_distance",
+    "torch_threads",
+]
 
 # a decoded row "matches" when its support is right and every fraction is this close
 MATCH_TOLERANCE = 0.01
+
+
+@contextlib.contextmanager
+def torch_threads(n: int | None) -> Iterator[None]:
+    """Run the block with ``n`` torch intra-op threads (``None``: unchanged), then restore."""
+    before = torch.get_num_threads()
+    if n is not None:
+        torch.set_num_threads(int(n))
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
 
 
 def _split(n: int, validation_fraction: float, rng: np.random.Generator) -> tuple[NDArray, NDArray]:
@@ -420,6 +440,8 @@ def fit_generative_model(
     gan_options: dict[str, Any] | None = None,
     train_gan: bool = True,
     metadata: dict[str, Any] | None = None,
+    refine_steps: int = 10,
+    num_threads: int | None = 1,
     random_state: int | np.random.Generator | None = None,
     progress: bool = True,
 ) -> tuple[GenerativeModel, dict[str, Any]]:
@@ -431,6 +453,12 @@ def fit_generative_model(
         gan_options: keyword arguments of :func:`fit_latent_gan`.
         train_gan: also train the GAN.
         metadata: facts saved with the model (vocabulary, data hash, ...).
+        refine_steps: the model's encoding refinement (see :mod:`operators.generative`;
+            default 10: held-out transport formulas reconstructed 76 % -> 97 %).
+        num_threads: torch intra-op threads while training, restored afterwards
+            (``None``: leave as is). One is the default because these networks are small:
+            on 2 shared cores an epoch took 0.7 s with one thread and 5 s with two, the
+            pool spinning against the other processes. A speed setting only.
         random_state: seed or numpy Generator, shared by both fits in turn.
         progress: show progress bars.
 
@@ -439,12 +467,13 @@ def fit_generative_model(
     """
     rng = as_generator(random_state)
     vae_options, gan_options = dict(vae_options or {}), dict(gan_options or {})
-    vae, vae_history = fit_vae(X, random_state=rng, progress=progress, **vae_options)
-    gan, gan_history = None, None
-    if train_gan:
-        gan, gan_history = fit_latent_gan(
-            vae, X, random_state=rng, progress=progress, **gan_options
-        )
+    with torch_threads(num_threads):
+        vae, vae_history = fit_vae(X, random_state=rng, progress=progress, **vae_options)
+        gan, gan_history = None, None
+        if train_gan:
+            gan, gan_history = fit_latent_gan(
+                vae, X, random_state=rng, progress=progress, **gan_options
+            )
     summary = {
         "vae_options": {k: v for k, v in vae_options.items() if not isinstance(v, Head)},
         "gan_options": gan_options if train_gan else None,
@@ -464,5 +493,7 @@ def fit_generative_model(
         if gan_history is None
         else {k: gan_history[k] for k in ("best_step", "steps", "best_fd", "fd_floor", "seconds")},
     }
-    model = GenerativeModel(vae, gan, metadata=metadata, info=summary)
+    model = GenerativeModel(
+        vae, gan, metadata=metadata, info=summary, refine_steps=refine_steps
+    )
     return model, {"vae": vae_history, "gan": gan_history}

@@ -65,4 +65,4 @@ def test_a_model_without_gan_round_trips(model, tmp_path, data):
     save_generative_model(bare, tmp_path / "vae_only", metadata={"note": "no gan"})
     loaded = load_generative_model(tmp_path / "vae_only.json")
     assert loaded.gan is None and loaded.metadata == {"note": "no gan"}
-    np.testing.assert_array_equal(loaded.reconstruct(test[:20]), model.reconstruct(test[:20]))
+    np.testing.assert_array_equal(loaded.reconstruct(test[:20]), bare.reconstruct(test[:20]))
