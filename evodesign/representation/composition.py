@@ -25,6 +25,10 @@ if TYPE_CHECKING:
 __all__ = ["CompositionSpace"]
 
 
+#: tolerance (L1 on fractions) under which a row counts as exactly a formula
+EXACT_TOL = 1e-9
+
+
 def _atomic_number(symbol: str) -> int:
     try:
         return Element(symbol).Z
@@ -223,9 +227,13 @@ class CompositionSpace:
            renormalize them;
         3. for every formula-unit size ``n = 1 .. max_atoms``, distribute ``n`` atoms by
            the largest-remainder method and measure the L1 distance to the fractions;
-        4. take the smallest ``n`` within ``tol`` of the best distance, divide by the gcd.
+        4. take the smallest ``n`` within ``tol`` of the best distance, divide by the gcd;
+           except that a row which is exactly the fractions of a formula of the space
+           decodes to that formula (so decoding is idempotent: decoding the fractions of a
+           decoded formula gives it back; Fe10O9 stays Fe10O9 rather than becoming Fe8O7).
 
-        With ``repair`` (e.g. :class:`evodesign.chemistry.SmactValidity`), step 4 prefers
+        With ``repair`` (e.g. :class:`evodesign.chemistry.SmactValidity`), step 4 (for rows
+        that are not exactly a formula) prefers
         formulas that pass it: the smallest admissible ``n`` that passes; else, among the
         sizes within ``repair_tol`` of the best distance, the closest that passes; else the
         plain choice. Every candidate of the batch is checked in one call.
@@ -260,8 +268,20 @@ class CompositionSpace:
         error = np.abs(counts / sizes[None, :, None] - f[:, None, :]).sum(axis=2)
         ok = error <= error.min(axis=1, keepdims=True) + self.tol
         best = np.argmax(ok, axis=1)  # first (smallest) admissible size
-        if repair is not None:
-            best = self._repaired_choice(repair, repair_tol, top, counts, error, ok, best)
+        # A row that *is* a formula of the space (its fractions, exactly) decodes to that
+        # formula: decoding is then idempotent -- decode(fractions(decode(X))) == decode(X)
+        # -- which the search's Lamarckian repair and duplicate hashing rely on.
+        kept_mass = np.take_along_axis(P, top, axis=1).sum(axis=1)
+        hit = error <= EXACT_TOL
+        exact = hit.any(axis=1) & (kept_mass >= 1.0 - EXACT_TOL)
+        best = np.where(exact, np.argmax(hit, axis=1), best)
+        if repair is not None and not exact.all():
+            # exact rows are that formula, valid or not; repairing them too would break
+            # idempotence where no valid neighbour exists for the first decoding
+            rows = np.flatnonzero(~exact)
+            best[rows] = self._repaired_choice(
+                repair, repair_tol, top[rows], counts[rows], error[rows], ok[rows], best[rows]
+            )
         chosen = counts[np.arange(n_rows), best].astype(np.int64)  # (n, k)
         divisor = np.gcd.reduce(chosen, axis=1)
         chosen //= np.maximum(divisor, 1)[:, None]

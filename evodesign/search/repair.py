@@ -8,17 +8,12 @@ individuals with the same formula have bit-identical vectors, so duplicates are 
 hashing rows (:mod:`evodesign.search.duplicates`), and decoding a repaired vector again
 gives the same formula (the repair is idempotent).
 
-Why a fixed point rather than one decode: decoding picks the *smallest* formula unit within
-``tol`` of the best integer approximation, so the exact fractions of a large formula can
-decode to a smaller neighbour (Fe10O9 -> Fe8O7 at ``tol=0.02``; measured on 20,000 noisy
-random 2-4 element vectors over the 89 transport elements: 8.7 % of decoded formulas change
-when their fractions are decoded again, and chains run up to 6 steps; 71 of 4,783 known
-transport compounds, e.g. Ho2Co17 -> HoCo8, do not decode to themselves). Snapping to
-``fractions(decode(X))`` once would hand the problem a vector that decodes to yet another
-formula. So the repair decodes the snapped fractions again until no row changes: without a
-check every change strictly shrinks the formula unit, so this ends within ``max_atoms``
-rounds (in practice a handful, each on the few rows still moving), and the result is a
-formula whose exact fractions decode to itself.
+One decode is enough: a row that is exactly the fractions of a formula decodes to that
+formula (:meth:`CompositionSpace.decode`), so ``decode(fractions(decode(X))) == decode(X)``
+-- with or without a ``check`` -- and the snapped vector stands for the formula it was
+scored as. (Before that rule, decoding picked the smallest formula unit within ``tol`` even
+for exact rows, Fe10O9 -> Fe8O7, and 8.7 % of decoded noisy vectors changed when decoded
+again; the tests keep this property checked.)
 """
 
 from __future__ import annotations
@@ -92,17 +87,6 @@ class FormulaRepair(Repair):
         Returns:
             A `(n, n_var)` int64 array of reduced atom counts ``c`` with
             ``space.decode(space.fractions(c), repair=check) == c`` row by row (see the
-            module docstring; with a ``check``, rows still moving after ``max_atoms + 1``
-            rounds, which has not been seen, keep their last formula).
+            module docstring).
         """
-        space = self.space
-        counts = space.decode(X, repair=self.check)
-        moving = np.arange(len(counts))
-        for _ in range(space.max_atoms + 1):
-            again = space.decode(space.fractions(counts[moving]), repair=self.check)
-            changed = (again != counts[moving]).any(axis=1)
-            if not changed.any():
-                break
-            moving = moving[changed]
-            counts[moving] = again[changed]
-        return counts
+        return self.space.decode(X, repair=self.check)

@@ -130,7 +130,7 @@ def test_repair_prefers_formulas_that_pass_the_check(space):
     np.testing.assert_array_equal(space.decode(X, repair=lambda c: np.zeros(len(c), bool)), plain)
 
     valid = SmactValidity(space.elements)
-    x = vec(space, {"Fe": 0.45, "O": 0.55})[None]
+    x = vec(space, {"Fe": 0.451, "O": 0.549})[None]  # not exactly a formula (Fe9O11 is)
     assert not valid(space.decode(x))[0]  # Fe4O5 (or similar) is not charge-balanced
     repaired = space.decode(x, repair=valid)
     assert valid(repaired)[0]
@@ -154,3 +154,19 @@ def test_random_vectors(space):
     np.testing.assert_array_equal(X, again)
     with pytest.raises(DataError, match="min_elements must be in"):
         space.random_vectors(3, rng, min_elements=5)
+
+
+@pytest.mark.parametrize("with_repair", [False, True])
+def test_decoding_is_idempotent_and_exact_formulas_decode_to_themselves(with_repair):
+    from evodesign.chemistry import SmactValidity
+
+    elements = ["Li", "B", "O", "F", "Na", "Mg", "Al", "Si", "S", "Cl", "Fe", "Co", "Cu", "Zn", "Te", "Bi", "Ho"]
+    space = CompositionSpace(elements, max_atoms=20, max_elements=4)
+    repair = SmactValidity(space.elements) if with_repair else None
+    rng = np.random.default_rng(1)
+    X = space.random_vectors(5000, rng, min_elements=2)
+    X = X + rng.random(X.shape) * 0.02 * (X > 0)
+    counts = space.decode(X, repair=repair)
+    np.testing.assert_array_equal(space.decode(space.fractions(counts), repair=repair), counts)
+    exact = space.to_vectors(["Fe10O9", "Ho2Co17", "Bi2Te3", "Li2B4O7"])
+    assert space.formulas(space.decode(exact, repair=repair)) == ["Fe10O9", "Ho2Co17", "Bi2Te3", "Li2B4O7"]
