@@ -59,7 +59,9 @@ def _acceptable(
 ) -> NDArray[np.bool_]:
     ok = np.asarray(accept(Y), dtype=bool).reshape(-1)
     if ok.shape != (len(Y),):
-        raise ValueError(f"accept returned shape {ok.shape} for {len(Y)} rows; expected ({len(Y)},)")
+        raise ValueError(
+            f"accept returned shape {ok.shape} for {len(Y)} rows; expected ({len(Y)},)"
+        )
     if parent_ids:
         ids = identity_ids(accept, Y)
         for P in parent_ids:
