@@ -109,25 +109,19 @@ def _problem(n_var: int):
 
 
 def _algorithm(arm: str, pop_size: int, X0: NDArray, space: CompositionSpace, model: Any):
+    """The arms, built exactly as campaigns build them (:func:`evodesign.search.formula_nsga2`)."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
 
-    from evodesign.search import FormulaDuplicateElimination, FormulaRepair
+    from evodesign.search.algorithm import formula_nsga2
+    from evodesign.search.classical import LabelledPM, LabelledSBX
 
     if arm == "pymoo":
         return NSGA2(pop_size=pop_size, sampling=X0)
-    repair, dedup = FormulaRepair(space), FormulaDuplicateElimination()
     if arm == "classical":
-        return NSGA2(pop_size=pop_size, sampling=X0, repair=repair, eliminate_duplicates=dedup)
+        return formula_nsga2(space, pop_size, X0, LabelledSBX(eta=15, prob=0.9), LabelledPM(eta=20))
     from operators import GANMutation, LatentInterpolationCrossover
 
-    return NSGA2(
-        pop_size=pop_size,
-        sampling=X0,
-        crossover=LatentInterpolationCrossover(model),
-        mutation=GANMutation(model),
-        repair=repair,
-        eliminate_duplicates=dedup,
-    )
+    return formula_nsga2(space, pop_size, X0, LatentInterpolationCrossover(model), GANMutation(model))
 
 
 def _instrument(algorithm: Any, watch: _Stopwatch) -> None:

@@ -227,22 +227,18 @@ class Campaign:
         )
 
     def _repair_check(self) -> Any:
-        from evodesign.chemistry import SmactValidity
+        """The SMACT check that repair prefers (cached by formula), or None."""
+        from evodesign.chemistry.validity_filter import CachedSmactValidity
 
         if not self.config.search.repair:
             return None
-        mode = self.config.constraints.charge_balance
-        check = SmactValidity(self.models.space.elements)
-        if mode == "cdvae":
-            return lambda counts: check(counts, include_alloys=True)
-        return check
+        mode = "cdvae" if self.config.constraints.charge_balance == "cdvae" else "strict"
+        return CachedSmactValidity(self.models.space.elements, mode)
 
     def algorithm(self) -> Any:
         """The NSGA-II of the config (operators, repair, duplicate elimination)."""
-        from pymoo.algorithms.moo.nsga2 import NSGA2
-
         from evodesign.chemistry.validity_filter import ValidityFilter
-        from evodesign.search import FormulaDuplicateElimination, FormulaRepair
+        from evodesign.search.algorithm import formula_nsga2
         from evodesign.search.classical import LabelledPM, LabelledSBX
         from operators import GANMutation, GeneratorSampling, LatentInterpolationCrossover
 
@@ -263,14 +259,7 @@ class Campaign:
         else:
             crossover = LabelledSBX(prob=s.crossover_prob, eta=15)
             mutation = LabelledPM(prob=s.mutation_prob, eta=20)
-        return NSGA2(
-            pop_size=s.pop_size,
-            sampling=sampling,
-            crossover=crossover,
-            mutation=mutation,
-            repair=FormulaRepair(m.space, check=self._repair_check()),
-            eliminate_duplicates=FormulaDuplicateElimination(),
-        )
+        return formula_nsga2(m.space, s.pop_size, sampling, crossover, mutation, check=self._repair_check())
 
     # ------------------------------------------------------------------ folders
     def run_dir(self, seed: int, index: int = 0, n_runs: int = 1, kind: str = "run") -> Path:

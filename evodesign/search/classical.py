@@ -31,13 +31,13 @@ class LabelledSBX(SBX):
         j = np.arange(len(off)) % len(matings)  # pymoo lays children out offspring-major
         Y = off.get("X")
         same = np.stack([(Y == P[j, k]).all(axis=1) for k in range(P.shape[1])], axis=1)
-        for i, row in enumerate(same):
-            if row.any():
-                off[i].set("operator", CLONE)
-                off[i].set("parents", keys[j[i]][int(row.argmax())])
-            else:
-                off[i].set("operator", "SBX")
-                off[i].set("parents", join_keys(keys[j[i]]))
+        clone = same.any(axis=1)
+        which = same.argmax(axis=1)
+        operators = np.where(clone, CLONE, "SBX").astype(object)
+        parents = np.array(
+            [keys[m][w] if c else join_keys(keys[m]) for m, w, c in zip(j, which, clone)], dtype=object
+        )
+        off.set("operator", operators, "parents", parents)
         return off
 
 
@@ -49,12 +49,12 @@ class LabelledPM(PM):
         operators, parents = pop.get("operator"), pop.get("parents")
         off = super().do(problem, pop, inplace, *args, **kwargs)
         changed = np.flatnonzero((off.get("X") != before).any(axis=1))
-        for i in changed:
-            operator = operators[i]
-            if operator is None or operator == CLONE:
-                off[i].set("operator", "PM")
-                off[i].set("parents", vector_key(before[i]))
-            else:
-                off[i].set("operator", f"{operator}+PM")
-                off[i].set("parents", parents[i])
+        if len(changed) == 0:
+            return off
+        operators = np.array([o if o is not None else "" for o in operators], dtype=object)
+        parents = np.array([p if p is not None else "" for p in parents], dtype=object)
+        fresh = (operators[changed] == "") | (operators[changed] == CLONE)
+        operators[changed] = np.where(fresh, "PM", operators[changed].astype(str) + "+PM")
+        parents[changed] = np.where(fresh, [vector_key(x) for x in before[changed]], parents[changed])
+        off.set("operator", operators, "parents", parents)
         return off
