@@ -11,9 +11,11 @@ The acceptance protocol (any picklable object, so that operators holding it stil
 
 * ``accept(X) -> ok``: `(n, n_var)` float rows -> `(n,)` bools, True = usable;
 * optionally ``accept.identity(X) -> ids``: `(n, n_var)` rows -> `(n,)` array of ids that
-  compare with ``==`` (e.g. the decoded formula). A child whose id equals one of its
-  parents' ids is a clone and is rejected too. Without ``identity``, a child is a clone when
-  its vector equals a parent's exactly.
+  compare with ``==`` and sort (e.g. the decoded formula). A child whose id equals one of
+  its parents' ids is a clone and is rejected too, and so is a child whose id equals that
+  of an accepted child earlier in the same batch (a duplicate: in a search both would cost
+  an evaluation for one answer, and duplicate elimination would discard one anyway).
+  Without ``identity``, ids are the vectors' exact bytes.
 
 Rows still rejected after ``max_tries`` draws keep their last draw.
 """
@@ -56,17 +58,26 @@ def identity_ids(accept: Accept, X: NDArray) -> NDArray:
 
 def _acceptable(
     accept: Accept, Y: NDArray, parent_ids: Sequence[NDArray], rows: NDArray[np.int64]
-) -> NDArray[np.bool_]:
+) -> tuple[NDArray[np.bool_], NDArray]:
+    """Acceptance of the `(m, n_var)` children of the slots ``rows``, and their ids."""
     ok = np.asarray(accept(Y), dtype=bool).reshape(-1)
     if ok.shape != (len(Y),):
         raise ValueError(
             f"accept returned shape {ok.shape} for {len(Y)} rows; expected ({len(Y)},)"
         )
-    if parent_ids:
-        ids = identity_ids(accept, Y)
-        for P in parent_ids:
-            ok &= ids != P[rows]
-    return ok
+    ids = identity_ids(accept, Y)
+    for P in parent_ids:
+        ok &= ids != P[rows]
+    return ok, ids
+
+
+def _drop_duplicates(ok: NDArray[np.bool_], ids: NDArray) -> NDArray[np.bool_]:
+    """``ok`` with every accepted row whose id an earlier accepted row has set to False."""
+    rows = np.flatnonzero(ok)
+    _, first = np.unique(ids[rows], return_index=True)
+    keep = np.zeros(len(ok), dtype=bool)
+    keep[rows[first]] = True
+    return keep
 
 
 def redraw_rejected(
@@ -75,8 +86,10 @@ def redraw_rejected(
     accept: Accept,
     max_tries: int,
     parents: Sequence[NDArray] = (),
+    distinct: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
-    """Redraw the rows of ``Y`` that ``accept`` rejects (or that clone a parent).
+    """Redraw the rows of ``Y`` that ``accept`` rejects, that clone a parent, or (with
+    ``distinct``) that duplicate an accepted row before them.
 
     Args:
         Y: a `(n, n_var)` array, the first draw of every row (not modified).
@@ -86,6 +99,8 @@ def redraw_rejected(
         max_tries: draws per row in all, the first one included (1: no redraw).
         parents: `(n, n_var)` arrays; row ``i`` of a child must differ from row ``i`` of
             each (empty: no clone check).
+        distinct: also redraw duplicates within the batch (the first accepted row of each
+            id stays).
 
     Returns:
         ``(Y, ok)``: the `(n, n_var)` children after redrawing and the `(n,)` mask of the
@@ -94,11 +109,15 @@ def redraw_rejected(
     max_tries = check_max_tries(max_tries)
     Y = np.array(Y, dtype=np.float64, copy=True)
     parent_ids = [identity_ids(accept, P) for P in parents]
-    ok = _acceptable(accept, Y, parent_ids, np.arange(len(Y)))
+    ok, ids = _acceptable(accept, Y, parent_ids, np.arange(len(Y)))
+    if distinct:
+        ok = _drop_duplicates(ok, ids)
     for _ in range(max_tries - 1):
         rows = np.flatnonzero(~ok)
         if len(rows) == 0:
             break
         Y[rows] = draw(rows)
-        ok[rows] = _acceptable(accept, Y[rows], parent_ids, rows)
+        ok[rows], ids[rows] = _acceptable(accept, Y[rows], parent_ids, rows)
+        if distinct:
+            ok = _drop_duplicates(ok, ids)
     return Y, ok

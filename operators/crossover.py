@@ -111,8 +111,8 @@ def guided_interpolation_children(
 ) -> NDArray[np.float64]:
     """:func:`interpolation_children`, then rejected children redrawn at new weights.
 
-    A child that ``accept`` rejects, or that clones either of its parents (see
-    :mod:`operators.acceptance`), is redrawn at a weight drawn U(0, 1) from
+    A child that ``accept`` rejects, that clones either of its parents, or that duplicates
+    an accepted child before it (see :mod:`operators.acceptance`), is redrawn at a weight drawn U(0, 1) from
     ``random_state``; one decode per round for all rejected children, at most
     ``max_tries`` draws per child in all.
 
@@ -182,7 +182,8 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         method: ``"slerp"`` (default) or ``"lerp"``.
         prob: probability that a mating is crossed (else the parents are copied).
         accept: optional acceptance test (:mod:`operators.acceptance`): children it
-            rejects, or that clone one of their parents, are redrawn at a new ``t`` drawn
+            rejects, that clone one of their parents or that duplicate an accepted child
+            of the same call, are redrawn at a new ``t`` drawn
             U(0, 1) (each child on its own), batched over all rejected children, up to
             ``max_tries`` draws in all; children still rejected keep their last draw.
             ``None`` (default): no test, one draw of ``t`` per mating.

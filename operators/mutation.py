@@ -72,8 +72,8 @@ def guided_latent_step(
 ) -> NDArray[np.float64]:
     """:func:`latent_step`, then rejected children redrawn towards new latent samples.
 
-    A child that ``accept`` rejects, or that clones its parent (see
-    :mod:`operators.acceptance`), takes a new step of the same ``strength`` from its
+    A child that ``accept`` rejects, that clones its parent, or that duplicates an accepted
+    child before it (see :mod:`operators.acceptance`), takes a new step of the same ``strength`` from its
     parent's code towards a new sample from ``generator``; one sample and one decode per
     round for all rejected rows, at most ``max_tries`` draws per row in all.
 
@@ -117,7 +117,8 @@ class GANMutation(ModelHolder, Mutation):
         prob: probability that a row is mutated.
         source: ``"gan"`` (default) or ``"vae"`` (prior samples, for a model without GAN).
         accept: optional acceptance test (:mod:`operators.acceptance`): mutants it
-            rejects, or that equal their parent, are redrawn towards a new latent sample,
+            rejects, that equal their parent or that duplicate an accepted mutant of the
+            same call, are redrawn towards a new latent sample,
             batched over all rejected rows, up to ``max_tries`` draws in all; rows still
             rejected keep their last draw. ``None`` (default): one draw, no test.
         max_tries: draws per row in all, the first one included.

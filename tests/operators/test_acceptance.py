@@ -36,14 +36,14 @@ def test_redraw_rejected_redraws_only_rejected_rows_up_to_max_tries():
         out[:, 1] = len(drawn)  # which round made the row
         return out
 
-    out, ok = redraw_rejected(Y, draw, lambda X: X[:, 0] > 0, max_tries=3)
+    out, ok = redraw_rejected(Y, draw, lambda X: X[:, 0] > 0, max_tries=3, distinct=False)
     assert len(drawn) <= 2 and set(drawn[0]) == {1, 3, 4}
     assert all(set(r) <= {1, 3, 4} for r in drawn)
     np.testing.assert_array_equal(out[[0, 2, 5]], Y[[0, 2, 5]])
     assert not ok[4] and out[4, 1] == len(drawn)  # still rejected: keeps its last draw
     np.testing.assert_array_equal(ok, out[:, 0] > 0)
     # max_tries=1 is no redraw at all
-    out1, _ = redraw_rejected(Y, draw, lambda X: X[:, 0] > 0, max_tries=1)
+    out1, _ = redraw_rejected(Y, draw, lambda X: X[:, 0] > 0, max_tries=1, distinct=False)
     np.testing.assert_array_equal(out1, Y)
     with pytest.raises(ValueError, match="max_tries"):
         redraw_rejected(Y, draw, lambda X: X[:, 0] > 0, max_tries=0)
@@ -53,7 +53,8 @@ def test_redraw_rejected_rejects_clones_of_parents():
     P = np.eye(3)
     Y = np.array([[1.0, 0, 0], [0.5, 0.5, 0], [0, 0, 1.0]])  # rows 0 and 2 clone parents
     draw = lambda rows: np.full((len(rows), 3), 1 / 3)  # noqa: E731
-    out, ok = redraw_rejected(Y, draw, lambda X: np.ones(len(X), bool), 2, parents=(P,))
+    accept_all = lambda X: np.ones(len(X), bool)  # noqa: E731
+    out, ok = redraw_rejected(Y, draw, accept_all, 2, parents=(P,), distinct=False)
     assert ok.all()
     np.testing.assert_array_equal(out[1], Y[1])
     np.testing.assert_allclose(out[[0, 2]], 1 / 3)
@@ -177,3 +178,19 @@ def test_deap_functions_take_accept_too(model, data):
     mate(c, d, model, np.random.default_rng(0), accept=accept, max_tries=4)
     mutate(c, model, np.random.default_rng(0), accept=accept, max_tries=4)
     np.testing.assert_array_equal(a, c)
+
+
+def test_redraw_rejected_redraws_duplicates_within_the_batch_unless_told_not_to():
+    rng = np.random.default_rng(0)
+    Y = np.array([[1.0, 0.0], [1.0, 0.0], [0.0, 1.0], [1.0, 0.0]])  # rows 1 and 3 repeat row 0
+
+    def draw(rows):
+        return rng.random((len(rows), 2))
+
+    accept_all = lambda X: np.ones(len(X), dtype=bool)  # noqa: E731
+    out, ok = redraw_rejected(Y, draw, accept_all, max_tries=3)
+    assert ok.all() and len({tuple(r) for r in out}) == 4
+    np.testing.assert_array_equal(out[[0, 2]], Y[[0, 2]])  # the first of each stays
+    same, ok_same = redraw_rejected(Y, draw, accept_all, max_tries=3, distinct=False)
+    np.testing.assert_array_equal(same, Y)
+    assert ok_same.all()
