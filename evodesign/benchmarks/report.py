@@ -237,6 +237,140 @@ def _overhead_section(r: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _cell(stat: dict[str, Any] | None, digits: int = 3) -> str:
+    """``median [q25, q75]`` of a summary, or ``-``."""
+    if not stat or stat.get("median") is None:
+        return "-"
+    m = f"{stat['median']:.{digits}g}"
+    if stat["n"] > 1 and stat["q25"] != stat["q75"]:
+        m += f" [{stat['q25']:.{digits}g}, {stat['q75']:.{digits}g}]"
+    return m
+
+
+def _search_section(r: dict[str, Any], folder: Path) -> list[str]:
+    from evodesign.benchmarks.search import plot_search
+
+    s, split, oracle = r["settings"], r["split"], r["oracle"]
+    plots = plot_search(r, folder)
+    quick = " (quick settings: a data slice, small models, tiny budgets; not the real numbers)" if r.get("quick") else ""
+    lines = [
+        "## Search: do the learned operators find better materials?" + quick,
+        "",
+        f"Command: `{r.get('command', 'evodesign bench search --json docs/benchmarks/search.json')}`",
+        "",
+        f"Oracle protocol on the default campaign (`{s['config']}`: "
+        + ", ".join(f"{o['direction']} {o['name']}" for o in s["objectives"])
+        + "; its constraints and decoding). The search sees a training split of "
+        f"{split['n_train']:,} of {split['n_data']:,} compounds: held out are the true Pareto-optimal "
+        f"compounds ({split['n_pareto_feasible']} that the campaign's hard constraints allow, the "
+        f"rediscovery targets, plus {split['n_pareto_unconstrained']} unconstrained) and everything "
+        f"beyond the {split['percentile']:.0f}th percentile of an objective ("
+        + ", ".join(f"{k} {v:.4g}" for k, v in split["thresholds"].items())
+        + "). The campaign's surrogate and generators are trained on the split only. "
+        "The oracle is another model family trained on all the data: "
+        f"{oracle['model']}. Its own cross-validated accuracy:",
+        "",
+        "| target | folds | MAE | RMSE | R2 |",
+        "|---|---:|---:|---:|---:|",
+    ]
+    for t, m in oracle["cv"].items():
+        lines.append(f"| {t} | {m['n_folds']} | {m['mae']:.4g} | {m['rmse']:.4g} | {m['r2']:.3f} |")
+    lines += [
+        "",
+        f"Every arm: {s['n_seeds']} seeds (run i uses SeedSequence({s['seed']}, spawn_key=(i,))), "
+        f"budget {s['budget']:,} surrogate evaluations (population {s['pop_size']} x {s['n_gen']} "
+        "generations; each distinct formula costs one), the same constraints and formula repair. "
+        f"Final designs: the feasible non-dominated set under the surrogate (at most {s['max_designs']}). "
+        "HV: objectives normalised by the full data's range (0 = best known value, 1 = worst), "
+        f"reference point {s['hv_reference_point']} in each. IGD/GD: against the oracle-scored "
+        "front of the full data's feasible compounds (same normalisation). gap: HV under the "
+        "surrogate / HV under the oracle (> 1: the surrogate flatters the designs). redisc.: "
+        "held-out Pareto compounds proposed (exact reduced formula). evals to (b): share of the "
+        "budget after which the arm's front first reached arm (b)'s final oracle HV of the same "
+        "seed (from every generation's front, re-scored by the oracle). Cells: median "
+        "[25th, 75th percentile] over seeds; p: paired two-sided Wilcoxon signed-rank test of the "
+        "oracle HV against arm (a).",
+        "",
+        "| arm | oracle HV | surrogate HV | gap | IGD | GD | redisc. | novel | valid | unique | designs | evals | evals to (b) | s | p (HV vs a) |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for arm, a in r["arms"].items():
+        m = a["summary"]
+        test = a.get("vs_learned", {}).get("hv_oracle", {})
+        p = test.get("p_value")
+        lines.append(
+            f"| {a['label']} | {_cell(m['hv_oracle'], 4)} | {_cell(m['hv_surrogate'], 4)} | "
+            f"{_cell(m['optimism_gap'])} | {_cell(m['igd'])} | {_cell(m['gd'])} | {_cell(m['rediscovered'])} | "
+            f"{_cell(m['novelty_all'])} | {_cell(m['strict_validity'])} | {_cell(m['uniqueness'])} | "
+            f"{_cell(m['n_designs'])} | {_cell(m['n_evaluations'], 5)} | "
+            f"{_cell(m['evals_fraction_to_classical_hv'], 2)} | {_cell(m['search_s'])} | "
+            f"{'-' if p is None else f'{p:.3g}'} |"
+        )
+    v, targets = r["verdict"], r["targets"]
+    frac = v["evals_fraction_to_classical_hv"]
+    lines += [
+        "",
+        f"- Oracle HV (a) / (b) = {v['hv_ratio_vs_classical']:.3f} (target >= "
+        f"{targets['hv_ratio_vs_classical']}: {_mark(v['hv_ratio_vs_classical'] >= targets['hv_ratio_vs_classical'])}).",
+    ]
+    if v.get("hv_ratio_vs_screen") is not None:
+        lines.append(
+            f"- Oracle HV (a) / (d) = {v['hv_ratio_vs_screen']:.3f} (target >= {targets['hv_ratio_vs_screen']}: "
+            f"{_mark(v['hv_ratio_vs_screen'] >= targets['hv_ratio_vs_screen'])})."
+        )
+    lines.append(
+        "- (a) reaches (b)'s final oracle HV after "
+        + ("never, in the median seed" if frac is None else f"{frac:.2f} of the budget (median)")
+        + f" (target <= {targets['evals_fraction']}: {_mark(frac is not None and frac <= targets['evals_fraction'])})."
+    )
+    for key, arm in (("beats_train_best", "(e)"), ("beats_random", "(f)")):
+        if v.get(key) is not None:
+            lines.append(f"- (a) beats {arm} in median oracle HV: {_mark(bool(v[key]))}.")
+    red = [v.get("rediscovered_learned"), v.get("rediscovered_classical"), v.get("rediscovered_screen")]
+    if None not in red:
+        ok = red[0] > red[1] and red[0] > red[2]
+        lines.append(
+            f"- Held-out Pareto compounds rediscovered (median): (a) {red[0]:g}, (b) {red[1]:g}, (d) {red[2]:g} "
+            f"(target: (a) more than (b) and (d): {_mark(ok)})."
+        )
+    lines += ["", "Speed and scale:", ""]
+    eps = r.get("speed", {}).get("evals_per_second", {})
+    if eps:
+        lines.append(
+            "- Evaluations per second of the whole pipeline (variation, decoding and repair, features, "
+            "surrogate, constraints; median over seeds): "
+            + ", ".join(f"{arm} {x:,.0f}" for arm, x in eps.items() if x) + "."
+        )
+    par = r.get("parallel")
+    if par:
+        lines.append(
+            f"- {par['n_seeds']} seeds of arm (a) (population {par['pop_size']} x {par['n_gen']} generations) "
+            f"with `run_seeds`: {par['seconds_n_jobs_1']:.0f} s one after another, {par['seconds_n_jobs_2']:.0f} s "
+            f"with 2 workers: {par['speedup']:.2f}x on {par['cpus_usable']} usable CPUs (1-min load "
+            f"{par['load_average_1m']:.1f} when it ended)."
+        )
+    z = r.get("zdt1")
+    if z:
+        lines.append(
+            f"- ZDT1 regression (pymoo NSGA-II, SBX/PM, {z['n_var']} variables, population {z['pop_size']}, "
+            f"{z['n_gen']} generations): HV at (1.1, 1.1) = {', '.join(f'{h:.4f}' for h in z['hv'])} "
+            f"(>= {z['target']} in every seed: {_mark(z['met'])})."
+        )
+    lines.append("- Per-generation NSGA-II overhead vs population: see the overhead section (`evodesign bench overhead`).")
+    if isinstance(r.get("deap"), str):
+        lines.append(f"- DEAP cross-check of (a): {r['deap']}.")
+    lines += ["", *[f"![{p.stem}]({p.parent.name}/{p.name})" for p in plots], ""]
+    env = r.get("environment", {})
+    lines += [
+        f"Environment: {env.get('cpus_usable')} usable of {env.get('cpu_count')} CPUs (1-min load "
+        f"{env.get('load_average_1m', float('nan')):.1f} at the end), pymoo {env.get('pymoo')}, torch "
+        f"{env.get('torch')}, scikit-learn {env.get('scikit-learn')}; the whole benchmark took "
+        f"{r['seconds'] / 60:.0f} min (model training {r['models']['prepare_s'] / 60:.1f} min of it).",
+        "",
+    ]
+    return lines
+
+
 def render_report(folder: str | Path) -> str:
     """The Markdown text for the JSON results in ``folder``."""
     folder = Path(folder)
@@ -255,6 +389,7 @@ def render_report(folder: str | Path) -> str:
         "surrogate": _surrogate_section,
         "operators": _operators_section,
         "overhead": _overhead_section,
+        "search": lambda r: _search_section(r, folder),
     }
     found = False
     for name, section in sections.items():
