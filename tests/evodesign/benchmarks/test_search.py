@@ -1,0 +1,196 @@
+"""``evodesign bench search`` on a data slice with tiny budgets (seconds), and its parts."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from evodesign.benchmarks.oracle import Oracle, make_split, nondominated, objectives_of, to_minimize
+from evodesign.benchmarks.search import (
+    ARMS,
+    _crowding,
+    _slice,
+    _thin,
+    _wilcoxon,
+    format_search_table,
+    run_search_benchmark,
+    zdt1_regression,
+)
+from evodesign.campaign import CampaignConfig
+from evodesign.datasets import load_csv, load_dataset
+
+CONFIG = "runs/thermoelectric.toml"
+TINY = dict(
+    n_seeds=2, pop_size=12, n_gen=3, max_rows=800,
+    surrogate={"n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
+    generators={"latent_dim": 8, "max_epochs": 10, "gan_steps": 100},
+    oracle={"max_iter": 30}, cv_folds=3, parallel_n_gen=0, zdt1_seeds=0,
+)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def config():
+    return CampaignConfig.from_toml(CONFIG)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return _slice(load_dataset("transport"), 800, seed=0)
+
+
+@pytest.fixture(scope="module")
+def split(config, data, tmp_path_factory):
+    return make_split(config, data, tmp_path_factory.mktemp("split"))
+
+
+def test_split_holds_out_the_pareto_set_and_the_top_of_every_objective(config, split):
+    objectives = objectives_of(config)
+    train = split.train
+    assert 0 < train.sum() < len(train)
+    for j, o in enumerate(objectives):
+        v = split.values[train, j]
+        v = v[np.isfinite(v)]
+        cut = split.thresholds[o.name]
+        assert (v <= cut).all() if o.direction == "max" else (v >= cut).all()
+    assert len(split.pareto) > 0
+    assert not train[split.pareto].any()
+    # the rediscovery targets are mutually non-dominated and feasible
+    F = to_minimize(objectives, split.values[split.pareto])
+    assert len(nondominated(F)) == len(F)
+    assert split.feasible[split.pareto].all()
+    # the campaign learns from exactly the training split
+    loaded = load_csv(split.csv_path)
+    assert set(loaded.formulas) == split.train_formulas
+    assert not set(loaded.formulas) & split.pareto_formulas
+
+
+def test_split_file_is_reused(config, data, split):
+    again = make_split(config, data, split.csv_path.parent)
+    assert again.csv_path == split.csv_path
+    assert (again.train == split.train).all()
+
+
+def test_oracle_scores_formulas_and_hhi_is_exact(config, split):
+    from evodesign.properties import SupplyRisk
+
+    oracle = Oracle(split.space, objectives_of(config), max_iter=20).fit(split.full)
+    formulas = ["Bi2Te3", "SnSe", "Fe2O3"]
+    values = oracle.values(formulas)
+    assert values.shape == (3, 3) and np.isfinite(values).all()
+    hhi = SupplyRisk(split.space.elements)(split.space.to_vectors(formulas))
+    np.testing.assert_allclose(values[:, 2], hhi)
+    cv = oracle.cross_validate(split.full, n_folds=3)
+    assert set(cv) == {"log10_PF_p", "S_p"}
+    for m in cv.values():
+        assert m["mae"] > 0 and m["r2"] < 1 and m["n_folds"] == 3
+
+
+def test_thin_keeps_the_extremes_and_at_most_k():
+    rng = np.random.default_rng(0)
+    t = rng.random(400)
+    values = np.column_stack([t, 1 - t, 1000 * rng.random(400)])  # max, max, min
+    objectives = objectives_of(CampaignConfig.from_toml(CONFIG))
+    keep = _thin(values, objectives, k=50)
+    assert len(keep) == 50 and len(set(keep.tolist())) == 50
+    assert _thin(values[:10], objectives, k=50).tolist() == list(range(10))
+    F = np.array([[0.0, 1.0], [0.5, 0.5], [0.6, 0.4], [1.0, 0.0]])
+    d = _crowding(F)
+    assert np.isinf(d[[0, 3]]).all() and np.isfinite(d[[1, 2]]).all()
+
+
+def test_wilcoxon_is_paired_and_reports_wins():
+    a = [0.5, 0.6, 0.7, 0.8, 0.9]
+    out = _wilcoxon(a, [x - 0.1 for x in a])
+    assert out["wins"] == 5 and out["losses"] == 0 and out["p_value"] == pytest.approx(0.0625)
+    assert _wilcoxon(a, a)["p_value"] is None
+
+
+def test_zdt1_regression_reaches_the_pymoo_hypervolume():
+    result = zdt1_regression(n_seeds=1)
+    assert result["met"], result["hv"]
+    assert result["hv"][0] >= 0.867
+
+
+def test_bench_search_smoke(tmp_path):
+    result = run_search_benchmark(CONFIG, out_root=tmp_path, progress=False, **TINY)
+    json.dumps(result, allow_nan=True)
+    assert set(result["arms"]) == set(ARMS)
+    budget = result["settings"]["budget"]
+    assert budget == 36
+    for arm, r in result["arms"].items():
+        assert len(r["seeds"]) == 2
+        for m in r["seeds"]:
+            assert 0.0 <= m["hv_oracle"] <= 1.1**3
+            assert m["n_evaluations"] <= budget + TINY["pop_size"]
+            if m["n_designs"]:
+                assert m["strict_validity"] == 1.0  # strict SMACT is a constraint of the campaign
+                assert m["uniqueness"] == 1.0
+                assert m["n_designs"] <= 256
+    # the known-data arm proposes known compounds; the searches only novel ones
+    assert result["arms"]["train_best"]["summary"]["novelty_train"]["median"] == 0.0
+    for arm in ("classical", "random"):
+        assert result["arms"][arm]["summary"]["novelty_train"]["median"] == 1.0
+    # the oracle's cross-validated accuracy is reported next to the results
+    assert set(result["oracle"]["cv"]) == {"log10_PF_p", "S_p"}
+    # classical reaches its own final HV within its budget, by construction
+    for m in result["arms"]["classical"]["seeds"]:
+        assert 0 < m["evals_fraction_to_classical_hv"] <= 1
+    assert "learned / classical" in format_search_table(result)
+
+    from evodesign.benchmarks.report import render_report
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "search.json").write_text(json.dumps(result))
+    text = render_report(folder)
+    assert "## Search" in text and "(b) NSGA-II + SBX/PM" in text
+    assert (folder / "search_hv.png").stat().st_size > 0
+    assert (folder / "search_fronts.png").stat().st_size > 0
+
+
+def test_latent_problem_charges_each_formula_once(tmp_path):
+    from evodesign.benchmarks.latent_ga import LatentProblem
+
+    class Model:
+        latent_dim = 2
+
+        def decode(self, Z):  # two "formulas": sign of the first coordinate
+            return np.where(np.asarray(Z)[:, :1] > 0, [[1.0, 0.0]], [[0.5, 0.5]])
+
+    class Inner:
+        n_var, n_obj, n_ieq_constr, n_evaluated = 2, 1, 1, 0
+
+        def evaluate(self, X, return_as_dictionary=True):
+            self.n_evaluated += len(X)
+            return {"F": X[:, :1], "G": np.zeros((len(X), 1)), "values": X[:, :1]}
+
+    inner = Inner()
+    problem = LatentProblem(Model(), inner, lambda X: X)
+    out = problem.evaluate(np.array([[1.0, 0.0], [2.0, 1.0], [-1.0, 0.0]]), return_as_dictionary=True)
+    assert inner.n_evaluated == 2
+    assert out["F"][:, 0].tolist() == [1.0, 1.0, 0.5]
+    problem.evaluate(np.array([[-3.0, 0.0]]), return_as_dictionary=True)
+    assert inner.n_evaluated == 2
+
+
+def test_cli_refuses_to_overwrite(tmp_path):
+    from typer.testing import CliRunner
+
+    from evodesign.cli import app
+
+    target = tmp_path / "search.json"
+    target.write_text("{}")
+    res = CliRunner().invoke(app, ["bench", "search", "--quick", "--json", str(target)])
+    assert res.exit_code == 2 and "already exists" in res.output
+    assert json.loads(target.read_text()) == {}
