@@ -27,6 +27,8 @@ the figure to compare.
 
 from __future__ import annotations
 
+import copy
+
 import gc
 import os
 import platform
@@ -127,13 +129,29 @@ def _algorithm(arm: str, pop_size: int, X0: NDArray, space: CompositionSpace, mo
 def _instrument(algorithm: Any, watch: _Stopwatch) -> None:
     """Time the problem, the variation, the repair and the duplicate elimination."""
     watch.wrap(algorithm.problem, "_evaluate", "evaluate")
+    from evodesign.search.mating import FormulaMating
+
+    # pymoo's NSGA2 shares default operator instances (its survival and selection are
+    # default-argument objects): wrap copies, or the timers leak into every later NSGA2
+    algorithm.survival = copy.copy(algorithm.survival)
     mating = algorithm.mating
-    watch.wrap(mating, "_do", "mating")
-    watch.wrap(mating.selection, "do", "selection")
-    watch.wrap(mating.crossover, "do", "crossover")
-    watch.wrap(mating.mutation, "do", "mutation")
-    watch.wrap(mating.repair, "do", "repair")
-    watch.wrap(mating.eliminate_duplicates, "do", "dedup")
+    mating.selection = copy.copy(mating.selection)
+    if isinstance(mating, FormulaMating):  # ours: array-based steps, one call each per round
+        watch.wrap(mating, "_children", "crossover")  # crossover + mutation + provenance
+        watch.wrap(mating, "_select", "selection")
+        watch.wrap(mating, "_repair", "repair")
+        watch.wrap(mating, "_new_rows", "dedup")
+        watch.wrap(mating, "_repair", "mating")  # once a round; its rows = children made
+        watch.seconds.setdefault("mutation", 0.0)
+        watch.calls.setdefault("mutation", 0)
+        watch.rows.setdefault("mutation", 0)
+    else:
+        watch.wrap(mating, "_do", "mating")
+        watch.wrap(mating.selection, "do", "selection")
+        watch.wrap(mating.crossover, "do", "crossover")
+        watch.wrap(mating.mutation, "do", "mutation")
+        watch.wrap(mating.repair, "do", "repair")
+        watch.wrap(mating.eliminate_duplicates, "do", "dedup")
     watch.wrap(algorithm.survival, "do", "survival")
 
 

@@ -1,4 +1,4 @@
-"""NSGA-II as evodesign runs it: formula repair, hash duplicate elimination, oversampling mating.
+"""NSGA-II as evodesign runs it: array-based mating, formula repair, hash duplicate elimination.
 
 One builder shared by campaigns (:meth:`evodesign.campaign.Campaign.algorithm`) and the
 overhead benchmark (``evodesign bench overhead``), so the benchmark times what users run.
@@ -10,9 +10,10 @@ from typing import Any, Callable
 
 import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
+from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 
 from evodesign.search.duplicates import FormulaDuplicateElimination
-from evodesign.search.mating import OversamplingMating
+from evodesign.search.mating import FormulaMating
 from evodesign.search.repair import FormulaRepair
 
 __all__ = ["formula_nsga2"]
@@ -36,7 +37,7 @@ def formula_nsga2(
         crossover / mutation: pymoo operators (learned or classical).
         check: optional validity check for the SMACT-preferring repair (see
             :class:`~evodesign.search.FormulaRepair`).
-        max_factor: cap of :class:`~evodesign.search.mating.OversamplingMating`'s over-asking.
+        max_factor: cap of :class:`~evodesign.search.mating.FormulaMating`'s over-asking.
 
     Returns:
         The (not yet set up) algorithm.
@@ -45,13 +46,14 @@ def formula_nsga2(
     dedup = FormulaDuplicateElimination()
     algorithm = NSGA2(
         pop_size=pop_size,
+        survival=RankAndCrowding(),  # a fresh one: pymoo's default instance is shared
         sampling=sampling,
         crossover=crossover,
         mutation=mutation,
         repair=repair,
         eliminate_duplicates=dedup,
     )
-    algorithm.mating = OversamplingMating(
+    algorithm.mating = FormulaMating(
         algorithm.mating.selection,
         crossover,
         mutation,
