@@ -113,14 +113,15 @@ def _problem(n_var: int):
 def _algorithm(arm: str, pop_size: int, X0: NDArray, space: CompositionSpace, model: Any):
     """The arms, built exactly as campaigns build them (:func:`evodesign.search.formula_nsga2`)."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
 
     from evodesign.search.algorithm import formula_nsga2
-    from evodesign.search.classical import LabelledPM, LabelledSBX
 
     if arm == "pymoo":
         return NSGA2(pop_size=pop_size, sampling=X0)
     if arm == "classical":
-        return formula_nsga2(space, pop_size, X0, LabelledSBX(eta=15, prob=0.9), LabelledPM(eta=20))
+        return formula_nsga2(space, pop_size, X0, SBX(eta=15, prob=0.9), PM(eta=20))
     from operators import GANMutation, LatentInterpolationCrossover
 
     return formula_nsga2(space, pop_size, X0, LatentInterpolationCrossover(model), GANMutation(model))

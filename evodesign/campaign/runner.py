@@ -237,9 +237,11 @@ class Campaign:
 
     def algorithm(self) -> Any:
         """The NSGA-II of the config (operators, repair, duplicate elimination)."""
+        from pymoo.operators.crossover.sbx import SBX
+        from pymoo.operators.mutation.pm import PM
+
         from evodesign.chemistry.validity_filter import ValidityFilter
         from evodesign.search.algorithm import formula_nsga2
-        from evodesign.search.classical import LabelledPM, LabelledSBX
         from operators import GANMutation, GeneratorSampling, LatentInterpolationCrossover
 
         s, m = self.config.search, self.models
@@ -257,8 +259,8 @@ class Campaign:
             crossover = LatentInterpolationCrossover(str(path), method=s.interpolation, prob=s.crossover_prob, **guide)
             mutation = GANMutation(str(path), strength=s.mutation_strength, prob=s.mutation_prob, **guide)
         else:
-            crossover = LabelledSBX(prob=s.crossover_prob, eta=15)
-            mutation = LabelledPM(prob=s.mutation_prob, eta=20)
+            crossover = SBX(prob=s.crossover_prob, eta=15)
+            mutation = PM(prob=s.mutation_prob, eta=20)
         return formula_nsga2(m.space, s.pop_size, sampling, crossover, mutation, check=self._repair_check())
 
     # ------------------------------------------------------------------ folders
