@@ -113,12 +113,17 @@ class GenerativeModel:
                 docstring); ``False``: the encoder's posterior means.
         """
         X = check_shape(X, self.n_var)
+        refine = refine and self.refine_steps > 0 and len(X) > 0
+        inverse = None
+        if refine:  # a parent drawn twice (tournament selection) is refined once
+            X, inverse = np.unique(X, axis=0, return_inverse=True)
         x = torch.as_tensor(X, dtype=torch.float32)
         with torch.inference_mode():
             mu, _ = self.vae.encode(x)
-        if refine and self.refine_steps > 0 and len(x):
+        if refine:
             mu = self._refine(x, mu.clone())
-        return mu.double().numpy()
+        Z = mu.double().numpy()
+        return Z if inverse is None else Z[np.asarray(inverse).reshape(-1)]
 
     def _refine(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Adam on the codes `(n, latent_dim)` of the rows of `(n, n_var)` ``x`` whose

@@ -84,7 +84,7 @@ def fit_vae(
     patience: int = 30,
     lr_patience: int = 8,
     lr_factor: float = 0.3,
-    sharpen_epochs: int = 100,
+    sharpen_epochs: int = 60,
     min_delta: float = 1e-4,
     validation_fraction: float = 0.1,
     random_state: int | np.random.Generator | None = None,
@@ -135,7 +135,8 @@ def fit_vae(
         patience: stop phase 1 after this many post-warm-up epochs without improvement.
         lr_patience: cut the learning rate after this many epochs without improvement.
         lr_factor: factor of each cut.
-        sharpen_epochs: epochs of phase 2 (0 skips it).
+        sharpen_epochs: epochs of phase 2 (0 skips it; 60 and 100 measured equal on the
+            transport compositions).
         min_delta: smallest validation-loss decrease that counts as improvement.
         validation_fraction: share of rows held out.
         random_state: seed or numpy Generator.
@@ -319,8 +320,8 @@ def fit_latent_gan(
     vae: VAE,
     X: ArrayLike,
     *,
-    noise_dim: int = 16,
-    hidden: tuple[int, ...] = (128, 128),
+    noise_dim: int = 32,
+    hidden: tuple[int, ...] = (256, 256),
     n_steps: int = 2000,
     n_critic: int = 3,
     gp_weight: float = 10.0,
@@ -344,7 +345,10 @@ def fit_latent_gan(
         vae: a trained VAE.
         X: a `(n, n_var)` array of the VAE's training vectors.
         noise_dim: generator input dimension.
-        hidden: hidden widths of generator and critic.
+        hidden: hidden widths of generator and critic. Defaults measured on the
+            32-d latents of the transport compositions (Fréchet distance to held-out codes,
+            floor 0.19): noise 16 / 128-128: 6.9; 32 / 128-128: 3.1; 32 / 256-256: 0.57
+            (54 s on one thread).
         n_steps: maximum generator steps.
         n_critic: critic steps per generator step (the paper's 5 is for images; on the
             toy latents 3 reached the same distance in less time).

@@ -86,7 +86,7 @@ def _run_operators_benchmark(
     gan_options: dict[str, Any] | None = None,
     max_rows: int | None = None,
     strength: float = 0.3,
-    max_tries: int = 4,
+    max_tries: int = 8,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train on a split, generate offspring per arm from held-out parents, score them."""

@@ -40,3 +40,11 @@ def test_refine_steps_zero_is_the_posterior_mean_and_settings_are_saved(model, d
     np.testing.assert_array_equal(loaded.encode(held[:50]), own.encode(held[:50]))
     with pytest.raises(ValueError, match="refine_steps"):
         GenerativeModel(model.vae, refine_steps=-1)
+
+
+def test_repeated_rows_get_the_same_code_as_alone(model, data):
+    _, held = data
+    refined = GenerativeModel(model.vae, model.gan, refine_steps=10)
+    twice = refined.encode(np.vstack([held[:100], held[:100][::-1]]))
+    np.testing.assert_array_equal(twice[:100], twice[100:][::-1])
+    np.testing.assert_allclose(twice[:100], refined.encode(held[:100]), atol=1e-5)
