@@ -394,7 +394,7 @@ class GeneratorsSection(_Table):
             seeds reuse the same trained models.
     """
 
-    latent_dim: int = Field(16, ge=2, le=256)
+    latent_dim: int = Field(32, ge=2, le=256)
     max_epochs: int = Field(150, ge=1)
     gan_steps: int = Field(3000, ge=1)
     strict_valid: bool = True

@@ -132,6 +132,15 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
     )
 
 
+def _default(name: str) -> Any:
+    """A default of :func:`operators.fit_vae` (so the campaign follows the package's)."""
+    import inspect
+
+    from operators import fit_vae
+
+    return inspect.signature(fit_vae).parameters[name].default
+
+
 def _say(progress: bool, message: str) -> None:
     if progress:
         print(message, flush=True)
@@ -241,7 +250,7 @@ def prepare_models(
                     "latent_dim": options.latent_dim,
                     "max_epochs": options.max_epochs,
                     # the decoder-sharpening phase never outlasts the main one
-                    "sharpen_epochs": min(100, options.max_epochs),
+                    "sharpen_epochs": min(_default("sharpen_epochs"), options.max_epochs),
                 },
                 gan_options={"n_steps": options.gan_steps},
                 metadata=metadata,
