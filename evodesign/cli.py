@@ -375,9 +375,9 @@ def bench_search(
     json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
     quick: bool = typer.Option(False, help="a few minutes: data slice, small models, tiny budgets"),
     config: Path = typer.Option(Path("runs/thermoelectric.toml"), help="the campaign benchmarked"),
-    seeds: Optional[int] = typer.Option(None, help="seeds per arm (full: 5, quick: 2)"),
-    pop_size: Optional[int] = typer.Option(None, help="population (full: 100, quick: 24)"),
-    n_gen: Optional[int] = typer.Option(None, help="generations (full: 30, quick: 6)"),
+    seeds: Optional[int] = typer.Option(None, help="seeds per arm (full: 10, quick: 2)"),
+    pop_size: Optional[int] = typer.Option(None, help="population (full: 200, quick: 24)"),
+    n_gen: Optional[int] = typer.Option(None, help="generations (full: 40, quick: 6)"),
     seed: int = typer.Option(0, help="campaign seed; run i uses its i-th child"),
     out: Path = typer.Option(Path("runs/output/bench-search"), help="split, models, oracle and run folders"),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
@@ -396,7 +396,7 @@ def bench_search(
     except EvodesignError as err:
         _fail(str(err))
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
-    console.print(format_search_table(result))
+    print(format_search_table(result))  # plain print: the table is wider than a terminal
     _write_json(json_path, result)
 
 

@@ -268,7 +268,10 @@ def _search_section(r: dict[str, Any], folder: Path) -> list[str]:
         + ", ".join(f"{k} {v:.4g}" for k, v in split["thresholds"].items())
         + "). The campaign's surrogate and generators are trained on the split only. "
         "The oracle is another model family trained on all the data: "
-        f"{oracle['model']}. Its own cross-validated accuracy:",
+        f"{oracle['model']}. Its own cross-validated accuracy"
+        + (f" (on a random {oracle['cv_rows']:,}-compound subsample: pessimistic, each fold's model sees "
+           "fewer compounds than the oracle)" if oracle.get("cv_rows") else "")
+        + ":",
         "",
         "| target | folds | MAE | RMSE | R2 |",
         "|---|---:|---:|---:|---:|",

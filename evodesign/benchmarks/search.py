@@ -66,22 +66,39 @@ ARM_LABELS = {
     "train_best": "(e) best of the training split",
     "random": "(f) random valid compositions",
 }
+#: ablations of arm (a): learned operators with one setting changed (``[search]`` overrides)
+ABLATIONS: dict[str, dict[str, Any]] = {
+    "learned_crossover_only": {"mutation_prob": 0.0},
+    "learned_mutation_only": {"crossover_prob": 0.0, "mutation_prob": 1.0},
+    "learned_unguided": {"guided": False},
+    "learned_strength_0.6": {"mutation_strength": 0.6},
+    "learned_strength_0.1": {"mutation_strength": 0.1},
+}
+ARM_LABELS.update({
+    "learned_crossover_only": "(a) ablation: latent crossover only (mutation_prob 0)",
+    "learned_mutation_only": "(a) ablation: GAN mutation only (crossover_prob 0, mutation_prob 1)",
+    "learned_unguided": "(a) ablation: no validity-guided redraws (guided = false)",
+    "learned_strength_0.6": "(a) ablation: mutation_strength 0.6",
+    "learned_strength_0.1": "(a) ablation: mutation_strength 0.1",
+})
 #: the issue's targets for arm (a)
 TARGETS = {"hv_ratio_vs_classical": 1.10, "hv_ratio_vs_screen": 1.10, "evals_fraction": 0.5, "zdt1_hv": 0.867}
 MAX_DESIGNS = 256
 
-#: full run: the default campaign's models, pop 100 x 30 generations, 5 seeds
+#: full run: the default campaign's models and budget (pop 200 x 40 generations), 10 seeds
 FULL: dict[str, Any] = {
-    "n_seeds": 5,
-    "pop_size": 100,
-    "n_gen": 30,
+    "n_seeds": 10,
+    "pop_size": 200,
+    "n_gen": 40,
     "max_rows": None,
     "surrogate": {},
     "generators": {},
-    "oracle": {"max_iter": 600},
+    "oracle": {"max_iter": 200},
     "cv_folds": 5,
-    "parallel_n_gen": 5,
+    "cv_rows": 10000,
+    "parallel_n_gen": 40,
     "zdt1_seeds": 5,
+    "ablations": list(ABLATIONS),
 }
 #: --quick: a few minutes on 2 cores (a slice of the data, small models, tiny budgets)
 QUICK: dict[str, Any] = {
@@ -91,10 +108,12 @@ QUICK: dict[str, Any] = {
     "max_rows": 4000,
     "surrogate": {"n_members": 2, "hidden": [64, 64], "max_epochs": 30, "patience": 5},
     "generators": {"latent_dim": 8, "max_epochs": 30, "gan_steps": 300},
-    "oracle": {"max_iter": 150},
+    "oracle": {"max_iter": 100},
     "cv_folds": 3,
+    "cv_rows": None,
     "parallel_n_gen": 2,
     "zdt1_seeds": 2,
+    "ablations": [],
 }
 
 
@@ -109,6 +128,7 @@ def bench_config(
     screen_source: str = "gan",
     surrogate: dict[str, Any] | None = None,
     generators: dict[str, Any] | None = None,
+    search: dict[str, Any] | None = None,
 ) -> CampaignConfig:
     """The campaign of one arm: ``base`` on the training split with the benchmark's budget.
 
@@ -119,7 +139,7 @@ def bench_config(
 
     data = base.to_toml_dict()
     data["campaign"].update(name="bench-search", dataset=dataset)
-    data["search"].update(pop_size=int(pop_size), n_gen=int(n_gen), operators=operators)
+    data["search"].update(pop_size=int(pop_size), n_gen=int(n_gen), operators=operators, **(search or {}))
     data["screen"].update(n_samples=int(pop_size) * int(n_gen), source=screen_source)
     data["surrogate"].update(surrogate or {})
     data["generators"].update(generators or {})
@@ -138,12 +158,13 @@ def _slice(data: Any, max_rows: int | None, seed: int) -> Any:
     return dataclasses.replace(data, frame=frame, name=f"{data.name}[{max_rows}]")
 
 
-def _oracle(split: OracleSplit, objectives: list, options: dict[str, Any], cv_folds: int, seed: int, folder: Path, progress: bool) -> tuple[Oracle, dict[str, Any]]:
+def _oracle(split: OracleSplit, objectives: list, options: dict[str, Any], cv_folds: int, cv_rows: int | None,
+            seed: int, folder: Path, progress: bool) -> tuple[Oracle, dict[str, Any]]:
     """Fit (or load from ``folder``) the oracle and its cross-validation scores."""
     from evodesign.benchmarks.oracle import Oracle
 
     key = hashlib.sha256(
-        repr((sorted(split.formulas.tolist()), [o.name for o in objectives], sorted(options.items()), cv_folds, seed)).encode()
+        repr((sorted(split.formulas.tolist()), [o.name for o in objectives], sorted(options.items()), cv_folds, cv_rows, seed)).encode()
     ).hexdigest()[:12]
     path = folder / f"oracle-{key}.pkl"
     if path.exists():
@@ -154,11 +175,13 @@ def _oracle(split: OracleSplit, objectives: list, options: dict[str, Any], cv_fo
     _say(progress, f"oracle: {cv_folds}-fold cross-validation and fit on {len(split.full):,} compounds")
     start = time.perf_counter()
     oracle = Oracle(split.space, objectives, random_state=seed, **options)
-    cv = oracle.cross_validate(split.full, n_folds=cv_folds)
+    cv = oracle.cross_validate(split.full, n_folds=cv_folds, max_rows=cv_rows)
     oracle.fit(split.full)
     info = {
         "model": "HistGradientBoostingRegressor(loss='absolute_error') on Magpie statistics + fractions, trained on all data; HHI exact",
-        "options": {"max_iter": oracle.max_iter, "learning_rate": oracle.learning_rate},
+        "options": {"max_iter": oracle.max_iter, "learning_rate": oracle.learning_rate,
+                    "max_leaf_nodes": oracle.max_leaf_nodes},
+        "cv_rows": cv_rows,
         "cv": cv,
         "seconds": time.perf_counter() - start,
     }
@@ -483,6 +506,10 @@ def run_search_benchmark(
     if bad:
         raise ValueError(f"unknown arms {bad}; choose from {list(ARMS)}")
     arms = [a for a in ARMS if a in set(arms) | {"learned", "classical"}]
+    unknown_ablations = sorted(set(settings["ablations"]) - set(ABLATIONS))
+    if unknown_ablations:
+        raise ValueError(f"unknown ablations {unknown_ablations}; choose from {list(ABLATIONS)}")
+    arms += list(settings["ablations"])
     n_seeds, pop_size, n_gen = int(settings["n_seeds"]), int(settings["pop_size"]), int(settings["n_gen"])
     budget = pop_size * n_gen
     out_root = Path(out_root)
@@ -495,8 +522,8 @@ def run_search_benchmark(
     split = make_split(base, data, out_root / "data")
     _say(progress, f"split: {split.info['n_train']:,} training compounds, {split.info['n_held_out']:,} held out "
          f"({split.info['n_pareto_feasible']} feasible Pareto-optimal)")
-    oracle, oracle_info = _oracle(split, objectives, dict(settings["oracle"]), int(settings["cv_folds"]), seed,
-                                  out_root / "oracle", progress)
+    oracle, oracle_info = _oracle(split, objectives, dict(settings["oracle"]), int(settings["cv_folds"]),
+                                  settings["cv_rows"], seed, out_root / "oracle", progress)
     for t, m in oracle_info["cv"].items():
         _say(progress, f"oracle {t}: {m['n_folds']}-fold CV MAE {m['mae']:.4g}, R2 {m['r2']:.3f}")
     judge = _Judge(split, oracle, objectives)
@@ -510,6 +537,8 @@ def run_search_benchmark(
         "random": bench_config(base, dataset, screen_source="random", **kwargs),
     }
     configs["latent_ga"] = configs["train_best"] = configs["learned"]
+    for name in settings["ablations"]:
+        configs[name] = bench_config(base, dataset, operators="learned", search=ABLATIONS[name], **kwargs)
     cache_dir = out_root / "models"
     campaigns = {arm: Campaign(configs[arm], out_root=out_root / "runs", cache_dir=cache_dir, progress=False) for arm in arms}
     tick = time.perf_counter()
@@ -525,7 +554,7 @@ def run_search_benchmark(
     for i in range(n_seeds):
         for arm in arms:
             out = out_root / "runs" / arm / f"seed{seed}-{i}"
-            if arm in ("learned", "classical"):
+            if arm in ("learned", "classical") or arm in ABLATIONS:
                 r = _campaign_run(campaigns[arm], seed, i, n_seeds, out)
             elif arm in ("screen", "random"):
                 r = _campaign_screen(campaigns[arm], seed, i, n_seeds, out)
@@ -549,7 +578,7 @@ def run_search_benchmark(
             )
             raw[arm].append({"metrics": metrics, "trajectory": trajectory,
                              "designs": formulas, "oracle_F": judge.normalizer(judge.F(judge.values(formulas))).tolist()})
-            _say(progress, f"seed {i} {arm:>10}: oracle HV {metrics['hv_oracle']:.4f}  surrogate HV "
+            _say(progress, f"seed {i} {arm:>22}: oracle HV {metrics['hv_oracle']:.4f}  surrogate HV "
                  f"{metrics['hv_surrogate']:.4f}  IGD {metrics['igd']:.4f}  designs {metrics['n_designs']}  "
                  f"rediscovered {metrics['rediscovered']}  evals {metrics['n_evaluations']:,}  {metrics['search_s']:.0f} s")
 
@@ -730,6 +759,9 @@ def plot_search(result: dict[str, Any], folder: str | Path, stem: str = "search"
             E = np.array([[p[0] for p in t[:n]] for t in trajectories], dtype=float)
             H = np.array([[p[1] for p in t[:n]] for t in trajectories], dtype=float)
             x = np.median(E, axis=0)
+            if arm in ABLATIONS:  # thin lines without bands: context for (a), not arms of their own
+                ax.plot(x, np.median(H, axis=0), lw=0.9, ls="--", label=label)
+                continue
             ax.plot(x, np.median(H, axis=0), color=color, lw=1.8, label=label)
             ax.fill_between(x, np.quantile(H, 0.25, axis=0), np.quantile(H, 0.75, axis=0), color=color, alpha=0.15, lw=0)
         else:
@@ -742,7 +774,7 @@ def plot_search(result: dict[str, Any], folder: str | Path, stem: str = "search"
     ax.set_ylabel("oracle hypervolume (normalised, ref 1.1)")
     s = result["settings"]
     ax.set_title(f"oracle HV of the front vs evaluations: median and IQR of {s['n_seeds']} seeds", fontsize=10)
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=6, loc="lower right")
     ax.grid(alpha=0.3)
     fig.tight_layout()
     hv_path = folder / f"{stem}_hv.png"
@@ -759,6 +791,8 @@ def plot_search(result: dict[str, Any], folder: str | Path, stem: str = "search"
         if len(true):
             ax.scatter(true[:, i], true[:, j], s=14, marker="x", c="0.2", lw=0.8, label="held-out true Pareto set")
         for arm, r in arms.items():
+            if arm in ABLATIONS:
+                continue
             F = np.asarray(r["oracle_F_seed0"], dtype=float).reshape(-1, len(names))
             if len(F):
                 ax.scatter(F[:, i], F[:, j], s=10, color=_COLORS.get(arm), alpha=0.8, lw=0, label=arm)

@@ -27,7 +27,8 @@ TINY = dict(
     n_seeds=2, pop_size=12, n_gen=3, max_rows=800,
     surrogate={"n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
     generators={"latent_dim": 8, "max_epochs": 10, "gan_steps": 100},
-    oracle={"max_iter": 30}, cv_folds=3, parallel_n_gen=0, zdt1_seeds=0,
+    oracle={"max_iter": 30}, cv_folds=3, cv_rows=None, parallel_n_gen=0, zdt1_seeds=0,
+    ablations=["learned_unguided"],
 )
 
 
@@ -125,7 +126,7 @@ def test_zdt1_regression_reaches_the_pymoo_hypervolume():
 def test_bench_search_smoke(tmp_path):
     result = run_search_benchmark(CONFIG, out_root=tmp_path, progress=False, **TINY)
     json.dumps(result, allow_nan=True)
-    assert set(result["arms"]) == set(ARMS)
+    assert set(result["arms"]) == {*ARMS, "learned_unguided"}
     budget = result["settings"]["budget"]
     assert budget == 36
     for arm, r in result["arms"].items():
