@@ -33,6 +33,25 @@ __all__ = ["GenerativeModel"]
 SOURCES = ("gan", "vae")
 
 
+def _unique_rows(X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
+    """Distinct rows of `(n, d)` ``X`` and the `(n,)` index of each row among them.
+
+    Rows are grouped by a dot product with a fixed vector of unrelated weights (a sort of n
+    floats, several times faster than ``np.unique(axis=0)``; square roots of integers were
+    tried and collide on sparse rational rows), and the grouping is verified exactly; on a
+    collision it falls back to ``np.unique(axis=0)``.
+    """
+    # a constant, not a source of randomness: the same weights in every call and process
+    weights = np.random.default_rng(20261124).standard_normal(X.shape[1])
+    key = X @ weights
+    _, first, inverse = np.unique(key, return_index=True, return_inverse=True)
+    inverse = np.asarray(inverse).reshape(-1)
+    if np.array_equal(X[first][inverse], X):
+        return X[first], inverse
+    unique, inverse = np.unique(X, axis=0, return_inverse=True)
+    return unique, np.asarray(inverse).reshape(-1)
+
+
 class GenerativeModel:
     """A VAE (encoder + sharp decoder) and an optional latent GAN, in inference mode.
 
@@ -116,14 +135,14 @@ class GenerativeModel:
         refine = refine and self.refine_steps > 0 and len(X) > 0
         inverse = None
         if refine:  # a parent drawn twice (tournament selection) is refined once
-            X, inverse = np.unique(X, axis=0, return_inverse=True)
+            X, inverse = _unique_rows(X)
         x = torch.as_tensor(X, dtype=torch.float32)
         with torch.inference_mode():
             mu, _ = self.vae.encode(x)
         if refine:
             mu = self._refine(x, mu.clone())
         Z = mu.double().numpy()
-        return Z if inverse is None else Z[np.asarray(inverse).reshape(-1)]
+        return Z if inverse is None else Z[inverse]
 
     def _refine(self, x: torch.Tensor, z: torch.Tensor) -> torch.Tensor:
         """Adam on the codes `(n, latent_dim)` of the rows of `(n, n_var)` ``x`` whose

@@ -177,11 +177,13 @@ class SparseSimplexHead(Head):
         lo = max(1, self.min_support or 1)
         hi = min(self.n_var, self.max_support or self.n_var)
         k = (presence > 0).sum(dim=-1, keepdim=True).clamp(lo, hi)
-        # ranks, not a threshold on the k-th value, so that ties cannot widen the support
-        order = presence.argsort(dim=-1, descending=True, stable=True)
-        positions = torch.arange(self.n_var, device=presence.device).expand_as(order)
-        rank = torch.empty_like(order).scatter_(-1, order, positions)
-        return rank < k
+        # the hi most likely components, of which the first k are kept: positions, not a
+        # threshold on the k-th value, so that ties cannot widen the support; topk rather
+        # than a full sort (hi is small: 4 for compositions)
+        top = presence.topk(hi, dim=-1).indices
+        keep = torch.arange(hi, device=presence.device) < k
+        support = torch.zeros(presence.shape, dtype=torch.bool, device=presence.device)
+        return support.scatter_(-1, top, keep)
 
     def decode(self, params: torch.Tensor, hard: bool = True) -> torch.Tensor:
         """Fraction rows, `(n, 2 * n_var)` -> `(n, n_var)`.

@@ -48,3 +48,16 @@ def test_repeated_rows_get_the_same_code_as_alone(model, data):
     twice = refined.encode(np.vstack([held[:100], held[:100][::-1]]))
     np.testing.assert_array_equal(twice[:100], twice[100:][::-1])
     np.testing.assert_allclose(twice[:100], refined.encode(held[:100]), atol=1e-5)
+
+
+def test_unique_rows_groups_exactly_equal_rows_only():
+    from operators.generative import _unique_rows
+
+    rng = np.random.default_rng(0)
+    base = rng.integers(0, 4, size=(300, 12)).astype(float)
+    base[base.sum(axis=1) == 0, 0] = 1
+    base /= base.sum(axis=1, keepdims=True)  # sparse rational rows, many exact repeats
+    X = base[rng.integers(300, size=1000)]
+    unique, inverse = _unique_rows(X)
+    np.testing.assert_array_equal(unique[inverse], X)
+    assert len(unique) == len(np.unique(X, axis=0))
