@@ -86,7 +86,7 @@ def convergence_plot(history: pd.DataFrame, path: str | Path, title: str = "") -
         ax2.set_ylabel("feasible evaluations (%)", color="C2")
         ax2.set_ylim(0, 100)
     ax.set_xlabel("evaluations")
-    ax.set_ylabel("hypervolume (normalised by the known range, ref 1.1)", color="C0")
+    ax.set_ylabel("hypervolume (known range -> [0, 1], ref 1.1)", color="C0")
     ax.set_title(title, fontsize=9)
     fig.tight_layout()
     path = Path(path)
