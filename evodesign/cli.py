@@ -375,7 +375,7 @@ def bench_search(
     json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
     quick: bool = typer.Option(False, help="a few minutes: data slice, small models, tiny budgets"),
     config: Path = typer.Option(Path("runs/thermoelectric.toml"), help="the campaign benchmarked"),
-    seeds: Optional[int] = typer.Option(None, help="seeds per arm (full: 10, quick: 2)"),
+    seeds: Optional[int] = typer.Option(None, help="seeds per arm (full: 8, quick: 2)"),
     pop_size: Optional[int] = typer.Option(None, help="population (full: 200, quick: 24)"),
     n_gen: Optional[int] = typer.Option(None, help="generations (full: 40, quick: 6)"),
     seed: int = typer.Option(0, help="campaign seed; run i uses its i-th child"),

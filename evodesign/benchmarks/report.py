@@ -362,6 +362,14 @@ def _search_section(r: dict[str, Any], folder: Path) -> list[str]:
     lines.append("- Per-generation NSGA-II overhead vs population: see the overhead section (`evodesign bench overhead`).")
     if isinstance(r.get("deap"), str):
         lines.append(f"- DEAP cross-check of (a): {r['deap']}.")
+    elif "deap" in r["arms"]:
+        d, a = r["arms"]["deap"]["summary"], r["arms"]["learned"]["summary"]
+        lines.append(
+            f"- DEAP cross-check of (a) ({d['hv_oracle']['n']} seeds, same operators, budget and repair; "
+            f"`selTournamentDCD` + `selNSGA2`): oracle HV {_cell(d['hv_oracle'], 4)} vs (a) "
+            f"{_cell(a['hv_oracle'], 4)}; {_cell(d['search_s'])} s per run vs {_cell(a['search_s'])} s "
+            "(DEAP calls the operators one pair at a time)."
+        )
     lines += ["", *[f"![{p.stem}]({p.parent.name}/{p.name})" for p in plots], ""]
     env = r.get("environment", {})
     lines += [

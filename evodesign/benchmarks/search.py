@@ -81,13 +81,16 @@ ARM_LABELS.update({
     "learned_strength_0.6": "(a) ablation: mutation_strength 0.6",
     "learned_strength_0.1": "(a) ablation: mutation_strength 0.1",
 })
+ARM_LABELS["deap"] = "(a) cross-check: DEAP NSGA-II + learned operators"
+#: arms drawn as thin lines and left out of the fronts plot
+_SECONDARY = {*ABLATIONS, "deap"}
 #: the issue's targets for arm (a)
 TARGETS = {"hv_ratio_vs_classical": 1.10, "hv_ratio_vs_screen": 1.10, "evals_fraction": 0.5, "zdt1_hv": 0.867}
 MAX_DESIGNS = 256
 
-#: full run: the default campaign's models and budget (pop 200 x 40 generations), 10 seeds
+#: full run: the default campaign's models and budget (pop 200 x 40 generations), 8 seeds
 FULL: dict[str, Any] = {
-    "n_seeds": 10,
+    "n_seeds": 8,
     "pop_size": 200,
     "n_gen": 40,
     "max_rows": None,
@@ -99,6 +102,7 @@ FULL: dict[str, Any] = {
     "parallel_n_gen": 40,
     "zdt1_seeds": 5,
     "ablations": list(ABLATIONS),
+    "deap_seeds": 3,
 }
 #: --quick: a few minutes on 2 cores (a slice of the data, small models, tiny budgets)
 QUICK: dict[str, Any] = {
@@ -114,6 +118,7 @@ QUICK: dict[str, Any] = {
     "parallel_n_gen": 2,
     "zdt1_seeds": 2,
     "ablations": [],
+    "deap_seeds": 1,
 }
 
 
@@ -492,6 +497,7 @@ def run_search_benchmark(
         trajectories and the first seed's oracle-scored designs), ``reference_front``,
         ``targets``, ``speed``, ``parallel``, ``zdt1``, ``environment``.
     """
+    from evodesign.benchmarks.deap_arm import run_deap_nsga2
     from evodesign.benchmarks.latent_ga import run_latent_ga
     from evodesign.benchmarks.oracle import make_split, objectives_of
     from evodesign.campaign import Campaign, CampaignConfig
@@ -510,6 +516,9 @@ def run_search_benchmark(
     if unknown_ablations:
         raise ValueError(f"unknown ablations {unknown_ablations}; choose from {list(ABLATIONS)}")
     arms += list(settings["ablations"])
+    deap_seeds = min(int(settings["deap_seeds"]), int(settings["n_seeds"]))
+    if deap_seeds:
+        arms.append("deap")
     n_seeds, pop_size, n_gen = int(settings["n_seeds"]), int(settings["pop_size"]), int(settings["n_gen"])
     budget = pop_size * n_gen
     out_root = Path(out_root)
@@ -536,7 +545,7 @@ def run_search_benchmark(
         "screen": bench_config(base, dataset, screen_source="gan", **kwargs),
         "random": bench_config(base, dataset, screen_source="random", **kwargs),
     }
-    configs["latent_ga"] = configs["train_best"] = configs["learned"]
+    configs["latent_ga"] = configs["train_best"] = configs["deap"] = configs["learned"]
     for name in settings["ablations"]:
         configs[name] = bench_config(base, dataset, operators="learned", search=ABLATIONS[name], **kwargs)
     cache_dir = out_root / "models"
@@ -558,6 +567,10 @@ def run_search_benchmark(
                 r = _campaign_run(campaigns[arm], seed, i, n_seeds, out)
             elif arm in ("screen", "random"):
                 r = _campaign_screen(campaigns[arm], seed, i, n_seeds, out)
+            elif arm == "deap":
+                if i >= deap_seeds:
+                    continue
+                r = run_deap_nsga2(campaigns[arm], seed, i, budget, pop_size=pop_size)
             elif arm == "latent_ga":
                 r = run_latent_ga(campaigns[arm], seed, i, budget, pop_size=pop_size)
             else:
@@ -587,6 +600,8 @@ def run_search_benchmark(
         target = raw["classical"][i]["metrics"]["hv_oracle"]
         total = raw["classical"][i]["metrics"]["n_evaluations"]
         for arm in arms:
+            if i >= len(raw[arm]):
+                continue
             m = raw[arm][i]
             reached = _evals_to_reach(m["trajectory"], target) if m["trajectory"] else None
             m["metrics"]["evals_to_classical_hv"] = reached
@@ -604,7 +619,8 @@ def run_search_benchmark(
         tests = {}
         if arm != "learned":
             for name in ("hv_oracle", "igd", "rediscovered"):
-                tests[name] = _wilcoxon([s[name] for s in (m["metrics"] for m in raw["learned"])], [s[name] for s in seeds])
+                paired = [m["metrics"][name] for m in raw["learned"][: len(seeds)]]
+                tests[name] = _wilcoxon(paired, [s[name] for s in seeds])
         results[arm] = {
             "label": ARM_LABELS[arm],
             "summary": summary,
@@ -654,7 +670,7 @@ def run_search_benchmark(
         "speed": {"evals_per_second": speed},
         "parallel": parallel,
         "zdt1": zdt1,
-        "deap": "not run: the DEAP cross-check of arm (a) is not part of this benchmark yet",
+        "deap": None if deap_seeds else "not run (deap_seeds = 0)",
         "overhead": "per-generation overhead vs population: see `evodesign bench overhead` (docs/benchmarks/overhead.json)",
         "seconds": time.perf_counter() - started,
         "environment": _environment(),
@@ -759,7 +775,7 @@ def plot_search(result: dict[str, Any], folder: str | Path, stem: str = "search"
             E = np.array([[p[0] for p in t[:n]] for t in trajectories], dtype=float)
             H = np.array([[p[1] for p in t[:n]] for t in trajectories], dtype=float)
             x = np.median(E, axis=0)
-            if arm in ABLATIONS:  # thin lines without bands: context for (a), not arms of their own
+            if arm in _SECONDARY:  # thin lines without bands: context for (a), not arms of their own
                 ax.plot(x, np.median(H, axis=0), lw=0.9, ls="--", label=label)
                 continue
             ax.plot(x, np.median(H, axis=0), color=color, lw=1.8, label=label)
@@ -791,7 +807,7 @@ def plot_search(result: dict[str, Any], folder: str | Path, stem: str = "search"
         if len(true):
             ax.scatter(true[:, i], true[:, j], s=14, marker="x", c="0.2", lw=0.8, label="held-out true Pareto set")
         for arm, r in arms.items():
-            if arm in ABLATIONS:
+            if arm in _SECONDARY:
                 continue
             F = np.asarray(r["oracle_F_seed0"], dtype=float).reshape(-1, len(names))
             if len(F):

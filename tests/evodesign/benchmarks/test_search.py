@@ -28,7 +28,7 @@ TINY = dict(
     surrogate={"n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
     generators={"latent_dim": 8, "max_epochs": 10, "gan_steps": 100},
     oracle={"max_iter": 30}, cv_folds=3, cv_rows=None, parallel_n_gen=0, zdt1_seeds=0,
-    ablations=["learned_unguided"],
+    ablations=["learned_unguided"], deap_seeds=1,
 )
 
 
@@ -126,11 +126,12 @@ def test_zdt1_regression_reaches_the_pymoo_hypervolume():
 def test_bench_search_smoke(tmp_path):
     result = run_search_benchmark(CONFIG, out_root=tmp_path, progress=False, **TINY)
     json.dumps(result, allow_nan=True)
-    assert set(result["arms"]) == {*ARMS, "learned_unguided"}
+    assert set(result["arms"]) == {*ARMS, "learned_unguided", "deap"}
+    assert len(result["arms"]["deap"]["seeds"]) == 1
     budget = result["settings"]["budget"]
     assert budget == 36
     for arm, r in result["arms"].items():
-        assert len(r["seeds"]) == 2
+        assert len(r["seeds"]) == (1 if arm == "deap" else 2)
         for m in r["seeds"]:
             assert 0.0 <= m["hv_oracle"] <= 1.1**3
             assert m["n_evaluations"] <= budget + TINY["pop_size"]
