@@ -56,3 +56,30 @@ def test_resume_from_a_pickled_checkpoint_is_bit_identical(model, data):
         resumed.next()
     assert np.array_equal(resumed.pop.get("F"), straight.pop.get("F"))
     assert np.array_equal(resumed.pop.get("X"), straight.pop.get("X"))
+
+
+def test_guided_operators_resume_bit_identically(model, data):
+    from toy_data import FewComponents
+
+    train, _ = data
+
+    def algorithm() -> NSGA2:
+        return NSGA2(
+            pop_size=24,
+            sampling=GeneratorSampling(model, source="mix", data=train),
+            crossover=LatentInterpolationCrossover(model, accept=FewComponents(3), max_tries=3),
+            mutation=GANMutation(model, prob=0.5, accept=FewComponents(3), max_tries=3),
+            eliminate_duplicates=True,
+        )
+
+    straight = minimize(ToyProblem(), algorithm(), ("n_gen", 5), seed=4)
+    resumed = algorithm()
+    resumed.setup(ToyProblem(), termination=("n_gen", 5), seed=4)
+    for _ in range(2):
+        resumed.next()
+    resumed = pickle.loads(pickle.dumps(resumed))
+    while resumed.has_next():
+        resumed.next()
+    np.testing.assert_array_equal(resumed.pop.get("X"), straight.pop.get("X"))
+    offspring = resumed.pop.get("X")
+    assert ((offspring > 0).sum(axis=1) <= 4).all()
