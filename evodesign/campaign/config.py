@@ -432,7 +432,7 @@ class SearchSection(_Table):
     sampling: Literal["generators", "known", "mix"] = "mix"
     repair: bool = True
     guided: bool = True
-    max_tries: int = Field(4, ge=1, le=64)
+    max_tries: int = Field(8, ge=1, le=64)
     checkpoint_every: int = Field(1, ge=1)
 
     @field_validator("pop_size")
