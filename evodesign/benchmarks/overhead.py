@@ -324,9 +324,12 @@ def run_overhead_benchmark(
             "arms": {
                 "pymoo": "NSGA2 defaults: SBX(eta 15, prob 0.9) + PM(eta 20), "
                 "DefaultDuplicateElimination (cdist)",
-                "classical": "SBX + PM + FormulaRepair + FormulaDuplicateElimination",
-                "learned": "LatentInterpolationCrossover + GANMutation(strength 0.3) + "
-                "FormulaRepair + FormulaDuplicateElimination",
+                "classical": "formula_nsga2 as campaigns run it: FormulaMating (array-based "
+                "tournament, variation and provenance) with SBX + PM, FormulaRepair, hash "
+                "duplicate elimination",
+                "learned": "formula_nsga2 with LatentInterpolationCrossover + "
+                "GANMutation(strength 0.3) (unguided; the model encodes with its default "
+                "refinement), FormulaRepair, hash duplicate elimination",
             },
             "initial_population": "CompositionSpace.random_vectors (2-4 elements), same per arm",
         },
