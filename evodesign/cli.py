@@ -185,7 +185,7 @@ def _run_or_screen(
         _fail(str(err))
     table = Table(title=f"{cfg.campaign.name}: {kind}")
     for col in ("run folder", "designs", "evaluations", "final HV", "minutes"):
-        table.add_column(col, justify="right" if col != "run folder" else "left")
+        table.add_column(col, justify="right" if col != "run folder" else "left", overflow="fold")
     for r in results:
         hv = r.history["hypervolume"].iloc[-1] if len(r.history) else float("nan")
         minutes = r.manifest.get("timings", {}).get("total_s", float("nan")) / 60
