@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(VENV)/bin/evodesign bench featurizer --json docs/benchmarks/featurizer.json --overwrite
 	$(VENV)/bin/evodesign bench surrogate --dataset transport --targets log10_PF_p,S_p --json docs/benchmarks/surrogate.json --overwrite
 	$(VENV)/bin/evodesign bench operators --dataset transport --max-epochs 150 --json docs/benchmarks/operators.json --overwrite
+	$(VENV)/bin/evodesign bench overhead --json docs/benchmarks/overhead.json --overwrite
 	$(VENV)/bin/evodesign bench report
 
 clean-venv:
