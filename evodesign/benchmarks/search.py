@@ -743,7 +743,7 @@ def format_search_table(result: dict[str, Any]) -> str:
 
 # ---------------------------------------------------------------------------- plots
 _COLORS = {"learned": "tab:red", "classical": "tab:blue", "latent_ga": "tab:purple", "screen": "tab:orange",
-           "train_best": "black", "random": "tab:gray"}
+           "train_best": "black", "random": "tab:green"}
 
 
 def plot_search(result: dict[str, Any], folder: str | Path, stem: str = "search") -> list[Path]:
