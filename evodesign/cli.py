@@ -380,6 +380,10 @@ def bench_search(
     n_gen: Optional[int] = typer.Option(None, help="generations (full: 40, quick: 6)"),
     seed: int = typer.Option(0, help="campaign seed; run i uses its i-th child"),
     out: Path = typer.Option(Path("runs/output/bench-search"), help="split, models, oracle and run folders"),
+    arms: Optional[str] = typer.Option(None, help="comma-separated subset of the arms (learned and classical always run)"),
+    ablations: Optional[str] = typer.Option(None, help="comma-separated ablations of the learned arm, or 'none'"),
+    deap_seeds: Optional[int] = typer.Option(None, help="seeds of the DEAP cross-check (0: skip)"),
+    scale: bool = typer.Option(True, help="also the parallel-seeds and ZDT1 checks"),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
 ) -> None:
     """Learned operators vs SBX/PM, latent GA, screening, known and random designs, scored
@@ -390,10 +394,16 @@ def bench_search(
 
     _check_json_target(json_path, overwrite)
     try:
-        result = run_search_benchmark(
-            config, quick=quick, seed=seed, out_root=out, n_seeds=seeds, pop_size=pop_size, n_gen=n_gen
-        )
-    except EvodesignError as err:
+        from evodesign.benchmarks.search import ARMS
+
+        options: dict[str, Any] = {"n_seeds": seeds, "pop_size": pop_size, "n_gen": n_gen, "deap_seeds": deap_seeds}
+        if ablations is not None:
+            options["ablations"] = [] if ablations == "none" else [a.strip() for a in ablations.split(",") if a.strip()]
+        if not scale:
+            options.update(parallel_n_gen=0, zdt1_seeds=0)
+        chosen = ARMS if arms is None else [a.strip() for a in arms.split(",") if a.strip()]
+        result = run_search_benchmark(config, quick=quick, seed=seed, out_root=out, arms=chosen, **options)
+    except (EvodesignError, ValueError) as err:
         _fail(str(err))
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
     print(format_search_table(result))  # plain print: the table is wider than a terminal

@@ -73,6 +73,10 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "learned_unguided": {"guided": False},
     "learned_strength_0.6": {"mutation_strength": 0.6},
     "learned_strength_0.1": {"mutation_strength": 0.1},
+    # follow-ups of the first full run (mutation carried the search there)
+    "learned_mutation_heavy": {"crossover_prob": 0.3, "mutation_prob": 0.9},
+    "learned_mutation_only_0.6": {"crossover_prob": 0.0, "mutation_prob": 1.0, "mutation_strength": 0.6},
+    "learned_lerp": {"interpolation": "lerp"},
 }
 ARM_LABELS.update({
     "learned_crossover_only": "(a) ablation: latent crossover only (mutation_prob 0)",
@@ -80,6 +84,9 @@ ARM_LABELS.update({
     "learned_unguided": "(a) ablation: no validity-guided redraws (guided = false)",
     "learned_strength_0.6": "(a) ablation: mutation_strength 0.6",
     "learned_strength_0.1": "(a) ablation: mutation_strength 0.1",
+    "learned_mutation_heavy": "(a) variant: crossover_prob 0.3, mutation_prob 0.9",
+    "learned_mutation_only_0.6": "(a) variant: GAN mutation only, strength 0.6",
+    "learned_lerp": "(a) variant: linear latent interpolation (lerp)",
 })
 ARM_LABELS["deap"] = "(a) cross-check: DEAP NSGA-II + learned operators"
 #: arms drawn as thin lines and left out of the fronts plot
@@ -101,7 +108,8 @@ FULL: dict[str, Any] = {
     "cv_rows": 10000,
     "parallel_n_gen": 40,
     "zdt1_seeds": 5,
-    "ablations": list(ABLATIONS),
+    "ablations": ["learned_crossover_only", "learned_mutation_only", "learned_unguided", "learned_strength_0.6",
+                  "learned_strength_0.1"],
     "deap_seeds": 3,
 }
 #: --quick: a few minutes on 2 cores (a slice of the data, small models, tiny budgets)
