@@ -51,6 +51,8 @@ if TYPE_CHECKING:
 __all__ = ["Campaign", "CampaignResult", "KnownSampling", "RunExistsError", "child_seed", "run_id"]
 
 DEFAULT_OUT = Path("runs/output")
+#: draws a screen makes at most to collect n_samples distinct formulas
+SCREEN_ROUNDS = 20
 
 
 class RunExistsError(EvodesignError, FileExistsError):
@@ -399,16 +401,19 @@ class Campaign:
         threads: int | None = 1,
         batch_size: int = 20_000,
     ) -> CampaignResult:
-        """Generate ``[screen] n_samples`` candidates, filter by the constraints, keep the front.
+        """Evaluate ``[screen] n_samples`` candidates, filter by the constraints, keep the front.
 
         Candidates come from ``[screen] source`` (GAN or VAE-prior samples, known
-        compositions, or random ones), are decoded (with the same repair as the search) and
-        deduplicated by formula, then scored in batches of ``batch_size``.
+        compositions, or random ones) and are decoded (with the same repair as the search);
+        generated sources are drawn again until ``n_samples`` distinct formulas are in hand
+        (at most ``SCREEN_ROUNDS`` rounds), so a screen spends the same number of
+        evaluations as a search of that budget. Scored in batches of ``batch_size``.
         """
         import torch
 
         from evodesign.campaign import results
         from evodesign.search import FormulaRepair
+        from evodesign.search.duplicates import duplicate_mask
         from operators import load_generative_model
 
         seed = self.config.campaign.seed if seed is None else int(seed)
@@ -423,28 +428,48 @@ class Campaign:
         n, source, space = self.config.screen.n_samples, self.config.screen.source, models.space
         with torch_threads(threads):
             tick = time.perf_counter()
+            repair = FormulaRepair(space, check=self._repair_check())
             if source in ("gan", "prior"):
                 model = load_generative_model(models.generators_path)
                 generator = torch.Generator().manual_seed(draw_seed)
                 which = "gan" if source == "gan" and model.gan is not None else "vae"
-                X = model.sample(n, which, generator)
-            elif source == "known":
-                X = models.known_vectors[rng.choice(len(models.known_vectors), size=min(n, len(models.known_vectors)), replace=False)]
+
+                def draw(k: int) -> np.ndarray:
+                    return model.sample(k, which, generator)
+            elif source == "random":
+
+                def draw(k: int) -> np.ndarray:
+                    return space.random_vectors(k, rng, min_elements=self.config.space.min_elements)
             else:
-                X = space.random_vectors(n, rng, min_elements=self.config.space.min_elements)
-            X = FormulaRepair(space, check=self._repair_check())._do(None, X)
-            X = np.unique(X, axis=0)
+                draw = None
+            if draw is None:  # known compositions: one draw without replacement
+                pick = rng.choice(len(models.known_vectors), size=min(n, len(models.known_vectors)), replace=False)
+                X = repair._do(None, models.known_vectors[pick])
+                n_drawn = len(X)
+            else:
+                # draw until n distinct formulas: n_samples is what gets evaluated
+                X, n_drawn = np.empty((0, space.n_var)), 0
+                for _ in range(SCREEN_ROUNDS):
+                    missing = n - len(X)
+                    if missing <= 0:
+                        break
+                    Y = repair._do(None, draw(missing))
+                    n_drawn += len(Y)
+                    Y = Y[~duplicate_mask(Y, X)]
+                    X = np.concatenate([X, Y[:missing]])
+                if len(X) < n:
+                    self._say(f"warning: {n_drawn:,} draws gave only {len(X):,} distinct formulas")
             problem = self.problem()
             parts = [problem.evaluate(X[i : i + batch_size], return_as_dictionary=True) for i in range(0, len(X), batch_size)]
             out_dict = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
             pop = results.population(X, out_dict, operator=f"screen({source})")
             normalizer = results.Normalizer.from_models(self, models)
-            row = results.screen_history_row(pop, problem, normalizer, time.perf_counter() - tick, n)
+            row = results.screen_history_row(pop, problem, normalizer, time.perf_counter() - tick, n_drawn)
             self._say(results.progress_line(row, 1, row["seconds"], 1))
             designs = results.pareto_table(self, pop, {})
             results.write_config(run_dir, self.config, self.base_dir)
             manifest = results.manifest(self, seed, index, n_runs, ss, None, models.artifacts(), status="finished")
-            manifest.update(kind="screen", n_samples=n, n_unique=int(len(X)), n_evaluations=int(problem.n_evaluated), n_failed=int(problem.n_failed))
+            manifest.update(kind="screen", n_samples=n, n_drawn=int(n_drawn), n_unique=int(len(X)), n_evaluations=int(problem.n_evaluated), n_failed=int(problem.n_failed))
             manifest["timings"] = {"prepare_s": prepare_s, "search_s": row["seconds"], "total_s": time.perf_counter() - started}
             result = results.write_run(run_dir, self, designs, [row], manifest, normalizer)
         self._say(f"{len(designs)} designs on the screened front -> {run_dir}")
