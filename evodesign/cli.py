@@ -425,6 +425,73 @@ def bench_report(
     console.print(f"wrote {out}")
 
 
+@app.command()
+def verify(
+    run_dir: Path = typer.Argument(..., help="a run folder, e.g. runs/output/thermoelectric/seed0"),
+    top: Optional[int] = typer.Option(None, help="designs verified: the first rows of pareto.csv (default [verify] top, 20)"),
+    n_jobs: int = typer.Option(1, help="compositions at once (worker processes, one torch thread each)"),
+    n_structures: Optional[int] = typer.Option(None, help="candidate structures relaxed per design"),
+    relax_steps: Optional[int] = typer.Option(None, help="most CHGNet relaxation steps per structure"),
+    max_atoms: Optional[int] = typer.Option(None, help="most atoms per cell"),
+    timeout: Optional[float] = typer.Option(None, help="seconds per design before it is recorded as timed out"),
+    max_e_form: Optional[float] = typer.Option(None, help="screen: formation energy bound, eV/atom"),
+    max_e_above_hull: Optional[float] = typer.Option(None, help="screen: energy above hull bound, eV/atom"),
+    quiet: bool = typer.Option(False, help="no progress lines"),
+) -> None:
+    """Candidate crystal structures (pyxtal) and CHGNet energies for the top designs of a
+    run; writes structures/<formula>.cif and adds energy columns to pareto.csv."""
+    import time
+
+    from evodesign.structures import verify_run
+
+    start = time.perf_counter()
+    try:
+        table = verify_run(
+            run_dir, top=top, n_jobs=n_jobs, n_structures=n_structures, relax_steps=relax_steps,
+            max_atoms=max_atoms, timeout_s=timeout, max_e_form=max_e_form,
+            max_e_above_hull=max_e_above_hull, progress=None if quiet else console.print,
+        )
+    except EvodesignError as err:
+        _fail(str(err))
+    done = table[table["verify_status"] != ""]
+    result = Table(title=f"{run_dir}: {len(done)} designs verified in {time.perf_counter() - start:.0f} s")
+    shown = ["formula", "verify_status", "spacegroup", "n_atoms_cell", "e_form_chgnet", "e_above_hull_chgnet"]
+    if "verify_pass" in table.columns:
+        shown.append("verify_pass")
+    for col in shown:
+        result.add_column(col, overflow="fold")
+    for _, row in done.iterrows():
+        result.add_row(*(str(row[c]) for c in shown))
+    console.print(result)
+    console.print(f"wrote {run_dir / 'pareto.csv'} and {run_dir / 'structures'}/")
+
+
+@bench_app.command("verify")
+def bench_verify(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    out: Path = typer.Option(Path("runs/output/verify-calibration"), help="scratch run folder (reused by re-runs)"),
+    n_jobs: int = typer.Option(2, help="worker processes"),
+    n_compounds: Optional[int] = typer.Option(None, help="first N compounds of the prototype list"),
+    seed: int = typer.Option(0, help="seed of the candidate structures"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Calibrate `verify` on known compounds: E_form < 0, and the energy found vs the known
+    prototype relaxed the same way."""
+    import sys
+
+    from evodesign.structures.calibration import PROTOTYPES, format_verify_table, run_verify_calibration
+
+    _check_json_target(json_path, overwrite)
+    formulas = list(PROTOTYPES)[:n_compounds] if n_compounds else None
+    try:
+        result = run_verify_calibration(out, formulas=formulas, n_jobs=n_jobs, seed=seed, progress=console.print)
+    except EvodesignError as err:
+        _fail(str(err))
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    print(format_verify_table(result))
+    _write_json(json_path, result)
+
+
 def main() -> None:  # pragma: no cover - console entry point
     app()
 

@@ -69,6 +69,7 @@ __all__ = [
     "SearchSection",
     "SpaceSection",
     "SurrogateSection",
+    "VerifySection",
     "dumps_toml",
 ]
 
@@ -459,6 +460,32 @@ class ScreenSection(_Table):
     source: Literal["gan", "prior", "known", "random"] = "gan"
 
 
+class VerifySection(_Table):
+    """``[verify]``: crystal structures and CHGNet energies for the front (``evodesign
+    verify``; see :mod:`evodesign.structures`). It does not change the search, so it is
+    left out of :meth:`CampaignConfig.hash`.
+
+    Attributes:
+        top: designs verified, the first rows of ``pareto.csv``.
+        n_structures: candidate structures relaxed per design (twice as many are drawn).
+        relax_steps: most CHGNet relaxation steps per structure.
+        max_atoms: most atoms per cell.
+        timeout_s: seconds per design before its worker is killed (a ``timed_out`` row).
+        max_e_form: if set, the screening bound on the formation energy (eV/atom): a
+            ``verify_pass`` column and ``pareto_verified.csv`` of the designs that pass.
+        max_e_above_hull: if set, the screening bound on the energy above the hull of the
+            phases built with the same model (eV/atom), applied the same way.
+    """
+
+    top: int = Field(20, ge=0)
+    n_structures: int = Field(3, ge=1, le=64)
+    relax_steps: int = Field(50, ge=1)
+    max_atoms: int = Field(24, ge=1, le=200)
+    timeout_s: float = Field(180.0, gt=0)
+    max_e_form: float | None = None
+    max_e_above_hull: float | None = Field(None, ge=0)
+
+
 # ----------------------------------------------------------------------------- campaign
 
 
@@ -474,6 +501,7 @@ class CampaignConfig(_Table):
         generators: ``[generators]``.
         search: ``[search]``.
         screen: ``[screen]``.
+        verify: ``[verify]``.
     """
 
     _TABLES: ClassVar[dict[str, type[_Table]]] = {}
@@ -486,6 +514,7 @@ class CampaignConfig(_Table):
     generators: GeneratorsSection = GeneratorsSection()
     search: SearchSection = SearchSection()
     screen: ScreenSection = ScreenSection()
+    verify: VerifySection = VerifySection()
 
     _source: str = PrivateAttr(default="<dict>")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
@@ -722,8 +751,11 @@ class CampaignConfig(_Table):
         )
 
     def hash(self) -> str:
-        """sha256 of the whole resolved config."""
-        return _digest({"kind": "campaign", **self.to_toml_dict()})
+        """sha256 of the resolved config, less ``[verify]`` (it acts after the search, so
+        checkpoints and run folders of the same search keep their hash)."""
+        data = self.to_toml_dict()
+        data.pop("verify", None)
+        return _digest({"kind": "campaign", **data})
 
     config_hash = hash
 
@@ -746,6 +778,7 @@ CampaignConfig._TABLES = {
     "generators": GeneratorsSection,
     "search": SearchSection,
     "screen": ScreenSection,
+    "verify": VerifySection,
 }
 
 
