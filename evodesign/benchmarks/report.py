@@ -394,6 +394,42 @@ def _search_section(r: dict[str, Any], folder: Path) -> list[str]:
     return lines
 
 
+def _verify_section(r: dict[str, Any]) -> list[str]:
+    """Calibration of ``evodesign verify`` (pyxtal + CHGNet) on known compounds."""
+    s, st, t = r["summary"], r["settings"], r["timings"]
+    lines = [
+        "## Structure verification: calibration on known compounds",
+        "",
+        f"Command: `{r.get('command', 'evodesign bench verify --json docs/benchmarks/verify.json')}`",
+        "",
+        f"The `verify` procedure (pyxtal candidates over {len(st['space_groups'])} common space "
+        f"groups, {2 * st['n_structures']} drawn and {st['n_structures']} relaxed per compound, "
+        f"<= {st['relax_steps']} CHGNet FIRE steps, <= {st['max_atoms']} atoms per cell; elemental "
+        "references found and relaxed the same way) on "
+        f"{s['n_compounds']} known compounds of the transport data whose ground-state prototype "
+        "pymatgen/ase builds. delta = E(found) - E(known prototype relaxed the same way), eV/atom. "
+        f"{st['n_jobs']} worker(s); verify {t['verify_s']:.0f} s, prototypes {t['prototype_s']:.0f} s "
+        f"(load {r['machine']['load_1min_at_start']:.1f} on {r['machine']['cpu_count']} cores at start).",
+        "",
+        f"- structure found: {s['n_ok']}/{s['n_compounds']}",
+        f"- E_form < 0: {s['n_e_form_negative']}/{s['n_ok']}"
+        + (f" ({100 * s['fraction_e_form_negative']:.0f}%)" if s["fraction_e_form_negative"] is not None else ""),
+    ]
+    if s["n_delta"]:
+        lines += [
+            f"- found within 0.05 eV/atom of the known prototype: {100 * s['fraction_within_0.05']:.0f}% "
+            f"(within 0.2: {100 * s['fraction_within_0.2']:.0f}%); median delta {s['median_delta']:+.3f}, "
+            f"worst {s['max_delta']:+.3f} eV/atom",
+        ]
+    lines += ["", "| compound | prototype | found | E_form (eV/atom) | delta (eV/atom) |", "|---|---|---|---:|---:|"]
+    for c in r["compounds"]:
+        e = "" if c["e_form_chgnet"] is None else f"{c['e_form_chgnet']:.3f}"
+        d = "" if c["delta"] is None else f"{c['delta']:+.3f}"
+        found = c["spacegroup_found"] if c["status"] == "ok" else c["status"]
+        lines.append(f"| {c['formula']} | {c['prototype']} | {found} | {e} | {d} |")
+    return lines + [""]
+
+
 def render_report(folder: str | Path) -> str:
     """The Markdown text for the JSON results in ``folder``."""
     folder = Path(folder)
@@ -413,6 +449,7 @@ def render_report(folder: str | Path) -> str:
         "operators": _operators_section,
         "overhead": _overhead_section,
         "search": lambda r: _search_section(r, folder),
+        "verify": _verify_section,
     }
     found = False
     for name, section in sections.items():
