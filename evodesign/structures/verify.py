@@ -408,7 +408,8 @@ def _settings_of(run_dir: Path, overrides: dict[str, Any]) -> tuple[VerifySettin
             data = section.model_dump()
             top = int(data.pop("top", top))
             values.update({k: v for k, v in data.items() if k in VerifySettings.__dataclass_fields__})
-    top = int(overrides.pop("top", None) or top)
+    given = overrides.pop("top", None)
+    top = top if given is None else int(given)
     values.update({k: v for k, v in overrides.items() if v is not None})
     if "space_groups" in values:
         values["space_groups"] = tuple(values["space_groups"])
