@@ -42,6 +42,13 @@ PROTOTYPES: dict[str, tuple[Any, ...]] = {
     "SrTiO3": ("perovskite", 3.905), "BaTiO3": ("perovskite", 4.00), "KMgF3": ("perovskite", 3.99),
     "BaZrO3": ("perovskite", 4.19),
     "CsCl": ("cesiumchloride", 4.12), "CsBr": ("cesiumchloride", 4.29),
+    "NaBr": ("rocksalt", 5.97), "KBr": ("rocksalt", 6.60), "BaO": ("rocksalt", 5.52),
+    "SrS": ("rocksalt", 6.02), "CaSe": ("rocksalt", 5.92), "ScN": ("rocksalt", 4.50),
+    "AlAs": ("zincblende", 5.66), "GaSb": ("zincblende", 6.10), "ZnTe": ("zincblende", 6.10),
+    "CuCl": ("zincblende", 5.41), "SiC": ("zincblende", 4.36),
+    "InN": ("wurtzite", 3.54, 5.70), "BeO": ("wurtzite", 2.70, 4.38),
+    "BaF2": ("fluorite", 6.20), "K2O": ("antifluorite", 6.44), "Na2S": ("antifluorite", 6.54),
+    "KTaO3": ("perovskite", 3.99), "CsI": ("cesiumchloride", 4.57),
 }
 
 
