@@ -74,7 +74,7 @@ def run_deap_nsga2(
     from deap import base, creator, tools
 
     from evodesign.chemistry.validity_filter import ValidityFilter
-    from evodesign.campaign.runner import torch_threads
+    from operators.training import torch_threads
     from evodesign.search import FormulaRepair, formula_keys
     from operators import load_generative_model, mate, mutate
 

@@ -130,7 +130,8 @@ def run_latent_ga(
     from pymoo.algorithms.moo.nsga2 import NSGA2
 
     from evodesign.campaign.results import feasible_front
-    from evodesign.campaign.runner import child_seed, torch_threads
+    from evodesign.campaign.runner import child_seed
+    from operators.training import torch_threads
     from evodesign.search import FormulaDuplicateElimination, FormulaRepair
     from operators import load_generative_model
 

@@ -16,19 +16,19 @@ Runs, checkpoints and workers refer to these files by path and sha256, never cop
 
 from __future__ import annotations
 
-import contextlib
 import hashlib
 import time
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from evodesign.datasets import list_datasets, load_csv, load_dataset
 from evodesign.exceptions import ArtifactError
 from evodesign.representation import CompositionSpace
+from operators.training import torch_threads
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -92,7 +92,7 @@ class CampaignModels:
         """`(n_data, n_targets)` surrogate std on every known compound of the data set."""
         if self.surrogate is None:
             return np.zeros((len(self.data), 0))
-        with _one_torch_thread():
+        with torch_threads(1):
             _, std = self.surrogate.predict(self.space.to_vectors(self.data.compositions))
         return std
 
@@ -132,18 +132,6 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
         random_state=seed,
         verbose=progress,
     )
-
-
-@contextlib.contextmanager
-def _one_torch_thread() -> Iterator[None]:
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 def _default(name: str) -> Any:
@@ -229,7 +217,7 @@ def prepare_models(
             estimator = _surrogate_estimator(config, config.surrogate.seed, progress)
             # One torch thread: these MLPs are small, and on a 2-core machine where anything
             # else runs, two threads were measured 20x slower per epoch (30 s vs 1.5 s).
-            with _one_torch_thread():
+            with torch_threads(1):
                 surrogate = PropertyModel(space.elements, targets, estimator=estimator).fit(X, Y)
             surrogate.save(path)
             _say(progress, f"surrogate: trained in {time.perf_counter() - start:.0f} s")

@@ -193,7 +193,7 @@ def population(X: NDArray[np.float64], out: dict[str, NDArray], operator: str) -
 
 
 # ---------------------------------------------------------------------- pareto table
-def pareto_table(campaign: Campaign, pop: Any, archive: dict[str, str]) -> pd.DataFrame:
+def pareto_table(campaign: Campaign, problem: CompositionProblem, pop: Any, archive: dict[str, str]) -> pd.DataFrame:
     """The ``pareto.csv`` table of a population's feasible non-dominated designs."""
     from evodesign.constraints import nearest_known
 
@@ -213,7 +213,7 @@ def pareto_table(campaign: Campaign, pop: Any, archive: dict[str, str]) -> pd.Da
         table[o.name] = values[:, j]
         if not o.analytic:
             table[f"{o.name}_std"] = values_std[:, j]
-    problem_labels = _constraint_labels(campaign, pop)
+    problem_labels = problem.constraint_labels
     G = sub.get("G") if len(sub) else np.zeros((0, len(problem_labels)))
     for j, label in enumerate(problem_labels):
         table[f"g_{label}"] = G[:, j]
@@ -231,14 +231,9 @@ def pareto_table(campaign: Campaign, pop: Any, archive: dict[str, str]) -> pd.Da
     table["parents"] = [
         ";".join(archive.get(k, k) for k in parent_keys(p if isinstance(p, str) else None)) for p in parents
     ]
-    first = [o for o in campaign.objectives][0]
+    first = campaign.objectives[0]
     ascending = first.direction == "min" or first.target is not None
     return table.sort_values(first.name, ascending=ascending, kind="stable").reset_index(drop=True)
-
-
-def _constraint_labels(campaign: Campaign, pop: Any) -> list[str]:
-    labels = [label for c in campaign.constraints() for label in c.labels()]
-    return [*labels, "evaluation_failed"]
 
 
 # ---------------------------------------------------------------------- files

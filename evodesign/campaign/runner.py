@@ -26,13 +26,12 @@ every operator draws from that ``random_state``.
 
 from __future__ import annotations
 
-import contextlib
 import shutil
 import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
 from pymoo.core.sampling import Sampling
@@ -43,6 +42,7 @@ from evodesign.campaign.models import CampaignModels, prepare_models
 from evodesign.exceptions import EvodesignError
 from evodesign.objectives import Objective
 from evodesign.problem import CompositionProblem
+from operators.training import torch_threads
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -68,22 +68,6 @@ def run_id(seed: int, index: int = 0, n_runs: int = 1, kind: str = "run") -> str
     """Folder name of a run: ``seed0``, or ``seed0-3`` for run 3 of several; ``screen-...``."""
     base = f"seed{seed}" if n_runs == 1 and index == 0 else f"seed{seed}-{index}"
     return base if kind == "run" else f"{kind}-{base}"
-
-
-@contextlib.contextmanager
-def torch_threads(n: int | None) -> Iterator[None]:
-    """Cap torch's intra-op threads for the block (per-worker caps; results do not depend on it)."""
-    if n is None:
-        yield
-        return
-    import torch
-
-    before = torch.get_num_threads()
-    torch.set_num_threads(max(1, int(n)))
-    try:
-        yield
-    finally:
-        torch.set_num_threads(before)
 
 
 @dataclass
@@ -369,7 +353,7 @@ class Campaign:
                     )
                 if on_generation is not None:
                     on_generation(row["gen"])
-            designs = results.pareto_table(self, algorithm.pop, archive)
+            designs = results.pareto_table(self, problem, algorithm.pop, archive)
             if len(history) < n_gen:
                 # pymoo stops quietly when a generation yields no new formula at all
                 manifest["stopped_early"] = (
@@ -466,7 +450,7 @@ class Campaign:
             normalizer = results.Normalizer.from_models(self, models)
             row = results.screen_history_row(pop, problem, normalizer, time.perf_counter() - tick, n_drawn)
             self._say(results.progress_line(row, 1, row["seconds"], 1))
-            designs = results.pareto_table(self, pop, {})
+            designs = results.pareto_table(self, problem, pop, {})
             results.write_config(run_dir, self.config, self.base_dir)
             manifest = results.manifest(self, seed, index, n_runs, ss, None, models.artifacts(), status="finished")
             manifest.update(kind="screen", n_samples=n, n_drawn=int(n_drawn), n_unique=int(len(X)), n_evaluations=int(problem.n_evaluated), n_failed=int(problem.n_failed))
