@@ -384,6 +384,7 @@ def bench_search(
     ablations: Optional[str] = typer.Option(None, help="comma-separated ablations of the learned arm, or 'none'"),
     deap_seeds: Optional[int] = typer.Option(None, help="seeds of the DEAP cross-check (0: skip)"),
     scale: bool = typer.Option(True, help="also the parallel-seeds and ZDT1 checks"),
+    fitness: str = typer.Option("surrogate", help="'surrogate' (the protocol) or 'oracle' (diagnostic: search the oracle itself)"),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
 ) -> None:
     """Learned operators vs SBX/PM, latent GA, screening, known and random designs, scored
@@ -396,12 +397,13 @@ def bench_search(
     try:
         from evodesign.benchmarks.search import ARMS
 
-        options: dict[str, Any] = {"n_seeds": seeds, "pop_size": pop_size, "n_gen": n_gen, "deap_seeds": deap_seeds}
+        options: dict[str, Any] = {"n_seeds": seeds, "pop_size": pop_size, "n_gen": n_gen, "deap_seeds": deap_seeds,
+                                   "fitness": fitness}
         if ablations is not None:
             options["ablations"] = [] if ablations == "none" else [a.strip() for a in ablations.split(",") if a.strip()]
         if not scale:
             options.update(parallel_n_gen=0, zdt1_seeds=0)
-        chosen = ARMS if arms is None else [a.strip() for a in arms.split(",") if a.strip()]
+        chosen = list(ARMS) if arms is None else [a.strip() for a in arms.split(",") if a.strip()]
         result = run_search_benchmark(config, quick=quick, seed=seed, out_root=out, arms=chosen, **options)
     except (EvodesignError, ValueError) as err:
         _fail(str(err))

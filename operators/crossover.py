@@ -72,6 +72,18 @@ def _check_method(method: str) -> None:
         )
 
 
+def draw_weights(random_state: np.random.Generator, n: int, extrapolation: float = 0.0) -> NDArray[np.float64]:
+    """`(n,)` interpolation weights U(-extrapolation, 1 + extrapolation).
+
+    With ``extrapolation > 0`` some children lie beyond a parent on the path through both
+    (BLX-alpha's idea in latent space): interpolation alone only ever contracts the
+    population towards its centre.
+    """
+    if extrapolation < 0:
+        raise ValueError(f"extrapolation must be >= 0, got {extrapolation}")
+    return -extrapolation + (1.0 + 2.0 * extrapolation) * random_state.random(n)
+
+
 def interpolation_children(
     model: GenerativeModel, Xa: ArrayLike, Xb: ArrayLike, t: ArrayLike, method: str = "slerp"
 ) -> NDArray[np.float64]:
@@ -108,6 +120,7 @@ def guided_interpolation_children(
     random_state: np.random.Generator,
     max_tries: int = 4,
     method: str = "slerp",
+    extrapolation: float = 0.0,
 ) -> NDArray[np.float64]:
     """:func:`interpolation_children`, then rejected children redrawn at new weights.
 
@@ -125,6 +138,7 @@ def guided_interpolation_children(
         random_state: source of the new weights.
         max_tries: draws per child in all, the first one included.
         method: ``"slerp"`` or ``"lerp"``.
+        extrapolation: new weights are drawn U(-extrapolation, 1 + extrapolation).
 
     Returns:
         A `(2, n, n_var)` array: the children of the slots at ``t``, then at ``1 - t``.
@@ -138,7 +152,7 @@ def guided_interpolation_children(
     first = pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t]))
 
     def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        return pairs.children(rows, random_state.random(len(rows)))
+        return pairs.children(rows, draw_weights(random_state, len(rows), extrapolation))
 
     Y, _ = redraw_rejected(first, draw, accept, max_tries, parents=(pairs.A, pairs.B))
     return Y.reshape(2, n, -1)
@@ -188,6 +202,9 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
             ``max_tries`` draws in all; children still rejected keep their last draw.
             ``None`` (default): no test, one draw of ``t`` per mating.
         max_tries: draws per child in all, the first one included.
+        extrapolation: weights are drawn U(-extrapolation, 1 + extrapolation) instead of
+            U(0, 1), so that some children lie beyond a parent (see :func:`draw_weights`);
+            in [0, 1], default 0.
         **kwargs: passed to :class:`pymoo.core.crossover.Crossover` (``repair``, ...).
     """
 
@@ -198,11 +215,15 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         prob: float = 0.9,
         accept: Accept | None = None,
         max_tries: int = 4,
+        extrapolation: float = 0.0,
         **kwargs: Any,
     ) -> None:
         super().__init__(n_parents=2, n_offsprings=2, prob=prob, **kwargs)
         _check_method(method)
+        if not 0.0 <= extrapolation <= 1.0:
+            raise ValueError(f"extrapolation must be in [0, 1], got {extrapolation}")
         self.method = method
+        self.extrapolation = float(extrapolation)
         self.accept = accept
         self.max_tries = check_max_tries(max_tries)
         self._hold(model)
@@ -216,11 +237,11 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         **kwargs: Any,
     ) -> NDArray:
         """Children of all matings, `(2, n_matings, n_var)` -> `(2, n_matings, n_var)`."""
-        t = random_state.random(X.shape[1])
+        t = draw_weights(random_state, X.shape[1], self.extrapolation)
         if self.accept is None:
             return interpolation_children(self.model, X[0], X[1], t, self.method)
         return guided_interpolation_children(
-            self.model, X[0], X[1], t, self.accept, random_state, self.max_tries, self.method
+            self.model, X[0], X[1], t, self.accept, random_state, self.max_tries, self.method, self.extrapolation
         )
 
     def do(self, problem: Any, pop: Any, parents: Any = None, *args: Any, **kwargs: Any) -> Any:

@@ -30,7 +30,26 @@ if TYPE_CHECKING:
 
     from operators.generative import GenerativeModel
 
-__all__ = ["GANMutation", "guided_latent_step", "latent_step"]
+__all__ = ["DIRECTIONS", "GANMutation", "guided_latent_step", "latent_step"]
+
+#: how a mutation step is aimed: towards a generator sample, or along the difference of two
+DIRECTIONS = ("toward", "difference")
+
+
+def _step(
+    model: GenerativeModel, z: NDArray, strength: float, generator: torch.Generator, source: str, direction: str
+) -> NDArray:
+    """Latent codes after one step of every row of ``z`` `(n, d)`."""
+    target = model.sample_latent(len(z), source, generator)
+    if direction == "toward":
+        return z + strength * (target - z)
+    other = model.sample_latent(len(z), source, generator)
+    return z + strength * (target - other)
+
+
+def _check_direction(direction: str) -> None:
+    if direction not in DIRECTIONS:
+        raise ValueError(f"unknown direction {direction!r}; choose one of {DIRECTIONS}")
 
 
 def latent_step(
@@ -39,6 +58,7 @@ def latent_step(
     strength: float,
     generator: torch.Generator,
     source: str = "gan",
+    direction: str = "toward",
 ) -> NDArray[np.float64]:
     """Move each row towards a generator sample in latent space; one encode, one decode.
 
@@ -49,16 +69,21 @@ def latent_step(
             itself (a float64 copy, bit-identical).
         generator: source of the latent samples.
         source: ``"gan"`` (default) or ``"vae"`` (the N(0, I) prior).
+        direction: ``"toward"`` (default): ``z + strength * (z_gan - z)``, a pull
+            towards where the data are; ``"difference"``: ``z + strength * (z_gan1 -
+            z_gan2)``, a step whose directions and lengths follow the spread of the data
+            (differential evolution's difference vector, drawn from the generator) with no
+            pull back to the data's centre.
 
     Returns:
         A `(n, n_var)` array of children.
     """
     X = check_shape(X, model.n_var, "parents")
+    _check_direction(direction)
     if strength == 0.0 or len(X) == 0:
         return X.copy()
     z = model.encode(X)
-    target = model.sample_latent(len(X), source, generator)
-    return model.decode(z + strength * (target - z))
+    return model.decode(_step(model, z, strength, generator, source, direction))
 
 
 def guided_latent_step(
@@ -69,6 +94,7 @@ def guided_latent_step(
     accept: Accept,
     max_tries: int = 4,
     source: str = "gan",
+    direction: str = "toward",
 ) -> NDArray[np.float64]:
     """:func:`latent_step`, then rejected children redrawn towards new latent samples.
 
@@ -85,18 +111,19 @@ def guided_latent_step(
         accept: the acceptance test.
         max_tries: draws per row in all, the first one included.
         source: ``"gan"`` (default) or ``"vae"``.
+        direction: ``"toward"`` or ``"difference"`` (see :func:`latent_step`).
 
     Returns:
         A `(n, n_var)` array of children.
     """
     X = check_shape(X, model.n_var, "parents")
+    _check_direction(direction)
     if strength == 0.0 or len(X) == 0:
         return X.copy()
     z = model.encode(X)
 
     def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        target = model.sample_latent(len(rows), source, generator)
-        return model.decode(z[rows] + strength * (target - z[rows]))
+        return model.decode(_step(model, z[rows], strength, generator, source, direction))
 
     Y, _ = redraw_rejected(draw(np.arange(len(X))), draw, accept, max_tries, parents=(X,))
     return Y
@@ -116,6 +143,8 @@ class GANMutation(ModelHolder, Mutation):
         strength: step length in [0, 1] (see :func:`latent_step`).
         prob: probability that a row is mutated.
         source: ``"gan"`` (default) or ``"vae"`` (prior samples, for a model without GAN).
+        direction: ``"toward"`` (default, a pull towards a sample) or ``"difference"``
+            (a step along the difference of two samples; see :func:`latent_step`).
         accept: optional acceptance test (:mod:`operators.acceptance`): mutants it
             rejects, that equal their parent or that duplicate an accepted mutant of the
             same call, are redrawn towards a new latent sample,
@@ -133,11 +162,14 @@ class GANMutation(ModelHolder, Mutation):
         source: str = "gan",
         accept: Accept | None = None,
         max_tries: int = 4,
+        direction: str = "toward",
         **kwargs: Any,
     ) -> None:
         super().__init__(prob=prob, **kwargs)
         if not 0.0 <= strength <= 1.0:
             raise ValueError(f"strength must be in [0, 1], got {strength}")
+        _check_direction(direction)
+        self.direction = direction
         if source not in SOURCES:
             raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
         self.strength = float(strength)
@@ -160,9 +192,9 @@ class GANMutation(ModelHolder, Mutation):
             return np.array(X, copy=True)
         generator = torch_generator(random_state)
         if self.accept is None:
-            return latent_step(self.model, X, self.strength, generator, self.source)
+            return latent_step(self.model, X, self.strength, generator, self.source, self.direction)
         return guided_latent_step(
-            self.model, X, self.strength, generator, self.accept, self.max_tries, self.source
+            self.model, X, self.strength, generator, self.accept, self.max_tries, self.source, self.direction
         )
 
     def do(self, problem: Any, pop: Any, inplace: bool = True, *args: Any, **kwargs: Any) -> Any:

@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from evodesign.objectives import Objective
     from evodesign.representation import CompositionSpace
 
-__all__ = ["Oracle", "OracleSplit", "feasible_known", "make_split", "nondominated", "objective_values"]
+__all__ = ["Oracle", "OraclePredictor", "OracleSplit", "feasible_known", "make_split", "nondominated", "objective_values"]
 
 #: percentile above which (below which, for minimised objectives) compounds are held out
 HOLD_OUT_PERCENTILE = 80.0
@@ -371,3 +371,41 @@ class Oracle:
                 with threadpool_limits(1):
                     out[:, j] = self.models_[o.name].predict(features)
         return out
+
+
+class OraclePredictor:
+    """The oracle as a campaign's surrogate (std 0): the "perfect surrogate" diagnostic.
+
+    ``evodesign bench search --fitness oracle`` searches with the oracle itself as the
+    fitness, so the arms differ only in how well their variation explores, not in how
+    their designs fool a surrogate. The campaign's space may hold fewer elements than the
+    oracle's (the training split lacks some); columns are mapped by element symbol.
+
+    Args:
+        oracle: a fitted :class:`Oracle`.
+        space: the campaign's composition space.
+    """
+
+    def __init__(self, oracle: Oracle, space: CompositionSpace) -> None:
+        missing = sorted(set(space.elements) - set(oracle.space.elements))
+        if missing:
+            raise DataError(f"the oracle's space lacks the campaign's elements {missing}")
+        self.oracle = oracle
+        self.targets = tuple(oracle.targets)
+        index = {e: i for i, e in enumerate(oracle.space.elements)}
+        self._columns = np.array([index[e] for e in space.elements], dtype=np.int64)
+
+    def predict(self, X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Oracle mean `(n, n_targets)` and a zero std of `(n, n_var)` campaign fractions."""
+        from threadpoolctl import threadpool_limits
+
+        X = np.asarray(X, dtype=np.float64)
+        full = np.zeros((len(X), len(self.oracle.space.elements)))
+        full[:, self._columns] = X
+        mean = np.zeros((len(X), len(self.targets)))
+        if len(X):
+            features = self.oracle._features(full)
+            with threadpool_limits(1):
+                for j, t in enumerate(self.targets):
+                    mean[:, j] = self.oracle.models_[t].predict(features)
+        return mean, np.zeros_like(mean)

@@ -430,6 +430,58 @@ def _verify_section(r: dict[str, Any]) -> list[str]:
     return lines + [""]
 
 
+def _search_followups_section(folder: Path) -> list[str]:
+    """One compact table per ``search-*.json`` (follow-up and diagnostic runs of the search
+    benchmark: subsets of arms, variants, the oracle as fitness)."""
+    files = sorted(folder.glob("search-*.json"))
+    if not files:
+        return []
+    lines = [
+        "## Search: follow-up and diagnostic runs",
+        "",
+        "Each table is one `evodesign bench search` run with the same split, oracle, models and seeds "
+        "as above unless its settings line says otherwise (commentary in the notes below). "
+        "`fitness = oracle`: the search optimised the oracle itself (std 0, no trust bound), so "
+        "the arms differ only in how their variation explores. Cells: median [25th, 75th "
+        "percentile] over seeds; p: paired Wilcoxon test of the oracle HV against arm (a) of "
+        "the same run.",
+        "",
+    ]
+    for path in files:
+        r = json.loads(path.read_text())
+        s = r["settings"]
+        lines += [
+            f"### `{path.name}`",
+            "",
+            f"Command: `{r.get('command', '?')}`",
+            "",
+            f"Settings: fitness = {s.get('fitness', 'surrogate')}, {s['n_seeds']} seeds, population "
+            f"{s['pop_size']} x {s['n_gen']} generations (budget {s['budget']:,} evaluations per run)"
+            + (f", {s['campaign_search']['max_tries']} draws per child" if "campaign_search" in s else "") + ".",
+            "",
+            "| arm | oracle HV | surrogate HV | IGD | redisc. | novel | designs | evals | s | p (HV vs a) |",
+            "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        ]
+        for arm, a in r["arms"].items():
+            m = a["summary"]
+            p = a.get("vs_learned", {}).get("hv_oracle", {}).get("p_value")
+            lines.append(
+                f"| {a['label']} | {_cell(m['hv_oracle'], 4)} | {_cell(m['hv_surrogate'], 4)} | "
+                f"{_cell(m['igd'], 3)} | {_cell(m['rediscovered'], 2)} | {_cell(m['novelty_all'], 3)} | "
+                f"{_cell(m['n_designs'], 3)} | {_cell(m['n_evaluations'], 4)} | {_cell(m['search_s'], 3)} | "
+                f"{'-' if p is None else f'{p:.3g}'} |"
+            )
+        v = r["verdict"]
+        lines += [
+            "",
+            f"Oracle HV (a)/(b) = {v['hv_ratio_vs_classical']:.3f}"
+            + (f", (a)/(d) = {v['hv_ratio_vs_screen']:.3f}" if v.get("hv_ratio_vs_screen") else "")
+            + f"; {r['seconds'] / 60:.0f} min in all.",
+            "",
+        ]
+    return lines
+
+
 def render_report(folder: str | Path) -> str:
     """The Markdown text for the JSON results in ``folder``."""
     folder = Path(folder)
@@ -457,7 +509,9 @@ def render_report(folder: str | Path) -> str:
         if result is not None:
             lines += section(result)
             found = True
-    if not found:
+    followups = _search_followups_section(folder)
+    lines += followups
+    if not found and not followups:
         raise DataError(f"no benchmark JSON files in {folder} (expected {list(sections)})")
     notes = folder / "NOTES.md"
     if notes.exists():

@@ -77,6 +77,16 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "learned_mutation_heavy": {"crossover_prob": 0.3, "mutation_prob": 0.9},
     "learned_mutation_only_0.6": {"crossover_prob": 0.0, "mutation_prob": 1.0, "mutation_strength": 0.6},
     "learned_lerp": {"interpolation": "lerp"},
+    # expansive moves (issue 5's second half): crossover beyond the parents, mutation along
+    # the difference of two GAN samples instead of towards one
+    "learned_extrapolate": {"extrapolation": 0.5},
+    "learned_difference": {"mutation_direction": "difference"},
+    "learned_difference_0.6": {"mutation_direction": "difference", "mutation_strength": 0.6},
+    "learned_expansive": {"extrapolation": 0.5, "mutation_direction": "difference"},
+    # latent size: the generators are retrained on the split with this latent dimension
+    "learned_latent_8": {"generators": {"latent_dim": 8}},
+    "learned_latent_16": {"generators": {"latent_dim": 16}},
+    "learned_latent_64": {"generators": {"latent_dim": 64}},
 }
 ARM_LABELS.update({
     "learned_crossover_only": "(a) ablation: latent crossover only (mutation_prob 0)",
@@ -87,7 +97,17 @@ ARM_LABELS.update({
     "learned_mutation_heavy": "(a) variant: crossover_prob 0.3, mutation_prob 0.9",
     "learned_mutation_only_0.6": "(a) variant: GAN mutation only, strength 0.6",
     "learned_lerp": "(a) variant: linear latent interpolation (lerp)",
+    "learned_extrapolate": "(a) variant: crossover weights U(-0.5, 1.5) (extrapolation 0.5)",
+    "learned_difference": "(a) variant: GAN mutation along z_gan1 - z_gan2",
+    "learned_difference_0.6": "(a) variant: difference mutation, strength 0.6",
+    "learned_expansive": "(a) variant: extrapolation 0.5 + difference mutation",
+    "learned_latent_8": "(a) ablation: latent size 8 (default 32)",
+    "learned_latent_16": "(a) ablation: latent size 16 (default 32)",
+    "learned_latent_64": "(a) ablation: latent size 64 (default 32)",
 })
+#: optional arms, run only when asked for (``arms=``)
+EXTRA_ARMS = ("screen_x10",)
+ARM_LABELS["screen_x10"] = "(g) headroom: screening with 10x the budget"
 ARM_LABELS["deap"] = "(a) cross-check: DEAP NSGA-II + learned operators"
 #: arms drawn as thin lines and left out of the fronts plot
 _SECONDARY = {*ABLATIONS, "deap"}
@@ -111,6 +131,7 @@ FULL: dict[str, Any] = {
     "ablations": ["learned_crossover_only", "learned_mutation_only", "learned_unguided", "learned_strength_0.6",
                   "learned_strength_0.1"],
     "deap_seeds": 3,
+    "fitness": "surrogate",
 }
 #: --quick: a few minutes on 2 cores (a slice of the data, small models, tiny budgets)
 QUICK: dict[str, Any] = {
@@ -127,6 +148,7 @@ QUICK: dict[str, Any] = {
     "zdt1_seeds": 2,
     "ablations": [],
     "deap_seeds": 1,
+    "fitness": "surrogate",
 }
 
 
@@ -142,6 +164,8 @@ def bench_config(
     surrogate: dict[str, Any] | None = None,
     generators: dict[str, Any] | None = None,
     search: dict[str, Any] | None = None,
+    constraints: dict[str, Any] | None = None,
+    screen_factor: int = 1,
 ) -> CampaignConfig:
     """The campaign of one arm: ``base`` on the training split with the benchmark's budget.
 
@@ -153,7 +177,8 @@ def bench_config(
     data = base.to_toml_dict()
     data["campaign"].update(name="bench-search", dataset=dataset)
     data["search"].update(pop_size=int(pop_size), n_gen=int(n_gen), operators=operators, **(search or {}))
-    data["screen"].update(n_samples=int(pop_size) * int(n_gen), source=screen_source)
+    data["screen"].update(n_samples=int(pop_size) * int(n_gen) * int(screen_factor), source=screen_source)
+    data["constraints"].update(constraints or {})
     data["surrogate"].update(surrogate or {})
     data["generators"].update(generators or {})
     return CampaignConfig.from_dict(data)
@@ -507,6 +532,8 @@ def run_search_benchmark(
     """
     from evodesign.benchmarks.deap_arm import run_deap_nsga2
     from evodesign.benchmarks.latent_ga import run_latent_ga
+    import dataclasses
+
     from evodesign.benchmarks.oracle import make_split, objectives_of
     from evodesign.campaign import Campaign, CampaignConfig
     from evodesign.campaign.models import resolve_dataset
@@ -516,10 +543,13 @@ def run_search_benchmark(
     if unknown:
         raise ValueError(f"unknown settings {unknown}; valid: {sorted(settings)}")
     settings.update({k: v for k, v in overrides.items() if v is not None})
-    bad = sorted(set(arms) - set(ARMS))
+    bad = sorted(set(arms) - set(ARMS) - set(EXTRA_ARMS))
     if bad:
-        raise ValueError(f"unknown arms {bad}; choose from {list(ARMS)}")
-    arms = [a for a in ARMS if a in set(arms) | {"learned", "classical"}]
+        raise ValueError(f"unknown arms {bad}; choose from {list(ARMS) + list(EXTRA_ARMS)}")
+    arms = [a for a in (*ARMS, *EXTRA_ARMS) if a in set(arms) | {"learned", "classical"}]
+    fitness = str(settings["fitness"])
+    if fitness not in ("surrogate", "oracle"):
+        raise ValueError(f"fitness must be 'surrogate' or 'oracle', not {fitness!r}")
     unknown_ablations = sorted(set(settings["ablations"]) - set(ABLATIONS))
     if unknown_ablations:
         raise ValueError(f"unknown ablations {unknown_ablations}; choose from {list(ABLATIONS)}")
@@ -546,34 +576,51 @@ def run_search_benchmark(
     judge = _Judge(split, oracle, objectives)
 
     dataset = str(split.csv_path.resolve())
-    kwargs = dict(pop_size=pop_size, n_gen=n_gen, surrogate=settings["surrogate"], generators=settings["generators"])
+    # with the oracle as fitness its std is 0: the trust bound has nothing to bound
+    kwargs = dict(pop_size=pop_size, n_gen=n_gen, surrogate=settings["surrogate"], generators=settings["generators"],
+                  constraints={"max_std": "off"} if fitness == "oracle" else None)
     configs = {
         "learned": bench_config(base, dataset, operators="learned", **kwargs),
         "classical": bench_config(base, dataset, operators="classical", **kwargs),
         "screen": bench_config(base, dataset, screen_source="gan", **kwargs),
+        "screen_x10": bench_config(base, dataset, screen_source="gan", screen_factor=10, **kwargs),
         "random": bench_config(base, dataset, screen_source="random", **kwargs),
     }
     configs["latent_ga"] = configs["train_best"] = configs["deap"] = configs["learned"]
     for name in settings["ablations"]:
-        configs[name] = bench_config(base, dataset, operators="learned", search=ABLATIONS[name], **kwargs)
+        change = dict(ABLATIONS[name])
+        generators = {**settings["generators"], **change.pop("generators", {})}
+        configs[name] = bench_config(base, dataset, operators="learned", search=change,
+                                     **{**kwargs, "generators": generators})
     cache_dir = out_root / "models"
-    campaigns = {arm: Campaign(configs[arm], out_root=out_root / "runs", cache_dir=cache_dir, progress=False) for arm in arms}
+    runs_dir = out_root / ("runs" if fitness == "surrogate" else "runs-oracle-fitness")
+    campaigns = {arm: Campaign(configs[arm], out_root=runs_dir, cache_dir=cache_dir, progress=False) for arm in arms}
     tick = time.perf_counter()
     _say(progress, "models: training or loading the surrogate and generators on the training split")
-    first = Campaign(configs["learned"], out_root=out_root / "runs", cache_dir=cache_dir, progress=progress)
+    first = Campaign(configs["learned"], out_root=runs_dir, cache_dir=cache_dir, progress=progress)
     first.prepare("run")
+    if fitness == "oracle":
+        from evodesign.benchmarks.oracle import OraclePredictor
+
+        first._models = dataclasses.replace(first._models, surrogate=OraclePredictor(oracle, first._models.space))
+    for name, campaign in campaigns.items():
+        if configs[name].generators == configs["learned"].generators:
+            campaign._models = first._models  # one set of trained models for every arm
+        else:  # a latent-size ablation: its own generators, the shared surrogate (or oracle)
+            _say(progress, f"models: generators of {name}")
+            own = Campaign(configs[name], out_root=runs_dir, cache_dir=cache_dir, progress=progress)
+            own.prepare("run")
+            campaign._models = dataclasses.replace(own._models, surrogate=first._models.surrogate)
     prepare_s = time.perf_counter() - tick
-    for campaign in campaigns.values():
-        campaign._models = first._models  # one set of trained models for every arm
 
     raw: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     train_best = _train_best(campaigns["train_best"], split) if "train_best" in arms else None
     for i in range(n_seeds):
         for arm in arms:
-            out = out_root / "runs" / arm / f"seed{seed}-{i}"
+            out = runs_dir / arm / f"seed{seed}-{i}"
             if arm in ("learned", "classical") or arm in ABLATIONS:
                 r = _campaign_run(campaigns[arm], seed, i, n_seeds, out)
-            elif arm in ("screen", "random"):
+            elif arm in ("screen", "screen_x10", "random"):
                 r = _campaign_screen(campaigns[arm], seed, i, n_seeds, out)
             elif arm == "deap":
                 if i >= deap_seeds:

@@ -414,6 +414,9 @@ class SearchSection(_Table):
         mutation_prob: probability that a child is mutated.
         mutation_strength: GAN mutation step, 0 (none) to 1 (a fresh sample).
         interpolation: latent crossover path, ``"slerp"`` or ``"lerp"``.
+        extrapolation: latent crossover weights drawn U(-e, 1 + e): children beyond a parent.
+        mutation_direction: GAN mutation ``"toward"`` a sample or along the ``"difference"``
+            of two samples.
         sampling: first generation from the ``"generators"``, ``"known"`` compounds or a
             ``"mix"`` of both.
         repair: decode to nearby formulas that pass the SMACT check when one exists.
@@ -430,6 +433,8 @@ class SearchSection(_Table):
     mutation_prob: float = Field(0.3, ge=0, le=1)
     mutation_strength: float = Field(0.3, ge=0, le=1)
     interpolation: Literal["slerp", "lerp"] = "slerp"
+    extrapolation: float = Field(0.0, ge=0, le=1)
+    mutation_direction: Literal["toward", "difference"] = "toward"
     sampling: Literal["generators", "known", "mix"] = "mix"
     repair: bool = True
     guided: bool = True

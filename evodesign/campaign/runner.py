@@ -242,8 +242,12 @@ class Campaign:
             if s.guided:
                 mode = "cdvae" if self.config.constraints.charge_balance == "cdvae" else "strict"
                 guide = {"accept": ValidityFilter(m.space, mode=mode, repair=s.repair), "max_tries": s.max_tries}
-            crossover = LatentInterpolationCrossover(str(path), method=s.interpolation, prob=s.crossover_prob, **guide)
-            mutation = GANMutation(str(path), strength=s.mutation_strength, prob=s.mutation_prob, **guide)
+            crossover = LatentInterpolationCrossover(
+                str(path), method=s.interpolation, prob=s.crossover_prob, extrapolation=s.extrapolation, **guide
+            )
+            mutation = GANMutation(
+                str(path), strength=s.mutation_strength, prob=s.mutation_prob, direction=s.mutation_direction, **guide
+            )
         else:
             crossover = SBX(prob=s.crossover_prob, eta=15)
             mutation = PM(prob=s.mutation_prob, eta=20)

@@ -110,3 +110,26 @@ def test_bad_arguments_are_refused(model, data):
         LatentInterpolationCrossover(model, method="cubic")
     with pytest.raises(ValueError, match=r"shape \(n, 30\)"):
         interpolation_children(model, np.ones((2, 5)) / 5, np.ones((2, 5)) / 5, 0.5)
+
+
+def test_extrapolation_draws_weights_beyond_the_parents_and_zero_keeps_the_old_draws():
+    from operators.crossover import draw_weights
+
+    t = draw_weights(np.random.default_rng(0), 20_000, 0.5)
+    assert t.min() < -0.45 and t.max() > 1.45 and -0.5 <= t.min() and t.max() <= 1.5
+    assert 0.45 < np.mean((t < 0) | (t > 1)) < 0.55  # half of U(-0.5, 1.5) lies outside [0, 1]
+    plain = draw_weights(np.random.default_rng(1), 100, 0.0)
+    assert np.array_equal(plain, np.random.default_rng(1).random(100))
+    with pytest.raises(ValueError, match="extrapolation must be >= 0"):
+        draw_weights(np.random.default_rng(0), 3, -0.1)
+
+
+def test_extrapolating_crossover_children_are_valid_and_differ(model, data):
+    train, _ = data
+    X = np.stack([train[:40], train[40:80]])
+    plain = LatentInterpolationCrossover(model)._do(ToyProblem(), X, random_state=np.random.default_rng(0))
+    wide = LatentInterpolationCrossover(model, extrapolation=0.5)._do(ToyProblem(), X, random_state=np.random.default_rng(0))
+    assert wide.shape == (2, 40, N_VAR) and np.allclose(wide.sum(axis=2), 1.0, atol=1e-12)
+    assert not np.array_equal(plain, wide)
+    with pytest.raises(ValueError, match=r"extrapolation must be in \[0, 1\]"):
+        LatentInterpolationCrossover(model, extrapolation=2.0)

@@ -80,3 +80,31 @@ def test_a_model_without_gan_needs_the_prior_source(model, data):
     assert Y.shape == (3, N_VAR)
     with pytest.raises(ValueError, match="strength"):
         GANMutation(model, strength=1.5)
+
+
+def test_difference_direction_has_no_pull_towards_the_data_centre(model, data):
+    import torch
+
+    from operators.mutation import _step
+
+    z = torch.zeros(4000, model.latent_dim).numpy() + 3.0  # far from where the GAN samples lie
+    g = torch.Generator().manual_seed(0)
+    toward = _step(model, z, 0.5, g, "gan", "toward")
+    diff = _step(model, z, 0.5, torch.Generator().manual_seed(0), "gan", "difference")
+    # a pull moves the mean of the codes towards the samples' mean; a difference step does not
+    centre = model.sample_latent(4000, "gan", torch.Generator().manual_seed(1)).mean(axis=0)
+    assert np.linalg.norm(toward.mean(axis=0) - centre) < 0.75 * np.linalg.norm(z.mean(axis=0) - centre)
+    np.testing.assert_allclose(diff.mean(axis=0), z.mean(axis=0), atol=0.15)
+    assert diff.std(axis=0).mean() > 0.01  # but it does move each code
+
+
+def test_difference_mutants_are_valid_and_reproducible(model, data):
+    train, _ = data
+    mutation = GANMutation(model, strength=0.5, direction="difference")
+    Y = mutation._do(ToyProblem(), train[:64], random_state=np.random.default_rng(3))
+    assert Y.shape == (64, N_VAR) and np.allclose(Y.sum(axis=1), 1.0, atol=1e-12)
+    assert np.mean(np.any(Y != train[:64], axis=1)) > 0.5
+    again = mutation._do(ToyProblem(), train[:64], random_state=np.random.default_rng(3))
+    assert np.array_equal(Y, again)
+    with pytest.raises(ValueError, match="unknown direction 'away'"):
+        GANMutation(model, direction="away")

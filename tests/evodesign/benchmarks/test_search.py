@@ -21,6 +21,7 @@ from evodesign.benchmarks.search import (
 )
 from evodesign.campaign import CampaignConfig
 from evodesign.datasets import load_csv, load_dataset
+from evodesign.exceptions import DataError
 
 CONFIG = "runs/thermoelectric.toml"
 TINY = dict(
@@ -196,3 +197,47 @@ def test_cli_refuses_to_overwrite(tmp_path):
     res = CliRunner().invoke(app, ["bench", "search", "--quick", "--json", str(target)])
     assert res.exit_code == 2 and "already exists" in res.output
     assert json.loads(target.read_text()) == {}
+
+
+def test_oracle_predictor_maps_the_campaign_space_onto_the_oracle(config, split):
+    from evodesign.benchmarks.oracle import OraclePredictor
+    from evodesign.representation import CompositionSpace
+
+    oracle = Oracle(split.space, objectives_of(config), max_iter=20).fit(split.full)
+    # a campaign space with fewer elements, in another order
+    small = CompositionSpace(["Te", "Bi", "Se", "Sn", "O", "Fe"])
+    formulas = ["Bi2Te3", "SnSe", "Fe2O3"]
+    mean, std = OraclePredictor(oracle, small).predict(small.to_vectors(formulas))
+    np.testing.assert_allclose(mean, oracle.values(formulas)[:, :2])
+    assert mean.shape == std.shape == (3, 2) and not std.any()
+    with pytest.raises(DataError, match=r"lacks the campaign's elements \['Og'\]"):
+        OraclePredictor(oracle, CompositionSpace(["Bi", "Og"]))
+
+
+def test_bench_search_with_the_oracle_as_fitness_and_optional_arms(tmp_path):
+    settings = {**TINY, "ablations": ["learned_latent_8", "learned_expansive"], "deap_seeds": 0, "n_seeds": 1}
+    result = run_search_benchmark(CONFIG, out_root=tmp_path, progress=False, fitness="oracle",
+                                  arms=["learned", "classical", "screen_x10"], **settings)
+    assert set(result["arms"]) == {"learned", "classical", "screen_x10", "learned_latent_8", "learned_expansive"}
+    assert result["settings"]["fitness"] == "oracle"
+    budget = result["settings"]["budget"]
+    for arm, r in result["arms"].items():
+        for m in r["seeds"]:
+            # the search's own values are the oracle's: no optimism gap at all
+            assert m["hv_surrogate"] == pytest.approx(m["hv_oracle"], rel=1e-9)
+    # the headroom arm asks for 10x the budget (this tiny GAN collapses to a few formulas)
+    screen_cfg = CampaignConfig.from_toml(tmp_path / "runs-oracle-fitness" / "screen_x10" / "seed0-0" / "config.toml")
+    assert screen_cfg.screen.n_samples == 10 * budget
+    assert 1 <= result["arms"]["screen_x10"]["seeds"][0]["n_evaluations"] <= 10 * budget
+    assert (tmp_path / "runs-oracle-fitness" / "learned").is_dir() and not (tmp_path / "runs").exists()
+    with pytest.raises(ValueError, match="fitness must be 'surrogate' or 'oracle'"):
+        run_search_benchmark(CONFIG, out_root=tmp_path, progress=False, fitness="truth", **TINY)
+
+    from evodesign.benchmarks.report import render_report
+
+    folder = tmp_path / "docs"
+    folder.mkdir()
+    (folder / "search-oracle.json").write_text(json.dumps(result))
+    text = render_report(folder)
+    assert "### `search-oracle.json`" in text and "fitness = oracle" in text
+    assert "(g) headroom: screening with 10x the budget" in text
