@@ -306,17 +306,41 @@ def bench_surrogate(
     json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
     seed: int = typer.Option(0, help="seed of the split and the models"),
     max_rows: Optional[int] = typer.Option(None, help="subsample the data (smoke tests)"),
+    ensemble: Optional[str] = typer.Option(
+        None, help='JSON of DeepEnsembleRegressor settings, e.g. \'{"architecture": "residual", "dropout": 0.1}\''
+    ),
+    joint: bool = typer.Option(False, help="one ensemble for all targets, as a campaign trains it"),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
 ) -> None:
     """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula."""
+    import sys
+
     from evodesign.benchmarks.surrogate import format_surrogate_table, run_surrogate_benchmark
 
     _check_json_target(json_path, overwrite)
     names = [t.strip() for t in targets.split(",") if t.strip()]
+    params: dict[str, Any] = {}
+    if ensemble:
+        try:
+            params = json.loads(ensemble)
+        except json.JSONDecodeError as err:
+            _fail(f"--ensemble is not valid JSON ({err.msg} at character {err.pos}): {ensemble}")
+        if not isinstance(params, dict):
+            _fail(f"--ensemble must be a JSON object of settings, got {ensemble}")
+        from evodesign.surrogates import DeepEnsembleRegressor
+
+        valid = set(DeepEnsembleRegressor().get_params()) - {"random_state"}
+        unknown = sorted(set(params) - valid)
+        if unknown:
+            _fail(f"--ensemble: unknown setting(s) {unknown}; valid: {sorted(valid)}")
+        if "hidden_layer_sizes" in params:
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
     try:
-        result = run_surrogate_benchmark(dataset, names, seed=seed, max_rows=max_rows)
+        result = run_surrogate_benchmark(dataset, names, seed=seed, max_rows=max_rows, ensemble_params=params,
+                                         joint=joint)
     except EvodesignError as err:
         _fail(str(err))
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
     console.print(format_surrogate_table(result))
     _write_json(json_path, result)
 

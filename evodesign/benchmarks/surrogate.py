@@ -71,6 +71,7 @@ def run_surrogate_benchmark(
     max_rows: int | None = None,
     ensemble_params: dict[str, Any] | None = None,
     forest_params: dict[str, Any] | None = None,
+    joint: bool = False,
     progress: bool = True,
 ) -> dict[str, Any]:
     """Train the deep ensemble and the random forest per target and score them.
@@ -82,6 +83,9 @@ def run_surrogate_benchmark(
         test_fraction: share of formulas held out.
         max_rows: subsample the data set first (for smoke tests); None = all rows.
         ensemble_params / forest_params: overrides of the models' hyperparameters.
+        joint: one ensemble for all targets (as a campaign trains it; rows missing a
+            target are masked out of its loss) instead of one per target. The forest is
+            fitted per target either way.
         progress: print one line per fitted model.
 
     Returns:
@@ -113,24 +117,37 @@ def run_surrogate_benchmark(
     train, test = split_by_formula(frame["formula"].to_numpy(), test_fraction, seed)
 
     results: dict[str, Any] = {}
-    for target in targets:
+    shared = None
+    if joint:
+        Y = frame[list(targets)].to_numpy(dtype=np.float64)
+        rows = train[np.isfinite(Y[train]).any(axis=1)]
+        start = time.perf_counter()
+        shared = DeepEnsembleRegressor(random_state=seed, **(ensemble_params or {})).fit(F[rows], Y[rows])
+        shared_seconds = time.perf_counter() - start
+        if progress:
+            print(f"  joint ensemble for {list(targets)}: fit {shared_seconds:.1f}s")
+    for k, target in enumerate(targets):
         y = frame[target].to_numpy(dtype=np.float64)
         tr, te = train[np.isfinite(y[train])], test[np.isfinite(y[test])]
         results[target] = {}
         models = {
-            "ensemble": DeepEnsembleRegressor(random_state=seed, **(ensemble_params or {})),
+            "ensemble": shared if joint else DeepEnsembleRegressor(random_state=seed, **(ensemble_params or {})),
             "rf": RandomForestSurrogate(random_state=seed, **(forest_params or {})),
         }
         for name, model in models.items():
             start = time.perf_counter()
-            model.fit(F[tr], y[tr])
-            fit_seconds = time.perf_counter() - start
-            mean, std = model.predict(F[te], return_std=True)
+            if joint and name == "ensemble":
+                mean, std = (a[:, k] for a in model.predict(F[te], return_std=True))
+                fit_seconds = shared_seconds
+            else:
+                model.fit(F[tr], y[tr])
+                fit_seconds = time.perf_counter() - start
+                mean, std = model.predict(F[te], return_std=True)
             row = _metrics(y[te], mean, std if name == "ensemble" else None)
             row["fit_seconds"] = fit_seconds
             if name == "ensemble":
                 row["n_epochs"] = int(model.n_epochs_)
-                row["std_scale"] = float(model.std_scale_[0])
+                row["std_scale"] = float(model.std_scale_[k if joint else 0])
                 row["predict_per_second"] = _throughput(features, model, X[te])
             results[target][name] = row
             if progress:
@@ -149,6 +166,8 @@ def run_surrogate_benchmark(
         "n_features": int(F.shape[1]),
         "features": features.to_dict()["kind"],
         "featurize_seconds": featurize_seconds,
+        "ensemble_params": {k: v for k, v in models["ensemble"].get_params().items() if k != "random_state"},
+        "joint": bool(joint),
         "results": results,
         "environment": {
             "evodesign": evodesign.__version__,

@@ -76,6 +76,77 @@ class _BatchedMLP(torch.nn.Module):
         return x
 
 
+class _BatchedResidualMLP(torch.nn.Module):
+    """``n_members`` independent residual MLPs (pre-LayerNorm blocks), batched like
+    :class:`_BatchedMLP`.
+
+    ``x -> Linear(width) -> [x + W2 silu(W1 LN(x))] * n_blocks -> silu(LN(x)) -> Linear``;
+    every block has the same width. Dropout masks on the hidden activations are drawn
+    from the ``generator`` given to :meth:`forward` (no global random state).
+    """
+
+    def __init__(
+        self,
+        n_members: int,
+        n_in: int,
+        width: int,
+        n_blocks: int,
+        n_out: int,
+        dropout: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> None:
+        super().__init__()
+        self.dropout = float(dropout)
+
+        def linear(fan_in: int, fan_out: int, scale: float = 1.0) -> tuple[torch.nn.Parameter, torch.nn.Parameter]:
+            bound = scale / math.sqrt(fan_in)
+            w = (torch.rand(n_members, fan_in, fan_out, generator=generator) * 2 - 1) * bound
+            b = (torch.rand(n_members, 1, fan_out, generator=generator) * 2 - 1) * bound
+            return torch.nn.Parameter(w), torch.nn.Parameter(b)
+
+        self.w_in, self.b_in = linear(n_in, width)
+        self.w1 = torch.nn.ParameterList()
+        self.b1 = torch.nn.ParameterList()
+        self.w2 = torch.nn.ParameterList()
+        self.b2 = torch.nn.ParameterList()
+        self.ln_g = torch.nn.ParameterList()
+        self.ln_b = torch.nn.ParameterList()
+        for _ in range(n_blocks):
+            for ws, bs, scale in ((self.w1, self.b1, 1.0), (self.w2, self.b2, 0.5)):
+                w, b = linear(width, width, scale)  # the residual branch starts small
+                ws.append(w)
+                bs.append(b)
+            self.ln_g.append(torch.nn.Parameter(torch.ones(n_members, 1, width)))
+            self.ln_b.append(torch.nn.Parameter(torch.zeros(n_members, 1, width)))
+        self.out_g = torch.nn.Parameter(torch.ones(n_members, 1, width))
+        self.out_b = torch.nn.Parameter(torch.zeros(n_members, 1, width))
+        self.w_out, self.b_out = linear(width, 2 * n_out)
+
+    @staticmethod
+    def _norm(x: torch.Tensor, g: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
+        return torch.nn.functional.layer_norm(x, x.shape[-1:]) * g + b
+
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        x = torch.baddbmm(self.b_in, x, self.w_in)
+        drop = self.training and self.dropout > 0
+        for w1, b1, w2, b2, g, bb in zip(self.w1, self.b1, self.w2, self.b2, self.ln_g, self.ln_b):
+            h = torch.nn.functional.silu(torch.baddbmm(b1, self._norm(x, g, bb), w1))
+            if drop:
+                keep = torch.rand(h.shape, generator=generator) >= self.dropout
+                h = h * keep / (1.0 - self.dropout)
+            x = x + torch.baddbmm(b2, h, w2)
+        return torch.baddbmm(self.b_out, torch.nn.functional.silu(self._norm(x, self.out_g, self.out_b)), self.w_out)
+
+
+def _network(
+    architecture: str, n_members: int, n_in: int, hidden: tuple[int, ...], n_out: int, dropout: float,
+    generator: torch.Generator | None = None,
+) -> torch.nn.Module:
+    if architecture == "mlp":
+        return _BatchedMLP(n_members, n_in, hidden, n_out, generator)
+    return _BatchedResidualMLP(n_members, n_in, hidden[0], len(hidden), n_out, dropout, generator)
+
+
 class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
     """Deep ensemble regressor with calibrated uncertainty (scikit-learn API).
 
@@ -98,8 +169,16 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
             standard deviation either way.
         calibrate: fit a per-target scale of the std on the validation split.
         confidence: the central interval probability that calibration targets.
-        random_state: seed or numpy Generator; drives initialisation, shuffling and the
-            validation split through a local ``torch.Generator`` (no global seeding).
+        architecture: ``"mlp"`` (default; plain SiLU layers of ``hidden_layer_sizes``)
+            or ``"residual"`` (pre-LayerNorm residual blocks, one per entry of
+            ``hidden_layer_sizes``, which must all be equal).
+        dropout: dropout rate inside the residual blocks (``"residual"`` only).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (linear warm-up over
+            ``warmup_epochs``, then cosine decay to 0 at ``max_epochs``).
+        warmup_epochs: warm-up length of the cosine schedule.
+        random_state: seed or numpy Generator; drives initialisation, shuffling, dropout
+            and the validation split through a local ``torch.Generator`` (no global
+            seeding).
         verbose: print one line per 10 epochs.
 
     Attributes:
@@ -125,6 +204,10 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         likelihood: str = "laplace",
         calibrate: bool = True,
         confidence: float = 0.9,
+        architecture: str = "mlp",
+        dropout: float = 0.0,
+        lr_schedule: str = "constant",
+        warmup_epochs: int = 0,
         random_state: int | np.random.Generator | None = None,
         verbose: bool = False,
     ) -> None:
@@ -140,6 +223,10 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         self.likelihood = likelihood
         self.calibrate = calibrate
         self.confidence = confidence
+        self.architecture = architecture
+        self.dropout = dropout
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.random_state = random_state
         self.verbose = verbose
 
@@ -177,10 +264,16 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         Xt = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         Yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
         M = int(self.n_members)
-        net = _BatchedMLP(M, X.shape[1], tuple(self.hidden_layer_sizes), y.shape[1], gen)
+        net = _network(self.architecture, M, X.shape[1], tuple(self.hidden_layer_sizes), y.shape[1],
+                       float(self.dropout), gen)
+        forward = (lambda x: net(x, gen)) if self.architecture == "residual" else net
         opt = torch.optim.AdamW(
             net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
+        steps_per_epoch = math.ceil(len(train) / int(self.batch_size))
+        total_steps = int(self.max_epochs) * steps_per_epoch
+        warmup_steps = int(self.warmup_epochs) * steps_per_epoch
+        step = 0
         train_t = torch.as_tensor(train)
         x_val, y_val = Xt[val].expand(M, -1, -1), Yt[val].expand(M, -1, -1)
 
@@ -195,7 +288,11 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
             order = train_t[torch.argsort(torch.rand(M, len(train), generator=gen), dim=1)]
             for s in range(0, len(train), bs):
                 idx = order[:, s : s + bs]  # (M, B): each member its own minibatch
-                loss = self._loss(net(Xt[idx]), Yt[idx], self.beta, self.likelihood).sum()
+                if self.lr_schedule == "cosine":
+                    for group in opt.param_groups:
+                        group["lr"] = self._cosine_lr(step, warmup_steps, total_steps)
+                step += 1
+                loss = self._loss(forward(Xt[idx]), Yt[idx], self.beta, self.likelihood).sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
@@ -230,6 +327,13 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
                     self.std_scale_[j] = float(np.quantile(zj, self.confidence) / q)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _cosine_lr(self, step: int, warmup_steps: int, total_steps: int) -> float:
+        """Learning rate at ``step``: linear warm-up, then cosine decay to 0."""
+        if step < warmup_steps:
+            return self.learning_rate * (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
     @staticmethod
     def _loss(out: torch.Tensor, y: torch.Tensor, beta: float, likelihood: str) -> torch.Tensor:
@@ -270,6 +374,17 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         if self.likelihood not in ("laplace", "gaussian"):
             raise DataError(
                 f"likelihood must be 'laplace' or 'gaussian', got {self.likelihood!r}"
+            )
+        if self.architecture not in ("mlp", "residual"):
+            raise DataError(f"architecture must be 'mlp' or 'residual', got {self.architecture!r}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise DataError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise DataError(f"dropout must be in [0, 1), got {self.dropout}")
+        hidden = tuple(self.hidden_layer_sizes)
+        if self.architecture == "residual" and (not hidden or len(set(hidden)) != 1):
+            raise DataError(
+                f"a residual network needs hidden_layer_sizes of one repeated width (e.g. (256, 256, 256)), got {hidden}"
             )
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -370,8 +485,9 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         model.y_is_1d_ = info["y_1d"]
         model.n_epochs_ = info["n_epochs"]
         model.best_epoch_ = np.asarray(info["best_epoch"])
-        net = _BatchedMLP(
-            model.n_members, model.n_features_in_, tuple(model.hidden_layer_sizes), model.n_targets_
+        net = _network(
+            model.architecture, model.n_members, model.n_features_in_, tuple(model.hidden_layer_sizes),
+            model.n_targets_, float(model.dropout),
         )
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         net.eval()

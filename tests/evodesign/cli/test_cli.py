@@ -115,3 +115,22 @@ def test_bench_operators_smoke(tmp_path):
     result = runner.invoke(app, ["bench", "report", "--results", str(tmp_path / "bench"), "--out", str(report)])
     assert result.exit_code == 0, result.output
     assert "VAE exact-formula reconstruction" in report.read_text()
+
+
+def test_bench_surrogate_joint_residual_and_bad_ensemble_settings(tmp_path):
+    from evodesign.benchmarks.surrogate import run_surrogate_benchmark
+
+    result = run_surrogate_benchmark(
+        "transport", ["log10_PF_p", "S_p"], max_rows=400, joint=True, progress=False,
+        ensemble_params=dict(n_members=2, hidden_layer_sizes=(16, 16), max_epochs=3, architecture="residual",
+                             dropout=0.1, lr_schedule="cosine", warmup_epochs=1),
+        forest_params=dict(n_estimators=5, n_jobs=1),
+    )
+    assert result["joint"] and result["ensemble_params"]["architecture"] == "residual"
+    pf, s = result["results"]["log10_PF_p"]["ensemble"], result["results"]["S_p"]["ensemble"]
+    assert pf["fit_seconds"] == s["fit_seconds"]  # one model for both targets
+    assert pf["mae"] > 0 and s["mae"] > 0 and 0 <= s["coverage90"] <= 1
+    bad = runner.invoke(app, ["bench", "surrogate", "--ensemble", '{"architecture": "residual", "dropuot": 0.1}'])
+    assert bad.exit_code == 2 and "unknown setting(s) ['dropuot']" in bad.output and "'dropout'" in bad.output
+    bad = runner.invoke(app, ["bench", "surrogate", "--ensemble", "{architecture: residual}"])
+    assert bad.exit_code == 2 and "--ensemble is not valid JSON" in bad.output

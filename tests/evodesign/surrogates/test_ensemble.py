@@ -151,3 +151,47 @@ def test_property_model_on_compositions(tmp_path):
         PropertyModel.load(tmp_path / "pm", elements=["O", "Na"])
     with pytest.raises(DataError, match="Y has 1 columns but the model predicts 2"):
         model.fit(X, Y[:, 0])
+
+
+RESIDUAL = dict(SMALL, hidden_layer_sizes=(32, 32), architecture="residual", dropout=0.1,
+                lr_schedule="cosine", warmup_epochs=2)
+
+
+def test_residual_architecture_learns_is_seeded_and_round_trips(tmp_path):
+    X, y = toy(1500)
+    model = DeepEnsembleRegressor(random_state=0, **RESIDUAL).fit(X[:1000], y[:1000])
+    mean, std = model.predict(X[1000:], return_std=True)
+    assert np.mean(np.abs(y[1000:] - mean)) < 0.5 * np.mean(np.abs(y[1000:] - y[1000:].mean()))
+    lo, hi = model.interval(X[1000:], confidence=0.9)
+    assert 0.8 <= np.mean((y[1000:] >= lo) & (y[1000:] <= hi)) <= 0.97
+    # dropout masks come from the estimator's own generator: same seed, same model
+    params = {**RESIDUAL, "max_epochs": 4}
+    a = DeepEnsembleRegressor(random_state=5, **params).fit(X[:300], y[:300]).predict(X[:20])
+    b = DeepEnsembleRegressor(random_state=5, **params).fit(X[:300], y[:300]).predict(X[:20])
+    c = DeepEnsembleRegressor(random_state=6, **params).fit(X[:300], y[:300]).predict(X[:20])
+    np.testing.assert_array_equal(a, b)
+    assert not np.allclose(a, c)
+    save_model(model, tmp_path / "res", metadata={"targets": ["y"]})
+    loaded = load_model(tmp_path / "res")
+    assert loaded.architecture == "residual"
+    np.testing.assert_allclose(loaded.predict(X[1000:]), mean, rtol=1e-6, atol=1e-6)
+
+
+def test_cosine_schedule_warms_up_and_decays_to_zero():
+    model = DeepEnsembleRegressor(learning_rate=1e-3)
+    assert model._cosine_lr(0, 10, 100) == pytest.approx(1e-4)
+    assert model._cosine_lr(9, 10, 100) == pytest.approx(1e-3)
+    assert model._cosine_lr(55, 10, 100) == pytest.approx(0.5e-3)
+    assert model._cosine_lr(100, 10, 100) == pytest.approx(0.0, abs=1e-12)
+
+
+def test_bad_architecture_settings_are_refused():
+    X, y = toy(50)
+    with pytest.raises(DataError, match="architecture must be 'mlp' or 'residual', got 'cnn'"):
+        DeepEnsembleRegressor(architecture="cnn").fit(X, y)
+    with pytest.raises(DataError, match=r"one repeated width .* got \(64, 32\)"):
+        DeepEnsembleRegressor(architecture="residual", hidden_layer_sizes=(64, 32)).fit(X, y)
+    with pytest.raises(DataError, match=r"dropout must be in \[0, 1\), got 1.5"):
+        DeepEnsembleRegressor(dropout=1.5).fit(X, y)
+    with pytest.raises(DataError, match="lr_schedule must be 'constant' or 'cosine', got 'step'"):
+        DeepEnsembleRegressor(lr_schedule="step").fit(X, y)
