@@ -409,6 +409,9 @@ def bench_search(
     deap_seeds: Optional[int] = typer.Option(None, help="seeds of the DEAP cross-check (0: skip)"),
     scale: bool = typer.Option(True, help="also the parallel-seeds and ZDT1 checks"),
     fitness: str = typer.Option("surrogate", help="'surrogate' (the protocol) or 'oracle' (diagnostic: search the oracle itself)"),
+    surrogate: Optional[str] = typer.Option(
+        None, help='JSON of [surrogate] settings for every arm, e.g. \'{"architecture": "residual"}\''
+    ),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
 ) -> None:
     """Learned operators vs SBX/PM, latent GA, screening, known and random designs, scored
@@ -423,6 +426,11 @@ def bench_search(
 
         options: dict[str, Any] = {"n_seeds": seeds, "pop_size": pop_size, "n_gen": n_gen, "deap_seeds": deap_seeds,
                                    "fitness": fitness}
+        if surrogate:
+            try:
+                options["surrogate"] = json.loads(surrogate)
+            except json.JSONDecodeError as err:
+                _fail(f"--surrogate is not valid JSON ({err.msg} at character {err.pos}): {surrogate}")
         if ablations is not None:
             options["ablations"] = [] if ablations == "none" else [a.strip() for a in ablations.split(",") if a.strip()]
         if not scale:

@@ -60,14 +60,27 @@ def _featurizer_section(r: dict[str, Any]) -> list[str]:
     ]
 
 
-def _surrogate_section(r: dict[str, Any]) -> list[str]:
+def _surrogate_section(r: dict[str, Any], heading: str = "## Surrogates: deep ensemble vs random forest") -> list[str]:
     lo, hi = _TARGETS["coverage"]
+    command = r.get("command") or (
+        f"evodesign bench surrogate --dataset transport --targets {','.join(r['targets'])} "
+        "--json docs/benchmarks/surrogate.json"
+    )
+    settings = r.get("ensemble_params")
     lines = [
-        "## Surrogates: deep ensemble vs random forest",
+        heading,
         "",
-        "Command: `evodesign bench surrogate --dataset transport --targets "
-        f"{','.join(r['targets'])} --json docs/benchmarks/surrogate.json`",
+        f"Command: `{command}`",
         "",
+    ]
+    if settings:
+        shown = ", ".join(
+            f"{k} {v}" for k, v in settings.items()
+            if k in ("architecture", "hidden_layer_sizes", "n_members", "dropout", "lr_schedule", "warmup_epochs",
+                     "max_epochs", "patience", "likelihood")
+        )
+        lines += [f"Ensemble: {shown}; {'one model for all targets' if r.get('joint') else 'one model per target'}.", ""]
+    lines += [
         f"Data set `{r['dataset']}`, one seeded split ({r['split']}; seed {r['seed']}): "
         f"{r['n_train']} training and {r['n_test']} test formulas. Both models get the same "
         f"{r['n_features']} features ({r['features']}). coverage90 is the fraction of test "
@@ -509,6 +522,11 @@ def render_report(folder: str | Path) -> str:
         if result is not None:
             lines += section(result)
             found = True
+        if name == "surrogate":  # variants of the surrogate benchmark, one subsection each
+            for path in sorted(folder.glob("surrogate-*.json")):
+                variant = _load(folder, path.stem)
+                lines += _surrogate_section(variant, heading=f"### Surrogate variant: `{path.name}`")
+                found = True
     followups = _search_followups_section(folder)
     lines += followups
     if not found and not followups:

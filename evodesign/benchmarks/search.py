@@ -83,6 +83,9 @@ ABLATIONS: dict[str, dict[str, Any]] = {
     "learned_difference": {"mutation_direction": "difference"},
     "learned_difference_0.6": {"mutation_direction": "difference", "mutation_strength": 0.6},
     "learned_expansive": {"extrapolation": 0.5, "mutation_direction": "difference"},
+    "learned_difference_1.0": {"mutation_direction": "difference", "mutation_strength": 1.0},
+    "learned_difference_0.6_mix": {"mutation_direction": "difference", "mutation_strength": 0.6,
+                                   "crossover_prob": 0.5, "mutation_prob": 0.6},
     # latent size: the generators are retrained on the split with this latent dimension
     "learned_latent_8": {"generators": {"latent_dim": 8}},
     "learned_latent_16": {"generators": {"latent_dim": 16}},
@@ -101,6 +104,8 @@ ARM_LABELS.update({
     "learned_difference": "(a) variant: GAN mutation along z_gan1 - z_gan2",
     "learned_difference_0.6": "(a) variant: difference mutation, strength 0.6",
     "learned_expansive": "(a) variant: extrapolation 0.5 + difference mutation",
+    "learned_difference_1.0": "(a) variant: difference mutation, strength 1.0",
+    "learned_difference_0.6_mix": "(a) variant: difference 0.6, crossover_prob 0.5, mutation_prob 0.6",
     "learned_latent_8": "(a) ablation: latent size 8 (default 32)",
     "learned_latent_16": "(a) ablation: latent size 16 (default 32)",
     "learned_latent_64": "(a) ablation: latent size 64 (default 32)",
@@ -594,6 +599,8 @@ def run_search_benchmark(
                                      **{**kwargs, "generators": generators})
     cache_dir = out_root / "models"
     runs_dir = out_root / ("runs" if fitness == "surrogate" else "runs-oracle-fitness")
+    if settings["surrogate"] and not quick:  # another surrogate: keep its runs apart
+        runs_dir = runs_dir.with_name(f"{runs_dir.name}-surrogate-{configs['learned'].surrogate_hash()[:8]}")
     campaigns = {arm: Campaign(configs[arm], out_root=runs_dir, cache_dir=cache_dir, progress=False) for arm in arms}
     tick = time.perf_counter()
     _say(progress, "models: training or loading the surrogate and generators on the training split")

@@ -230,6 +230,10 @@ class SpaceSection(_Table):
         return self
 
 
+#: ``[surrogate]`` keys added after models were first cached, with their defaults
+_LATER_SURROGATE_KEYS: dict[str, Any] = {"architecture": "mlp", "dropout": 0.0, "lr_schedule": "constant", "warmup_epochs": 0}
+
+
 class SurrogateSection(_Table):
     """``[surrogate]``: the models that predict the data-set targets (a mean and a std).
 
@@ -240,6 +244,12 @@ class SurrogateSection(_Table):
         hidden: widths of each network's hidden layers.
         max_epochs: most training epochs of the ensemble.
         patience: epochs without validation improvement before a network stops.
+        architecture: ``"mlp"`` (plain layers) or ``"residual"`` (pre-LayerNorm residual
+            blocks, one per entry of ``hidden``, all of one width).
+        dropout: dropout inside residual blocks (``"residual"`` only).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (warm-up, then decay to 0 at
+            ``max_epochs``).
+        warmup_epochs: warm-up of the cosine schedule.
         n_estimators: trees of the forest.
         seed: training seed, separate from the campaign seed so that runs with other
             seeds reuse the same trained models.
@@ -250,8 +260,18 @@ class SurrogateSection(_Table):
     hidden: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(strict=False)] = (256, 256)
     max_epochs: int = Field(200, ge=1)
     patience: int = Field(20, ge=1)
+    architecture: Literal["mlp", "residual"] = "mlp"
+    dropout: float = Field(0.0, ge=0, lt=1)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup_epochs: int = Field(0, ge=0)
     n_estimators: int = Field(200, ge=1)
     seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _residual_width(self) -> SurrogateSection:
+        if self.architecture == "residual" and len(set(self.hidden)) != 1:
+            raise ValueError(f"architecture = 'residual' needs one repeated width in hidden (e.g. [256, 256, 256]), got {list(self.hidden)}")
+        return self
 
 
 class Objective(_Table):
@@ -733,12 +753,18 @@ class CampaignConfig(_Table):
         """sha256 of what the trained surrogates depend on: data set, space, ``[surrogate]``
         and the surrogate targets."""
         data = self.to_toml_dict()
+        surrogate = dict(data["surrogate"])
+        # keys added later count only when set away from their defaults, so models
+        # trained before they existed stay valid
+        for key, default in _LATER_SURROGATE_KEYS.items():
+            if surrogate.get(key) == default:
+                surrogate.pop(key, None)
         return _digest(
             {
                 "kind": "surrogate",
                 "dataset": self.campaign.dataset,
                 "space": data["space"],
-                "surrogate": data["surrogate"],
+                "surrogate": surrogate,
                 "targets": list(self.surrogate_targets),
             }
         )

@@ -129,6 +129,10 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
         hidden_layer_sizes=tuple(options.hidden),
         max_epochs=options.max_epochs,
         patience=options.patience,
+        architecture=options.architecture,
+        dropout=options.dropout,
+        lr_schedule=options.lr_schedule,
+        warmup_epochs=options.warmup_epochs,
         random_state=seed,
         verbose=progress,
     )

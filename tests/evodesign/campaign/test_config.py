@@ -267,3 +267,21 @@ def test_hashes_stable_and_sensitive_to_their_sections(default: CampaignConfig) 
     fewer = CampaignConfig.from_dict(data)
     assert fewer.surrogate_hash() != default.surrogate_hash()
     assert fewer.generator_hash() == default.generator_hash()
+
+
+def test_surrogate_architecture_keys_validated_and_hashed_only_when_set(default: CampaignConfig) -> None:
+    data = copy.deepcopy(default.to_toml_dict())
+    # keys added later at their defaults leave the cached models' hash as it was
+    for key in ("architecture", "dropout", "lr_schedule", "warmup_epochs"):
+        data["surrogate"].pop(key, None)
+    assert CampaignConfig.from_dict(data).surrogate_hash() == default.surrogate_hash()
+    data["surrogate"].update(architecture="residual", hidden=[128, 128, 128], dropout=0.1, lr_schedule="cosine")
+    residual = CampaignConfig.from_dict(data)
+    assert residual.surrogate.architecture == "residual"
+    assert residual.surrogate_hash() != default.surrogate_hash()
+    data["surrogate"]["hidden"] = [128, 64]
+    message = error_of(data)
+    assert "architecture = 'residual' needs one repeated width" in message and "[128, 64]" in message
+    data["surrogate"].update(hidden=[64], architecture="transformer")
+    message = error_of(data)
+    assert "[surrogate].architecture: got 'transformer': input should be 'mlp' or 'residual'" in message
