@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any, MutableSequence
 
 import numpy as np
 
-from operators.crossover import guided_interpolation_children, interpolation_children
+from operators.crossover import draw_weights, guided_interpolation_children, interpolation_children
 from operators.mutation import guided_latent_step, latent_step
 from operators.seeding import torch_generator
 
@@ -37,6 +37,7 @@ def mate(
     method: str = "slerp",
     accept: Accept | None = None,
     max_tries: int = 4,
+    extrapolation: float = 0.0,
 ) -> tuple[MutableSequence[Any], MutableSequence[Any]]:
     """Latent interpolation of two individuals of length ``n_var``, in place.
 
@@ -44,21 +45,22 @@ def mate(
         ind1: first parent, becomes the child at ``t``.
         ind2: second parent, becomes the child at ``1 - t``.
         model: the generative model.
-        rng: numpy Generator; ``t`` is drawn U(0, 1) from it.
+        rng: numpy Generator; ``t`` is drawn U(-extrapolation, 1 + extrapolation) from it.
         method: ``"slerp"`` or ``"lerp"``.
         accept: optional acceptance test; rejected children are redrawn (see
             :class:`~operators.crossover.LatentInterpolationCrossover`).
         max_tries: draws per child in all, with ``accept``.
+        extrapolation: see :func:`~operators.crossover.draw_weights`.
 
     Returns:
         ``(ind1, ind2)``, modified.
     """
-    t = rng.random(1)
+    t = draw_weights(rng, 1, extrapolation)
     if accept is None:
         children = interpolation_children(model, [list(ind1)], [list(ind2)], t, method)
     else:
         children = guided_interpolation_children(
-            model, [list(ind1)], [list(ind2)], t, accept, rng, max_tries, method
+            model, [list(ind1)], [list(ind2)], t, accept, rng, max_tries, method, extrapolation
         )
     _assign(ind1, children[0, 0])
     _assign(ind2, children[1, 0])
@@ -73,8 +75,9 @@ def mutate(
     source: str = "gan",
     accept: Accept | None = None,
     max_tries: int = 4,
+    direction: str = "toward",
 ) -> tuple[MutableSequence[Any]]:
-    """A latent step of ``strength`` towards a GAN sample, in place.
+    """A latent step of ``strength`` towards a GAN sample (or along the difference of two), in place.
 
     Args:
         ind: the individual, length ``n_var``.
@@ -85,6 +88,7 @@ def mutate(
         accept: optional acceptance test; a rejected mutant is redrawn (see
             :class:`~operators.mutation.GANMutation`).
         max_tries: draws in all, with ``accept``.
+        direction: ``"toward"`` or ``"difference"`` (see :func:`~operators.mutation.latent_step`).
 
     Returns:
         ``(ind,)``, DEAP's convention for mutations.
@@ -93,10 +97,10 @@ def mutate(
         return (ind,)
     generator = torch_generator(rng)
     if accept is None:
-        row = latent_step(model, [list(ind)], strength, generator, source)[0]
+        row = latent_step(model, [list(ind)], strength, generator, source, direction)[0]
     else:
         row = guided_latent_step(
-            model, [list(ind)], strength, generator, accept, max_tries, source
+            model, [list(ind)], strength, generator, accept, max_tries, source, direction
         )[0]
     _assign(ind, row)
     return (ind,)

@@ -151,11 +151,12 @@ def run_deap_nsga2(
             offspring = [Individual(list(ind)) for ind in _tournament_dcd(pop, len(pop), rng)]
             for a, b in zip(offspring[::2], offspring[1::2]):
                 if rng.random() < s.crossover_prob:
-                    mate(a, b, model=model, rng=rng, method=s.interpolation, accept=accept, max_tries=s.max_tries)
+                    mate(a, b, model=model, rng=rng, method=s.interpolation, accept=accept, max_tries=s.max_tries,
+                         extrapolation=s.extrapolation)
                 for ind in (a, b):
                     if rng.random() < s.mutation_prob:
                         mutate(ind, model=model, rng=rng, strength=s.mutation_strength, accept=accept,
-                               max_tries=s.max_tries)
+                               max_tries=s.max_tries, direction=s.mutation_direction)
             evaluate(offspring)
             seen = {ind.key for ind in pop}
             fresh = []

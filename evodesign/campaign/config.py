@@ -432,11 +432,14 @@ class SearchSection(_Table):
             (SBX + polynomial mutation), both with the same decoding and repair.
         crossover_prob: probability that a pair of parents is recombined.
         mutation_prob: probability that a child is mutated.
-        mutation_strength: GAN mutation step, 0 (none) to 1 (a fresh sample).
+        mutation_strength: GAN mutation step: the share of the way to a GAN sample
+            (``"toward"``), or the scale of the difference of two GAN samples
+            (``"difference"``); 0 leaves children unchanged.
         interpolation: latent crossover path, ``"slerp"`` or ``"lerp"``.
         extrapolation: latent crossover weights drawn U(-e, 1 + e): children beyond a parent.
         mutation_direction: GAN mutation ``"toward"`` a sample or along the ``"difference"``
-            of two samples.
+            of two samples (default: with the oracle as fitness it searched as well as
+            SBX/PM, where the pull towards samples lagged; docs/benchmarks.md).
         sampling: first generation from the ``"generators"``, ``"known"`` compounds or a
             ``"mix"`` of both.
         repair: decode to nearby formulas that pass the SMACT check when one exists.
@@ -451,10 +454,10 @@ class SearchSection(_Table):
     operators: Literal["learned", "classical"] = "learned"
     crossover_prob: float = Field(0.9, ge=0, le=1)
     mutation_prob: float = Field(0.3, ge=0, le=1)
-    mutation_strength: float = Field(0.3, ge=0, le=1)
+    mutation_strength: float = Field(0.6, ge=0, le=1)
     interpolation: Literal["slerp", "lerp"] = "slerp"
     extrapolation: float = Field(0.0, ge=0, le=1)
-    mutation_direction: Literal["toward", "difference"] = "toward"
+    mutation_direction: Literal["toward", "difference"] = "difference"
     sampling: Literal["generators", "known", "mix"] = "mix"
     repair: bool = True
     guided: bool = True

@@ -225,11 +225,13 @@ def test_bench_search_with_the_oracle_as_fitness_and_optional_arms(tmp_path):
         for m in r["seeds"]:
             # the search's own values are the oracle's: no optimism gap at all
             assert m["hv_surrogate"] == pytest.approx(m["hv_oracle"], rel=1e-9)
+    # runs with the oracle as fitness (and with a non-default surrogate) go to their own folder
+    (runs_dir,) = tmp_path.glob("runs-oracle-fitness-surrogate-*")
+    assert (runs_dir / "learned").is_dir() and not (tmp_path / "runs").exists()
     # the headroom arm asks for 10x the budget (this tiny GAN collapses to a few formulas)
-    screen_cfg = CampaignConfig.from_toml(tmp_path / "runs-oracle-fitness" / "screen_x10" / "seed0-0" / "config.toml")
+    screen_cfg = CampaignConfig.from_toml(runs_dir / "screen_x10" / "seed0-0" / "config.toml")
     assert screen_cfg.screen.n_samples == 10 * budget
     assert 1 <= result["arms"]["screen_x10"]["seeds"][0]["n_evaluations"] <= 10 * budget
-    assert (tmp_path / "runs-oracle-fitness" / "learned").is_dir() and not (tmp_path / "runs").exists()
     with pytest.raises(ValueError, match="fitness must be 'surrogate' or 'oracle'"):
         run_search_benchmark(CONFIG, out_root=tmp_path, progress=False, fitness="truth", **TINY)
 
