@@ -527,9 +527,11 @@ def render_report(folder: str | Path) -> str:
                 variant = _load(folder, path.stem)
                 lines += _surrogate_section(variant, heading=f"### Surrogate variant: `{path.name}`")
                 found = True
-    followups = _search_followups_section(folder)
-    lines += followups
-    if not found and not followups:
+        if name == "search":  # follow-up and diagnostic runs right after the main table
+            followups = _search_followups_section(folder)
+            lines += followups
+            found = found or bool(followups)
+    if not found:
         raise DataError(f"no benchmark JSON files in {folder} (expected {list(sections)})")
     notes = folder / "NOTES.md"
     if notes.exists():
