@@ -178,6 +178,12 @@ def _run_operators_benchmark(
         accept = ValidityFilter(space, repair=repair)
         return guided_latent_step(model, np.vstack([A, B]), strength, torch_gen, accept, max_tries)
 
+    def difference_guided(repair):
+        """The campaign's default mutation: along the difference of two GAN samples, 0.6."""
+        accept = ValidityFilter(space, repair=repair)
+        return guided_latent_step(model, np.vstack([A, B]), 0.6, torch_gen, accept, max_tries,
+                                  direction="difference")
+
     def sbx_pm_guided(repair):
         accept = ValidityFilter(space, repair=repair)
         Y, _ = redraw_rejected(sbx_pm(), sbx_pm, accept, max_tries, parents=pair_parents)
@@ -200,6 +206,8 @@ def _run_operators_benchmark(
         "crossover_guided": (crossover_guided, pair_parents),
         "gan_mutation_guided": (mutation_guided, [np.vstack([A, B])]),
         "sbx_pm_guided": (sbx_pm_guided, pair_parents),
+        # last, so that the arms above keep their random draws
+        "gan_mutation_difference_guided": (difference_guided, [np.vstack([A, B])]),
     }
     results: dict[str, Any] = {}
     for name, (make, parents) in arms.items():

@@ -168,7 +168,7 @@ def _operators_section(r: dict[str, Any]) -> list[str]:
             f"{rec['amortized']['wrong_elements']:.3f}, right elements but wrong "
             f"stoichiometry {rec['amortized']['wrong_stoichiometry']:.3f})."
         )
-    for arm in ("crossover", "gan_mutation", "crossover_guided", "gan_mutation_guided"):
+    for arm in ("crossover", "gan_mutation", "crossover_guided", "gan_mutation_guided", "gan_mutation_difference_guided"):
         if arm not in res:
             continue
         # like with like: guided arms against SBX+PM guided by the same filter
