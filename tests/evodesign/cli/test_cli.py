@@ -95,7 +95,7 @@ def test_bench_operators_smoke(tmp_path):
     data = json.loads(out.read_text())
     assert set(data["results"]) == {
         "crossover", "gan_mutation", "sbx_pm", "random", "gan_samples", "vae_samples",
-        "crossover_guided", "gan_mutation_guided", "sbx_pm_guided",
+        "crossover_guided", "gan_mutation_guided", "sbx_pm_guided", "gan_mutation_difference_guided",
     }
     for name, arm in data["results"].items():
         for decoding in ("plain", "repair"):
