@@ -194,6 +194,57 @@ def bench_config(
     return CampaignConfig.from_dict(data)
 
 
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
+def _lock_runs(folder: Path) -> Any:
+    """Claim ``folder`` for this process: two benchmarks writing the same run folders at once
+    would read each other's checkpoints. Returns the release function (also run at exit).
+    A lock left by a process that no longer exists is taken over."""
+    import atexit
+
+    from evodesign.exceptions import EvodesignError
+
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / ".bench.lock"
+    mine = str(os.getpid())
+    for _ in range(2):
+        try:
+            fd = os.open(path, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
+        except FileExistsError:
+            try:
+                owner = int(path.read_text().strip() or 0)
+            except (OSError, ValueError):
+                owner = 0
+            if owner and owner != os.getpid() and _pid_alive(owner):
+                raise EvodesignError(
+                    f"another `evodesign bench search` (pid {owner}) is writing runs to {folder}; "
+                    "wait for it to finish or give this one another --out"
+                ) from None
+            path.unlink(missing_ok=True)  # stale: its process is gone
+            continue
+        os.write(fd, mine.encode())
+        os.close(fd)
+        break
+
+    def release() -> None:
+        try:
+            if path.read_text().strip() == mine:
+                path.unlink()
+        except OSError:
+            pass
+
+    atexit.register(release)
+    return release
+
+
 def _slice(data: Any, max_rows: int | None, seed: int) -> Any:
     """A seeded random subset of a data set's formulas (the whole set when ``max_rows`` is None)."""
     import dataclasses
@@ -606,6 +657,7 @@ def run_search_benchmark(
     runs_dir = out_root / ("runs" if fitness == "surrogate" else "runs-oracle-fitness")
     if settings["surrogate"] and not quick:  # another surrogate: keep its runs apart
         runs_dir = runs_dir.with_name(f"{runs_dir.name}-surrogate-{configs['learned'].surrogate_hash()[:8]}")
+    release_runs = _lock_runs(runs_dir)
     campaigns = {arm: Campaign(configs[arm], out_root=runs_dir, cache_dir=cache_dir, progress=False) for arm in arms}
     tick = time.perf_counter()
     _say(progress, "models: training or loading the surrogate and generators on the training split")
@@ -711,6 +763,7 @@ def run_search_benchmark(
         "rediscovered_screen": results["screen"]["summary"]["rediscovered"]["median"] if "screen" in results else None,
     }
 
+    release_runs()
     parallel = None
     if settings["parallel_n_gen"]:
         _say(progress, "parallel seeds: n_jobs 1 vs 2")

@@ -243,3 +243,31 @@ def test_bench_search_with_the_oracle_as_fitness_and_optional_arms(tmp_path):
     text = render_report(folder)
     assert "### `search-oracle.json`" in text and "fitness = oracle" in text
     assert "(g) headroom: screening with 10x the budget" in text
+
+
+def test_run_folder_lock_refuses_a_live_owner_and_takes_over_a_stale_one(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    from evodesign.benchmarks.search import _lock_runs
+    from evodesign.exceptions import EvodesignError
+
+    folder = tmp_path / "runs"
+    release = _lock_runs(folder)
+    assert (folder / ".bench.lock").read_text() == str(os.getpid())
+    release()
+    assert not (folder / ".bench.lock").exists()
+    # a live process holds it: refused with a message that says what to do
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        (folder / ".bench.lock").write_text(str(other.pid))
+        with pytest.raises(EvodesignError, match=rf"pid {other.pid}\) is writing runs to .*another --out"):
+            _lock_runs(folder)
+    finally:
+        other.kill()
+        other.wait()
+    # its process is gone: the stale lock is taken over
+    release = _lock_runs(folder)
+    assert (folder / ".bench.lock").read_text() == str(os.getpid())
+    release()
