@@ -41,6 +41,17 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+def _json_object(flag: str, text: str) -> dict[str, Any]:
+    """The JSON object given to an option such as ``--ensemble``, or a clear error."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        _fail(f"{flag} is not valid JSON ({err.msg} at character {err.pos}): {text}")
+    if not isinstance(value, dict):
+        _fail(f"{flag} must be a JSON object of settings, got {text}")
+    return value
+
+
 def _check_json_target(path: Path | None, overwrite: bool) -> None:
     """Refuse up front (before any work) to overwrite an existing result."""
     if path is not None and path.exists() and not overwrite:
@@ -321,12 +332,7 @@ def bench_surrogate(
     names = [t.strip() for t in targets.split(",") if t.strip()]
     params: dict[str, Any] = {}
     if ensemble:
-        try:
-            params = json.loads(ensemble)
-        except json.JSONDecodeError as err:
-            _fail(f"--ensemble is not valid JSON ({err.msg} at character {err.pos}): {ensemble}")
-        if not isinstance(params, dict):
-            _fail(f"--ensemble must be a JSON object of settings, got {ensemble}")
+        params = _json_object("--ensemble", ensemble)
         from evodesign.surrogates import DeepEnsembleRegressor
 
         valid = set(DeepEnsembleRegressor().get_params()) - {"random_state"}
@@ -427,10 +433,7 @@ def bench_search(
         options: dict[str, Any] = {"n_seeds": seeds, "pop_size": pop_size, "n_gen": n_gen, "deap_seeds": deap_seeds,
                                    "fitness": fitness}
         if surrogate:
-            try:
-                options["surrogate"] = json.loads(surrogate)
-            except json.JSONDecodeError as err:
-                _fail(f"--surrogate is not valid JSON ({err.msg} at character {err.pos}): {surrogate}")
+            options["surrogate"] = _json_object("--surrogate", surrogate)
         if ablations is not None:
             options["ablations"] = [] if ablations == "none" else [a.strip() for a in ablations.split(",") if a.strip()]
         if not scale:

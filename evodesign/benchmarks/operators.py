@@ -179,10 +179,13 @@ def _run_operators_benchmark(
         return guided_latent_step(model, np.vstack([A, B]), strength, torch_gen, accept, max_tries)
 
     def difference_guided(repair):
-        """The campaign's default mutation: along the difference of two GAN samples, 0.6."""
+        """The campaign's default mutation (``[search]`` defaults: direction and strength)."""
+        from evodesign.campaign.config import SearchSection
+
+        fields = SearchSection.model_fields
         accept = ValidityFilter(space, repair=repair)
-        return guided_latent_step(model, np.vstack([A, B]), 0.6, torch_gen, accept, max_tries,
-                                  direction="difference")
+        return guided_latent_step(model, np.vstack([A, B]), fields["mutation_strength"].default, torch_gen, accept,
+                                  max_tries, direction=fields["mutation_direction"].default)
 
     def sbx_pm_guided(repair):
         accept = ValidityFilter(space, repair=repair)

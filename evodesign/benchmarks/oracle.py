@@ -359,17 +359,26 @@ class Oracle:
         if n == 0:
             return out
         X = self.space.to_vectors(list(formulas))
-        features = None
+        predicted = self.predict_targets(X)
         for j, o in enumerate(self.objectives):
             if o.analytic:
                 out[:, j] = SupplyRisk(self.space.elements, kind=o.name.split("_", 1)[1])(X)
             else:
-                if features is None:
-                    features = self._features(X)
-                from threadpoolctl import threadpool_limits
+                out[:, j] = predicted[:, self.targets.index(o.name)]
+        return out
 
-                with threadpool_limits(1):
-                    out[:, j] = self.models_[o.name].predict(features)
+    def predict_targets(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Predictions `(n, len(targets))` of `(n, n_var)` fractions over this oracle's space."""
+        from threadpoolctl import threadpool_limits
+
+        if not hasattr(self, "models_"):
+            raise DataError("this Oracle is not fitted yet; call fit(data) first")
+        out = np.zeros((len(X), len(self.targets)))
+        if len(X) and self.targets:
+            features = self._features(np.asarray(X, dtype=np.float64))
+            with threadpool_limits(1):
+                for j, t in enumerate(self.targets):
+                    out[:, j] = self.models_[t].predict(features)
         return out
 
 
@@ -397,15 +406,8 @@ class OraclePredictor:
 
     def predict(self, X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Oracle mean `(n, n_targets)` and a zero std of `(n, n_var)` campaign fractions."""
-        from threadpoolctl import threadpool_limits
-
         X = np.asarray(X, dtype=np.float64)
         full = np.zeros((len(X), len(self.oracle.space.elements)))
         full[:, self._columns] = X
-        mean = np.zeros((len(X), len(self.targets)))
-        if len(X):
-            features = self.oracle._features(full)
-            with threadpool_limits(1):
-                for j, t in enumerate(self.targets):
-                    mean[:, j] = self.oracle.models_[t].predict(features)
+        mean = self.oracle.predict_targets(full)
         return mean, np.zeros_like(mean)

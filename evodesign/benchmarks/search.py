@@ -655,7 +655,7 @@ def run_search_benchmark(
                                      **{**kwargs, "generators": generators})
     cache_dir = out_root / "models"
     runs_dir = out_root / ("runs" if fitness == "surrogate" else "runs-oracle-fitness")
-    if settings["surrogate"] and not quick:  # another surrogate: keep its runs apart
+    if settings["surrogate"] != (QUICK if quick else FULL)["surrogate"]:  # another surrogate: keep its runs apart
         runs_dir = runs_dir.with_name(f"{runs_dir.name}-surrogate-{configs['learned'].surrogate_hash()[:8]}")
     release_runs = _lock_runs(runs_dir)
     campaigns = {arm: Campaign(configs[arm], out_root=runs_dir, cache_dir=cache_dir, progress=False) for arm in arms}

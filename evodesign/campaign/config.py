@@ -230,8 +230,9 @@ class SpaceSection(_Table):
         return self
 
 
-#: ``[surrogate]`` keys added after models were first cached, with their defaults
-_LATER_SURROGATE_KEYS: dict[str, Any] = {"architecture": "mlp", "dropout": 0.0, "lr_schedule": "constant", "warmup_epochs": 0}
+#: ``[surrogate]`` keys added after models were first cached (hashed only when set away
+#: from their defaults)
+_LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs")
 
 
 class SurrogateSection(_Table):
@@ -759,8 +760,8 @@ class CampaignConfig(_Table):
         surrogate = dict(data["surrogate"])
         # keys added later count only when set away from their defaults, so models
         # trained before they existed stay valid
-        for key, default in _LATER_SURROGATE_KEYS.items():
-            if surrogate.get(key) == default:
+        for key in _LATER_SURROGATE_KEYS:
+            if surrogate.get(key) == SurrogateSection.model_fields[key].default:
                 surrogate.pop(key, None)
         return _digest(
             {

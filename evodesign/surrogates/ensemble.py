@@ -41,6 +41,16 @@ __all__ = ["DeepEnsembleRegressor"]
 _MIN_VAR = 1e-6
 
 
+def _linear(
+    n_members: int, fan_in: int, fan_out: int, generator: torch.Generator | None, scale: float = 1.0
+) -> tuple[torch.nn.Parameter, torch.nn.Parameter]:
+    """Stacked weights `(M, fan_in, fan_out)` and biases `(M, 1, fan_out)`, U(+-scale/sqrt(fan_in))."""
+    bound = scale / math.sqrt(fan_in)
+    w = (torch.rand(n_members, fan_in, fan_out, generator=generator) * 2 - 1) * bound
+    b = (torch.rand(n_members, 1, fan_out, generator=generator) * 2 - 1) * bound
+    return torch.nn.Parameter(w), torch.nn.Parameter(b)
+
+
 class _BatchedMLP(torch.nn.Module):
     """``n_members`` independent MLPs evaluated in one batched matmul per layer.
 
@@ -61,13 +71,12 @@ class _BatchedMLP(torch.nn.Module):
         self.weights = torch.nn.ParameterList()
         self.biases = torch.nn.ParameterList()
         for fan_in, fan_out in zip(sizes[:-1], sizes[1:]):
-            bound = 1.0 / math.sqrt(fan_in)
-            w = (torch.rand(n_members, fan_in, fan_out, generator=generator) * 2 - 1) * bound
-            b = (torch.rand(n_members, 1, fan_out, generator=generator) * 2 - 1) * bound
-            self.weights.append(torch.nn.Parameter(w))
-            self.biases.append(torch.nn.Parameter(b))
+            w, b = _linear(n_members, fan_in, fan_out, generator)
+            self.weights.append(w)
+            self.biases.append(b)
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, generator: torch.Generator | None = None) -> torch.Tensor:
+        """`(M, B, n_in)` -> `(M, B, 2 n_out)`; ``generator`` is unused (no dropout here)."""
         last = len(self.weights) - 1
         for i, (w, b) in enumerate(zip(self.weights, self.biases)):
             x = torch.baddbmm(b, x, w)
@@ -99,10 +108,7 @@ class _BatchedResidualMLP(torch.nn.Module):
         self.dropout = float(dropout)
 
         def linear(fan_in: int, fan_out: int, scale: float = 1.0) -> tuple[torch.nn.Parameter, torch.nn.Parameter]:
-            bound = scale / math.sqrt(fan_in)
-            w = (torch.rand(n_members, fan_in, fan_out, generator=generator) * 2 - 1) * bound
-            b = (torch.rand(n_members, 1, fan_out, generator=generator) * 2 - 1) * bound
-            return torch.nn.Parameter(w), torch.nn.Parameter(b)
+            return _linear(n_members, fan_in, fan_out, generator, scale)
 
         self.w_in, self.b_in = linear(n_in, width)
         self.w1 = torch.nn.ParameterList()
@@ -266,7 +272,6 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         M = int(self.n_members)
         net = _network(self.architecture, M, X.shape[1], tuple(self.hidden_layer_sizes), y.shape[1],
                        float(self.dropout), gen)
-        forward = (lambda x: net(x, gen)) if self.architecture == "residual" else net
         opt = torch.optim.AdamW(
             net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
@@ -292,7 +297,7 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
                     for group in opt.param_groups:
                         group["lr"] = self._cosine_lr(step, warmup_steps, total_steps)
                 step += 1
-                loss = self._loss(forward(Xt[idx]), Yt[idx], self.beta, self.likelihood).sum()
+                loss = self._loss(net(Xt[idx], gen), Yt[idx], self.beta, self.likelihood).sum()
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
