@@ -119,12 +119,15 @@ class CampaignSection(_Table):
             (:func:`evodesign.datasets.load_csv`), relative to the config file's folder.
         seed: seed of the search (numpy SeedSequence); >= 0.
         description: free text, for the reader.
+        formula_column: the column of a CSV ``dataset`` that holds the formulas; unset
+            means ``"formula"``. Not used with a built-in data set.
     """
 
     name: str
     dataset: str = "transport"
     seed: int = Field(0, ge=0)
     description: str | None = None
+    formula_column: str | None = Field(None, min_length=1)
 
     @field_validator("name")
     @classmethod
