@@ -128,6 +128,9 @@ class CampaignSection(_Table):
     seed: int = Field(0, ge=0)
     description: str | None = None
     formula_column: str | None = Field(None, min_length=1)
+    #: folder of trained models, relative to the config file; unset: $EVODESIGN_CACHE_DIR or
+    #: the per-user cache (see evodesign.campaign.models.default_cache_dir)
+    cache_dir: str | None = Field(None, min_length=1)
 
     @field_validator("name")
     @classmethod
