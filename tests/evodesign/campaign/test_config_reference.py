@@ -1,0 +1,63 @@
+"""docs/config.md is generated from the campaign schema and must not drift from it."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from evodesign.campaign.config import CampaignConfig
+from evodesign.campaign.config_reference import config_reference, key_rows, undocumented_keys
+
+ROOT = Path(__file__).resolve().parents[3]
+DOC = ROOT / "docs" / "config.md"
+
+
+def test_committed_reference_is_current() -> None:
+    expected = config_reference()
+    assert DOC.read_text(encoding="utf-8") == expected, (
+        "docs/config.md is stale: regenerate it with "
+        "`python -m evodesign.campaign.config_reference > docs/config.md`"
+    )
+
+
+def test_every_table_and_key_is_listed() -> None:
+    text = config_reference()
+    rows = {(r["table"], r["key"]) for r in key_rows()}
+    for table, field in CampaignConfig.model_fields.items():
+        heading = f"[[{table}]]" if table == "objectives" else f"[{table}]"
+        assert f"## `{heading}`" in text
+        model = CampaignConfig._TABLES[table]
+        for key in model.model_fields:
+            assert (heading, key) in rows
+    assert len(rows) == sum(len(m.model_fields) for m in CampaignConfig._TABLES.values())
+
+
+def test_every_key_is_documented_in_the_schema() -> None:
+    assert undocumented_keys() == [], "add the key to its table's Attributes: docstring"
+
+
+def test_rows_carry_types_defaults_and_bounds() -> None:
+    rows = {(r["table"], r["key"]): r for r in key_rows()}
+    pop = rows[("[search]", "pop_size")]
+    assert (pop["type"], pop["default"]) == ("integer", "`200`")
+    assert pop["allowed"].startswith(">= 4") or pop["allowed"].startswith("4 to ")
+    assert rows[("[space]", "max_elements")]["allowed"] == "1 to 8"
+    assert rows[("[surrogate]", "dropout")]["allowed"] == ">= 0, < 1"
+    assert "each >= 1" in rows[("[surrogate]", "hidden")]["allowed"] or "each 1 to" in rows[
+        ("[surrogate]", "hidden")]["allowed"]
+    assert rows[("[surrogate]", "architecture")]["allowed"] == '`"mlp"` / `"residual"`'
+    assert rows[("[[objectives]]", "target")]["type"] == "[number, number]"
+    assert rows[("[[objectives]]", "name")]["default"] == "required"
+    assert rows[("[constraints]", "max_std")]["type"] == "string or table {string = number}"
+    assert rows[("[campaign]", "formula_column")]["default"] == "unset"
+    assert "`" in rows[("[campaign]", "dataset")]["description"]  # rST ``x`` -> Markdown `x`
+    assert "``" not in config_reference().split("\n## ", 1)[1]
+
+
+def test_module_prints_the_reference() -> None:
+    out = subprocess.run(
+        [sys.executable, "-m", "evodesign.campaign.config_reference"],
+        capture_output=True, text=True, check=True, cwd=ROOT,
+    ).stdout
+    assert out == config_reference()
