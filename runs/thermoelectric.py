@@ -9,7 +9,7 @@ trained on first use (a few minutes on 2 cores) and cached under runs/output/mod
     python runs/thermoelectric.py [--seed S] [--overwrite]
 
 Results: runs/output/thermoelectric/seed<S>/ (pareto.csv, history.csv, pareto.png,
-convergence.png, manifest.json, config.toml, checkpoint.pkl). Running it again continues
+convergence.png, manifest.json, config.toml, checkpoint.bin). Running it again continues
 (or, when finished, re-reads) the same run from its checkpoint; --overwrite starts afresh.
 """
 
@@ -33,7 +33,7 @@ def main(argv: list[str] | None = None) -> None:
     campaign = Campaign.from_toml(CONFIG, out_root=args.out)
     seed = campaign.config.campaign.seed if args.seed is None else args.seed
     run_dir = campaign.run_dir(seed)
-    resume = not args.overwrite and (run_dir / "checkpoint.pkl").exists()
+    resume = not args.overwrite and (run_dir / "checkpoint.bin").exists()
     if resume:
         print(f"{run_dir} exists: continuing it from its checkpoint (--overwrite starts afresh)")
     result = campaign.run(seed, resume=resume, overwrite=args.overwrite)

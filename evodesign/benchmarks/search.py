@@ -404,20 +404,20 @@ def _crowding(F: NDArray[np.float64]) -> NDArray[np.float64]:
 # ---------------------------------------------------------------------------- arms
 def _campaign_run(campaign: Campaign, seed: int, index: int, n_seeds: int, out: Path) -> dict[str, Any]:
     """One NSGA-II campaign run, with the front of every generation read from its checkpoint."""
-    from evodesign.campaign.checkpoint import read_checkpoint
+    from evodesign.campaign.checkpoint import CHECKPOINT, read_checkpoint
     from evodesign.campaign.results import feasible_front
 
     space = campaign.models.space
     trajectory: list[dict[str, Any]] = []
 
     def record(gen: int) -> None:
-        _, state = read_checkpoint(out / "checkpoint.pkl")
-        pop = state["algorithm"].pop
+        _, state = read_checkpoint(out / CHECKPOINT)
+        pop = state.population()
         front = feasible_front(pop)
         X = pop.get("X")[front]
         trajectory.append(
             {
-                "n_eval": int(state["history"][-1]["n_eval"]),
+                "n_eval": int(state.history[-1]["n_eval"]),
                 "formulas": space.formulas(space.decode(X)) if len(front) else [],
                 "values": pop.get("values")[front] if len(front) else np.zeros((0, len(campaign.objectives))),
             }

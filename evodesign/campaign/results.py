@@ -13,7 +13,7 @@ A run folder ``runs/output/<campaign>/<run-id>/`` holds:
   non-dominated set, feasible fraction and failures of that generation's evaluations,
   seconds;
 * ``pareto.png`` (the front over the known materials in grey) and ``convergence.png``;
-* ``checkpoint.pkl`` (runs only; see :mod:`evodesign.campaign.checkpoint`).
+* ``checkpoint.bin`` (runs only; see :mod:`evodesign.campaign.checkpoint`).
 
 Hypervolume is computed on objectives normalised by the range the known materials of the
 data set span (0 = the best known value, 1 = the worst), with the reference point 1.1 in
@@ -34,7 +34,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
-from evodesign.campaign.checkpoint import atomic_write_text
+from evodesign.campaign.checkpoint import CHECKPOINT, atomic_write_text
 from operators.provenance import parent_keys, vector_key
 
 if TYPE_CHECKING:
@@ -50,7 +50,6 @@ if TYPE_CHECKING:
 
 __all__ = ["CHECKPOINT", "Normalizer", "load_run", "write_run"]
 
-CHECKPOINT = "checkpoint.pkl"
 PACKAGES = ("evodesign", "numpy", "torch", "pymoo", "pymatgen", "smact", "matminer", "deap", "joblib", "pandas")
 HISTORY_COLUMNS = ("gen", "n_eval", "hypervolume", "n_nondominated", "feasible_fraction", "failures", "seconds")
 

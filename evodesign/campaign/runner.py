@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import shutil
 import sys
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -36,19 +37,20 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from pymoo.core.sampling import Sampling
 
-from evodesign.campaign.checkpoint import CheckpointError, read_checkpoint, write_checkpoint
+from evodesign.campaign.checkpoint import CHECKPOINT, CheckpointError, SearchCheckpoint, read_checkpoint, write_checkpoint
 from evodesign.campaign.config import CampaignConfig
 from evodesign.campaign.models import CampaignModels, prepare_models
 from evodesign.exceptions import EvodesignError
 from evodesign.objectives import Objective
 from evodesign.problem import CompositionProblem
+from evodesign.search.state import SearchStateError, capture_search_state, restore_search_state
 from operators.training import torch_threads
 
 if TYPE_CHECKING:
     import pandas as pd
     from numpy.typing import NDArray
 
-__all__ = ["Campaign", "CampaignResult", "KnownSampling", "RunExistsError", "child_seed", "run_id"]
+__all__ = ["Campaign", "CampaignResult", "KnownSampling", "RunExistsError", "child_seed", "cli_wording", "run_id"]
 
 DEFAULT_OUT = Path("runs/output")
 #: draws a screen makes at most to collect n_samples distinct formulas
@@ -56,7 +58,36 @@ SCREEN_ROUNDS = 20
 
 
 class RunExistsError(EvodesignError, FileExistsError):
-    """A run folder already holds results and neither resume nor overwrite was asked for."""
+    """A run folder already holds results and neither resume nor overwrite was asked for.
+
+    Attributes:
+        run_dir: the folder.
+        resumable: whether it holds a checkpoint that ``resume`` could continue.
+    """
+
+    def __init__(self, run_dir: str | Path, resumable: bool) -> None:
+        self.run_dir = Path(run_dir)
+        self.resumable = bool(resumable)
+        ways = (["resume=True to continue it"] if resumable else []) + [
+            "overwrite=True to replace it",
+            "out=<folder> to write elsewhere",
+        ]
+        what = "a run" if resumable else "results but no checkpoint to resume from"
+        super().__init__(f"{self.run_dir} already holds {what}; pass {', '.join(ways[:-1])} or {ways[-1]}")
+
+    def __reduce__(self) -> tuple[Any, ...]:  # joblib workers send errors back pickled
+        return (RunExistsError, (self.run_dir, self.resumable))
+
+
+#: how the command line spells the arguments that the library's messages name
+CLI_WORDS = {"resume=True": "--resume", "overwrite=True": "--overwrite", "out=<folder>": "--out FOLDER"}
+
+
+def cli_wording(message: str) -> str:
+    """A library message with Python arguments (``resume=True``) named as CLI flags."""
+    for api, flag in CLI_WORDS.items():
+        message = message.replace(api, flag)
+    return message
 
 
 def child_seed(seed: int, index: int = 0) -> np.random.SeedSequence:
@@ -259,18 +290,35 @@ class Campaign:
 
     @staticmethod
     def _claim(run_dir: Path, resume: bool, overwrite: bool) -> None:
-        """Refuse to touch an existing run folder unless asked to resume or overwrite."""
+        """Refuse to touch an existing run folder unless asked to resume or overwrite.
+
+        Called before any model is loaded or trained, so a refusal costs nothing. Messages
+        name the Python arguments (``resume=True``); the CLI says ``--resume``.
+        """
+        from evodesign.campaign.checkpoint import CHECKPOINT, LEGACY_CHECKPOINT, remove_stale_temporaries
+
         if resume and overwrite:
-            raise ValueError("choose one of resume and overwrite, not both")
+            raise ValueError("choose one of resume=True and overwrite=True, not both")
         occupied = run_dir.exists() and any(run_dir.iterdir())
+        resumable = (run_dir / CHECKPOINT).exists()
+        if resume and not resumable:
+            if (run_dir / LEGACY_CHECKPOINT).exists():
+                raise CheckpointError(
+                    f"{run_dir / LEGACY_CHECKPOINT} is a checkpoint of an older evodesign (a "
+                    "pickle, which can run code when read); this version does not read it. "
+                    "Start afresh with overwrite=True, or write elsewhere with out=<folder>"
+                )
+            what = "holds no checkpoint" if occupied else "does not exist"
+            raise CheckpointError(
+                f"nothing to resume: {run_dir} {what}. Start the run without resume=True"
+                + (" (overwrite=True replaces what is there)" if occupied else "")
+            )
         if occupied and overwrite:
             shutil.rmtree(run_dir)
         elif occupied and not resume:
-            raise RunExistsError(
-                f"{run_dir} already holds a run; pass --resume to continue it, --overwrite "
-                "to replace it, or --out to write elsewhere"
-            )
+            raise RunExistsError(run_dir, resumable)
         run_dir.mkdir(parents=True, exist_ok=True)
+        remove_stale_temporaries(run_dir)
 
     # ------------------------------------------------------------------ NSGA-II
     def run(
@@ -305,9 +353,8 @@ class Campaign:
 
         seed = self.config.campaign.seed if seed is None else int(seed)
         run_dir = Path(out) if out is not None else self.run_dir(seed, index, n_runs)
-        if resume and not (run_dir / results.CHECKPOINT).exists():
-            raise CheckpointError(f"no checkpoint at {run_dir / results.CHECKPOINT}: nothing to resume")
         self._claim(run_dir, resume, overwrite)
+        checkpoint = run_dir / CHECKPOINT
         started = time.perf_counter()
         models = self.prepare()
         prepare_s = time.perf_counter() - started
@@ -321,17 +368,19 @@ class Campaign:
             "artifacts": {k: v["weights_sha256"] for k, v in artifacts.items()},
         }
         with torch_threads(threads):
+            problem = self.problem()
+            algorithm = self.algorithm()
+            algorithm.setup(problem, termination=("n_gen", self.config.search.n_gen), seed=pymoo_seed, verbose=False)
+            history: list[dict[str, Any]] = []
+            archive: dict[str, str] = {}
             if resume:
-                header, state = read_checkpoint(run_dir / results.CHECKPOINT, expect=expect)
-                algorithm, history, archive = state["algorithm"], state["history"], state["archive"]
-                algorithm.problem.attach(models.surrogate)
-                problem = algorithm.problem
+                header, state = self._read_checkpoint(checkpoint, expect)
+                try:
+                    restore_search_state(algorithm, state.arrays, state.meta)
+                except SearchStateError as error:
+                    raise CheckpointError(f"{checkpoint} cannot be resumed: {error}") from error
+                history, archive = state.history, state.archive
                 self._say(f"resuming {run_dir} at generation {header['generation']}")
-            else:
-                problem = self.problem()
-                algorithm = self.algorithm()
-                algorithm.setup(problem, termination=("n_gen", self.config.search.n_gen), seed=pymoo_seed, verbose=False)
-                history, archive = [], {}
             results.write_config(run_dir, self.config, self.base_dir)
             manifest = results.manifest(self, seed, index, n_runs, ss, pymoo_seed, artifacts, status="running")
             manifest["timings"] = {"prepare_s": prepare_s}
@@ -350,10 +399,11 @@ class Campaign:
                 history.append(row)
                 self._say(results.progress_line(row, n_gen, time.perf_counter() - search_start, len(history)))
                 if len(history) % self.config.search.checkpoint_every == 0 or not algorithm.has_next():
+                    arrays, meta = capture_search_state(algorithm)
                     write_checkpoint(
-                        run_dir / results.CHECKPOINT,
+                        checkpoint,
                         {**expect, "generation": row["gen"]},
-                        {"algorithm": algorithm, "history": history, "archive": archive},
+                        SearchCheckpoint(arrays, meta, history, archive),
                     )
                 if on_generation is not None:
                     on_generation(row["gen"])
@@ -463,9 +513,57 @@ class Campaign:
         self._say(f"{len(designs)} designs on the screened front -> {run_dir}")
         return result
 
+    def _read_checkpoint(self, path: Path, expect: dict[str, Any]) -> tuple[dict[str, Any], SearchCheckpoint]:
+        """Read a run's checkpoint; a config change is reported as the keys that changed."""
+        try:
+            return read_checkpoint(path, expect=expect)
+        except CheckpointError as error:
+            if error.mismatch != "campaign_hash":
+                raise
+            changed = self._changed_keys(path.parent / "config.toml")
+            detail = f"these keys changed since it was written: {', '.join(changed)}" if changed else (
+                "its campaign differs from this one"
+            )
+            raise CheckpointError(
+                f"{path} cannot be resumed with this config: {detail}. Put them back to resume, "
+                "or start afresh with overwrite=True or elsewhere with out=<folder>",
+                mismatch="campaign_hash",
+            ) from None
+
+    def _changed_keys(self, saved_path: Path) -> list[str]:
+        """Dotted keys whose values differ between a run's saved config.toml and this config."""
+        import tomllib
+
+        from evodesign.campaign import results
+
+        try:
+            saved = tomllib.loads(saved_path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            return []
+        with tempfile.TemporaryDirectory() as tmp:
+            results.write_config(Path(tmp), self.config, self.base_dir)
+            current = tomllib.loads((Path(tmp) / "config.toml").read_text(encoding="utf-8"))
+        a, b = _flatten(saved), _flatten(current)
+        return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and not k.startswith("verify."))
+
     def _say(self, message: str) -> None:
         if self.progress:
             print(message, file=sys.stdout, flush=True)
+
+
+def _flatten(table: Any, prefix: str = "") -> dict[str, Any]:
+    """``{"search.pop_size": 200, "objectives[0].name": ...}`` from nested TOML data."""
+    if isinstance(table, dict):
+        out: dict[str, Any] = {}
+        for key, value in table.items():
+            out.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))
+        return out
+    if isinstance(table, list) and table and all(isinstance(v, dict) for v in table):
+        out = {}
+        for i, value in enumerate(table):
+            out.update(_flatten(value, f"{prefix}[{i}]"))
+        return out
+    return {prefix: table}
 
 
 class KnownSampling(Sampling):

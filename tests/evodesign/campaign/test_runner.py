@@ -15,7 +15,7 @@ from evodesign.campaign import Campaign, CampaignConfig, CheckpointError, RunExi
 from evodesign.cli import app
 from evodesign.problem import EvaluationError
 
-OUTPUT_FILES = ("config.toml", "manifest.json", "pareto.csv", "history.csv", "pareto.png", "convergence.png", "checkpoint.pkl")
+OUTPUT_FILES = ("config.toml", "manifest.json", "pareto.csv", "history.csv", "pareto.png", "convergence.png", "checkpoint.bin")
 
 
 @pytest.fixture(scope="module", autouse=True)
@@ -213,14 +213,14 @@ def test_checkpoint_refusals(campaign_factory, tmp_path):
     with pytest.raises(CheckpointError, match="nothing to resume"):
         campaign.run(seed=0, resume=True)
     result = campaign.run(seed=0)
-    checkpoint = result.run_dir / "checkpoint.pkl"
+    checkpoint = result.run_dir / "checkpoint.bin"
     # another seed's checkpoint is foreign
     other = campaign.run(seed=1)
-    (other.run_dir / "checkpoint.pkl").replace(checkpoint)
+    (other.run_dir / "checkpoint.bin").replace(checkpoint)
     with pytest.raises(CheckpointError, match="belongs to another run: its 'seed'"):
         campaign.run(seed=0, resume=True)
     # truncated
-    raw = (campaign.run(seed=2).run_dir / "checkpoint.pkl").read_bytes()
+    raw = (campaign.run(seed=2).run_dir / "checkpoint.bin").read_bytes()
     checkpoint.write_bytes(raw[: len(raw) // 2].replace(b'"seed": 2', b'"seed": 0'))
     with pytest.raises(CheckpointError, match="truncated or corrupt"):
         campaign.run(seed=0, resume=True)
