@@ -9,6 +9,11 @@ Commands:
     evodesign bench surrogate --json FILE       deep ensemble vs random forest
     evodesign bench overhead --json FILE        NSGA-II overhead per generation, ours vs pymoo
     evodesign bench report                      regenerate docs/benchmarks.md from the JSON
+
+Every error a user can cause (a bad file, option or value) ends the command with exit code 2
+and one ``error:`` message, printed verbatim (no rich markup, so ``[search]`` keeps its
+brackets) and without a traceback: :class:`_Guarded` maps the expected exceptions in one
+place. An unexpected exception (a bug) exits with code 1, saying where its traceback was saved.
 """
 
 from __future__ import annotations
@@ -16,29 +21,133 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+import traceback
 from pathlib import Path
-from typing import Any, Optional
+from typing import Any, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
+from typer.core import TyperGroup
+from typer.exceptions import Abort, Exit, TyperException
 
 from evodesign.exceptions import EvodesignError
+from operators.exceptions import OperatorsError
+
+#: Exit code of every error caused by the input (file, option, value), as click uses for
+#: bad options.
+EXIT_BAD_INPUT = 2
+#: Exit code of an unexpected error (a bug in evodesign or a library).
+EXIT_INTERNAL = 1
+#: Exit code after Ctrl-C (128 + SIGINT, the shell's convention).
+EXIT_INTERRUPTED = 130
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+def _say(text: object) -> None:
+    """Print ``text`` exactly as it is: no markup, no highlighting, no inserted line breaks."""
+    console.print(str(text), markup=False, highlight=False, soft_wrap=True)
+
+
+def _error(message: str) -> None:
+    err_console.print(
+        Text.assemble(("error:", "bold red"), " ", str(message)), highlight=False, soft_wrap=True
+    )
+
+
+def _fail(message: str) -> NoReturn:
+    """Print ``error: message`` verbatim and exit with code 2."""
+    _error(message)
+    raise typer.Exit(code=EXIT_BAD_INPUT)
+
+
+def _explain(err: BaseException) -> tuple[str, int]:
+    """The message and exit code for an exception that reached the command line."""
+    if isinstance(err, (EvodesignError, OperatorsError)):
+        return _cli_wording(str(err)), EXIT_BAD_INPUT
+    if isinstance(err, MemoryError):
+        return (
+            "out of memory: the run asked for more memory than this machine has; lower the "
+            "sizes of the campaign file ([search] pop_size, [screen] n_samples, [surrogate] "
+            "hidden or n_members) or run fewer seeds at once (--n-jobs)",
+            EXIT_BAD_INPUT,
+        )
+    if isinstance(err, KeyboardInterrupt):
+        return (
+            "interrupted; a run stopped this way continues from its last checkpoint with "
+            "--resume",
+            EXIT_INTERRUPTED,
+        )
+    if isinstance(err, OSError):
+        where = f": {err.filename}" if err.filename else ""
+        if err.filename2:
+            where += f" -> {err.filename2}"
+        what = err.strerror or str(err)
+        return f"{what}{where}", EXIT_BAD_INPUT
+    if isinstance(err, ImportError):  # an optional dependency (e.g. dask) is missing
+        return str(err), EXIT_BAD_INPUT
+    return _internal(err), EXIT_INTERNAL
+
+
+def _cli_wording(message: str) -> str:
+    """A library message with its Python arguments (``resume=True``) named as the flags."""
+    try:
+        from evodesign.campaign.runner import cli_wording
+    except ImportError:  # pragma: no cover - an older runner without it
+        return message
+    return cli_wording(message)
+
+
+def _internal(err: BaseException) -> str:
+    """Save the traceback of an unexpected error to a file and say where it is."""
+    text = "".join(traceback.format_exception(type(err), err, err.__traceback__))
+    try:
+        fd, path = tempfile.mkstemp(prefix="evodesign-error-", suffix=".txt")
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+        saved = f"; the traceback is in {path}, please include it when you report this"
+    except OSError:
+        saved = ""
+    return f"unexpected {type(err).__name__}: {err} (a bug in evodesign{saved})"
+
+
+class _Guarded(TyperGroup):
+    """A command group that turns every exception of a command into one ``error:`` line.
+
+    typer's own exceptions (bad options, ``typer.Exit``, help) pass through unchanged;
+    everything else is mapped by :func:`_explain`, so no traceback ever reaches the user.
+    """
+
+    def invoke(self, ctx: typer.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except (Exit, Abort, TyperException):
+            raise
+        except (Exception, KeyboardInterrupt) as err:
+            message, code = _explain(err)
+            _error(message)
+            raise typer.Exit(code=code) from None
+
 
 app = typer.Typer(
+    cls=_Guarded,
+    rich_markup_mode=None,  # help texts name TOML tables such as [campaign]: show them as written
     help="evodesign: inverse design of materials with learned evolutionary operators.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-bench_app = typer.Typer(help="Benchmarks: print a table and write JSON.", no_args_is_help=True)
+bench_app = typer.Typer(
+    cls=_Guarded,
+    rich_markup_mode=None,
+    help="Benchmarks: print a table and write JSON.",
+    no_args_is_help=True,
+)
 app.add_typer(bench_app, name="bench")
-console = Console()
-
-
-def _fail(message: str) -> None:
-    console.print(f"[bold red]error:[/] {message}")
-    raise typer.Exit(code=2)
 
 
 def _json_object(flag: str, text: str) -> dict[str, Any]:
@@ -69,7 +178,7 @@ def _write_json(path: Path | None, result: dict[str, Any]) -> None:
         fh.flush()
         os.fsync(fh.fileno())
     os.replace(tmp, path)
-    console.print(f"wrote {path}")
+    _say(f"wrote {path}")
 
 
 @app.command()
@@ -86,16 +195,13 @@ def datasets(
         table.add_column("source")
         for ds_name in list_datasets():
             ds = load_dataset(ds_name)
-            table.add_row(ds_name, str(len(ds.frame)), ds.source)
+            table.add_row(escape(ds_name), str(len(ds.frame)), escape(ds.source))
         console.print(table)
         return
-    try:
-        ds = load_dataset(name)
-    except EvodesignError as err:
-        _fail(str(err))
+    ds = load_dataset(name)
     summary = ds.summary()
-    console.print(f"[bold]{ds.name}[/]: {ds.source}")
-    console.print(
+    console.print(Text.assemble((ds.name, "bold"), f": {ds.source}"), soft_wrap=True)
+    _say(
         f"{summary['n_rows']} formulas from {summary['n_raw_rows']} raw rows, "
         f"{summary['n_elements']} elements"
     )
@@ -105,14 +211,14 @@ def datasets(
         table.add_column(col, justify="right", no_wrap=True)
     for target, stats in summary["targets"].items():
         table.add_row(
-            target,
+            escape(target),
             f"{int(stats['count'])}",
             *(f"{stats[k]:.3g}" for k in ("mean", "std", "min", "median", "max")),
         )
     console.print(table)
     hist = summary.get("elements_per_formula")
     if hist:
-        console.print("elements per formula: " + ", ".join(f"{k}: {v}" for k, v in hist.items()))
+        _say("elements per formula: " + ", ".join(f"{k}: {v}" for k, v in hist.items()))
 
 
 @app.command("train-operators")
@@ -138,26 +244,61 @@ def train_operators(
 
     vae_options = {} if max_epochs is None else {"max_epochs": max_epochs}
     gan_options = {} if gan_steps is None else {"n_steps": gan_steps}
-    try:
-        model, path = train_generators(
-            dataset, out, seed=seed, max_elements=max_elements, max_atoms=max_atoms,
-            strict_valid=not all_compositions, vae_options=vae_options,
-            gan_options=gan_options, max_rows=max_rows, overwrite=overwrite,
-        )
-    except EvodesignError as err:
-        _fail(str(err))
-    except ValueError as err:  # operators' artifact errors (e.g. an existing model)
-        _fail(str(err))
-    console.print(f"wrote {path}")
+    model, path = train_generators(
+        dataset, out, seed=seed, max_elements=max_elements, max_atoms=max_atoms,
+        strict_valid=not all_compositions, vae_options=vae_options,
+        gan_options=gan_options, max_rows=max_rows, overwrite=overwrite,
+    )
+    _say(f"wrote {path}")
 
 
 def _campaign_config(config: Path) -> Any:
     from evodesign.campaign import CampaignConfig
 
-    try:
-        return CampaignConfig.from_toml(config)
-    except EvodesignError as err:
-        _fail(str(err))
+    return CampaignConfig.from_toml(config)
+
+
+def _check_run_options(
+    resume: bool,
+    overwrite: bool,
+    n_jobs: int,
+    seeds: int,
+    backend: str,
+    scheduler: Optional[str],
+    out: Optional[Path],
+) -> None:
+    """Refuse contradictory or impossible options of ``run`` and ``screen``."""
+    if resume and overwrite:
+        _fail(
+            "--resume and --overwrite contradict each other: --resume continues the existing "
+            "run(s) from their checkpoint, --overwrite deletes them and starts again; pass one"
+        )
+    if n_jobs == 0 or n_jobs < -1:
+        _fail(f"--n-jobs {n_jobs}: give the number of runs in parallel (1 or more), or -1 for all cores")
+    if backend not in _BACKENDS:
+        import difflib
+
+        close = difflib.get_close_matches(backend.lower(), _BACKENDS, n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        _fail(f"--backend {backend}: unknown joblib backend{hint}; valid: {', '.join(_BACKENDS)}")
+    if scheduler is not None and backend != "dask":
+        _fail(f"--scheduler is only used with --backend dask (got --backend {backend})")
+    if backend == "dask" and scheduler is None:
+        _fail(
+            "--backend dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786, the address "
+            "printed by `dask scheduler`)"
+        )
+    if out is not None and out.exists() and not out.is_dir():
+        _fail(f"--out {out} is a file; --out takes the folder that run folders are written under")
+
+
+def _check_data(cfg: Any, base_dir: Path) -> None:
+    """Load the campaign's data set and check the campaign against it (objective names,
+    elements of the space), before any folder is made or any model trained."""
+    from evodesign.campaign.models import resolve_dataset
+
+    data = resolve_dataset(cfg.campaign.dataset, base_dir)
+    cfg.check_against(data.targets, data.elements)
 
 
 def _run_or_screen(
@@ -175,43 +316,43 @@ def _run_or_screen(
 ) -> None:
     from evodesign.campaign import Campaign, run_seeds
 
+    # Everything that can be checked without work is checked before anything is written:
+    # the options, the campaign file, then the data set against the campaign.
+    _check_run_options(resume, overwrite, n_jobs, seeds, backend, scheduler, out)
     cfg = _campaign_config(config)
-    if resume and overwrite:
-        _fail("choose one of --resume and --overwrite")
+    _check_data(cfg, config.parent)
     out_root = Path("runs/output") if out is None else out
-    try:
-        if seeds == 1 and backend == "loky":
-            campaign = Campaign(cfg, out_root=out_root, base_dir=config.parent, progress=not quiet)
-            if kind == "run":
-                results = [campaign.run(seed, resume=resume, overwrite=overwrite)]
-            else:
-                results = [campaign.screen(seed, overwrite=overwrite)]
+    if seeds == 1 and backend == "loky":
+        campaign = Campaign(cfg, out_root=out_root, base_dir=config.parent, progress=not quiet)
+        if kind == "run":
+            results = [campaign.run(seed, resume=resume, overwrite=overwrite)]
         else:
-            results = run_seeds(
-                cfg, seed=seed, n_seeds=seeds, n_jobs=n_jobs, kind=kind, out_root=out_root,
-                base_dir=config.parent, backend=backend, scheduler=scheduler, resume=resume,
-                overwrite=overwrite, progress=not quiet,
-            )
-    except EvodesignError as err:
-        _fail(str(err))
-    table = Table(title=f"{cfg.campaign.name}: {kind}")
+            results = [campaign.screen(seed, overwrite=overwrite)]
+    else:
+        results = run_seeds(
+            cfg, seed=seed, n_seeds=seeds, n_jobs=n_jobs, kind=kind, out_root=out_root,
+            base_dir=config.parent, backend=backend, scheduler=scheduler, resume=resume,
+            overwrite=overwrite, progress=not quiet,
+        )
+    table = Table(title=escape(f"{cfg.campaign.name}: {kind}"))
     for col in ("run folder", "designs", "evaluations", "final HV", "minutes"):
         table.add_column(col, justify="right" if col != "run folder" else "left", overflow="fold")
     for r in results:
         hv = r.history["hypervolume"].iloc[-1] if len(r.history) else float("nan")
         minutes = r.manifest.get("timings", {}).get("total_s", float("nan")) / 60
-        table.add_row(str(r.run_dir), str(len(r.designs)), f"{r.manifest.get('n_evaluations', 0):,}", f"{hv:.4f}", f"{minutes:.1f}")
+        table.add_row(escape(str(r.run_dir)), str(len(r.designs)), f"{r.manifest.get('n_evaluations', 0):,}", f"{hv:.4f}", f"{minutes:.1f}")
     console.print(table)
 
 
+_BACKENDS = ("loky", "threading", "dask")
 _SEED_HELP = "campaign seed (default: [campaign] seed of the config)"
 
 
 @app.command()
 def run(
     config: Path = typer.Argument(..., help="campaign TOML file, e.g. runs/thermoelectric.toml"),
-    seed: Optional[int] = typer.Option(None, help=_SEED_HELP),
-    seeds: int = typer.Option(1, help="number of independent runs (child seeds of --seed)"),
+    seed: Optional[int] = typer.Option(None, min=0, help=_SEED_HELP),
+    seeds: int = typer.Option(1, min=1, help="number of independent runs (child seeds of --seed)"),
     n_jobs: int = typer.Option(1, help="runs in parallel (-1: all cores)"),
     out: Optional[Path] = typer.Option(None, help="output root (default runs/output)"),
     resume: bool = typer.Option(False, help="continue the run(s) from their checkpoint"),
@@ -227,8 +368,8 @@ def run(
 @app.command()
 def screen(
     config: Path = typer.Argument(..., help="campaign TOML file"),
-    seed: Optional[int] = typer.Option(None, help=_SEED_HELP),
-    seeds: int = typer.Option(1, help="number of independent screens"),
+    seed: Optional[int] = typer.Option(None, min=0, help=_SEED_HELP),
+    seeds: int = typer.Option(1, min=1, help="number of independent screens"),
     n_jobs: int = typer.Option(1, help="screens in parallel"),
     out: Optional[Path] = typer.Option(None, help="output root (default runs/output)"),
     overwrite: bool = typer.Option(False, help="delete existing screen folder(s) first"),
@@ -249,27 +390,31 @@ def report(
     """Summarise a finished run: its best designs, convergence, and (re)drawn plots."""
     from evodesign.campaign import Campaign, load_run
 
-    try:
-        result = load_run(run_dir)
-        cfg = _campaign_config(run_dir / "config.toml")
-    except EvodesignError as err:
-        _fail(str(err))
+    if not run_dir.is_dir():
+        what = "is a file" if run_dir.exists() else "does not exist"
+        _fail(f"{run_dir} {what}; report takes a run folder, e.g. runs/output/thermoelectric/seed0")
+    result = load_run(run_dir)
+    cfg = _campaign_config(run_dir / "config.toml")
     m = result.manifest
     console.print(
-        f"[bold]{run_dir}[/]: {m.get('kind', 'run')} of campaign {m.get('campaign')!r}, seed "
-        f"{m.get('seed')} (run {m.get('run_index', 0)} of {m.get('n_runs', 1)}), status {m.get('status')}"
+        Text.assemble(
+            (str(run_dir), "bold"),
+            f": {m.get('kind', 'run')} of campaign {m.get('campaign')!r}, seed {m.get('seed')} "
+            f"(run {m.get('run_index', 0)} of {m.get('n_runs', 1)}), status {m.get('status')}",
+        ),
+        soft_wrap=True,
     )
     h = result.history
     if len(h):
         last = h.iloc[-1]
-        console.print(
+        _say(
             f"{int(last['n_eval']):,} evaluations in {len(h)} generation(s); final hypervolume "
             f"{last['hypervolume']:.4f}; {int(h['failures'].sum())} failed evaluations"
         )
     table = Table(title=f"{len(result.designs)} designs on the front (first {min(top, len(result.designs))})")
     shown = ["formula"] + [o.name for o in cfg.objectives] + ["nearest_known", "operator"]
     for col in shown:
-        table.add_column(col)
+        table.add_column(escape(col))
     for _, row in result.designs.head(top).iterrows():
         cells = []
         for col in shown:
@@ -277,7 +422,7 @@ def report(
             std = row.get(f"{col}_std")
             if isinstance(value, float):
                 value = f"{value:.3g}" + (f" +/- {std:.2g}" if isinstance(std, float) else "")
-            cells.append(str(value))
+            cells.append(escape(str(value)))
         table.add_row(*cells)
     console.print(table)
     if plots:
@@ -285,13 +430,10 @@ def report(
         from evodesign.campaign.results import Normalizer
 
         campaign = Campaign(cfg, base_dir=run_dir, progress=False)
-        try:
-            normalizer = Normalizer.from_data(campaign.objectives, *campaign.prepare_data())
-        except EvodesignError as err:
-            _fail(str(err))
+        normalizer = Normalizer.from_data(campaign.objectives, *campaign.prepare_data())
         pareto_plot(result.designs, normalizer.known, campaign.objectives, run_dir / "pareto.png", title=str(run_dir))
         convergence_plot(result.history, run_dir / "convergence.png", title=str(run_dir))
-        console.print(f"drew {run_dir / 'pareto.png'} and {run_dir / 'convergence.png'}")
+        _say(f"drew {run_dir / 'pareto.png'} and {run_dir / 'convergence.png'}")
 
 
 @bench_app.command("featurizer")
@@ -306,7 +448,7 @@ def bench_featurizer(
 
     _check_json_target(json_path, overwrite)
     result = run_featurizer_benchmark(n=n, seed=seed)
-    console.print(format_featurizer_table(result))
+    _say(format_featurizer_table(result))
     _write_json(json_path, result)
 
 
@@ -341,13 +483,10 @@ def bench_surrogate(
             _fail(f"--ensemble: unknown setting(s) {unknown}; valid: {sorted(valid)}")
         if "hidden_layer_sizes" in params:
             params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
-    try:
-        result = run_surrogate_benchmark(dataset, names, seed=seed, max_rows=max_rows, ensemble_params=params,
-                                         joint=joint)
-    except EvodesignError as err:
-        _fail(str(err))
+    result = run_surrogate_benchmark(dataset, names, seed=seed, max_rows=max_rows, ensemble_params=params,
+                                     joint=joint)
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
-    console.print(format_surrogate_table(result))
+    _say(format_surrogate_table(result))
     _write_json(json_path, result)
 
 
@@ -368,14 +507,11 @@ def bench_operators(
     _check_json_target(json_path, overwrite)
     vae_options = {} if max_epochs is None else {"max_epochs": max_epochs}
     gan_options = {} if gan_steps is None else {"n_steps": gan_steps}
-    try:
-        result = run_operators_benchmark(
-            dataset, n_offspring=n_offspring, seed=seed, vae_options=vae_options,
-            gan_options=gan_options, max_rows=max_rows,
-        )
-    except EvodesignError as err:
-        _fail(str(err))
-    console.print(format_operators_table(result))
+    result = run_operators_benchmark(
+        dataset, n_offspring=n_offspring, seed=seed, vae_options=vae_options,
+        gan_options=gan_options, max_rows=max_rows,
+    )
+    _say(format_operators_table(result))
     _write_json(json_path, result)
 
 
@@ -396,7 +532,7 @@ def bench_overhead(
     sizes = tuple(int(p) for p in pop_sizes.split(",") if p.strip())
     result = run_overhead_benchmark(pop_sizes=sizes, n_gen=n_gen, seed=seed)
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
-    console.print(format_overhead_table(result))
+    _say(format_overhead_table(result))
     _write_json(json_path, result)
 
 
@@ -455,11 +591,8 @@ def bench_report(
     """Regenerate docs/benchmarks.md from the benchmark JSON files."""
     from evodesign.benchmarks.report import write_report
 
-    try:
-        write_report(results, out)
-    except EvodesignError as err:
-        _fail(str(err))
-    console.print(f"wrote {out}")
+    write_report(results, out)
+    _say(f"wrote {out}")
 
 
 @app.command()
@@ -482,25 +615,22 @@ def verify(
     from evodesign.structures import verify_run
 
     start = time.perf_counter()
-    try:
-        table = verify_run(
-            run_dir, top=top, n_jobs=n_jobs, n_structures=n_structures, relax_steps=relax_steps,
-            max_atoms=max_atoms, timeout_s=timeout, max_e_form=max_e_form,
-            max_e_above_hull=max_e_above_hull, progress=None if quiet else console.print,
-        )
-    except EvodesignError as err:
-        _fail(str(err))
+    table = verify_run(
+        run_dir, top=top, n_jobs=n_jobs, n_structures=n_structures, relax_steps=relax_steps,
+        max_atoms=max_atoms, timeout_s=timeout, max_e_form=max_e_form,
+        max_e_above_hull=max_e_above_hull, progress=None if quiet else _say,
+    )
     done = table[table["verify_status"] != ""]
-    result = Table(title=f"{run_dir}: {len(done)} designs verified in {time.perf_counter() - start:.0f} s")
+    result = Table(title=escape(f"{run_dir}: {len(done)} designs verified in {time.perf_counter() - start:.0f} s"))
     shown = ["formula", "verify_status", "spacegroup", "n_atoms_cell", "e_form_chgnet", "e_above_hull_chgnet"]
     if "verify_pass" in table.columns:
         shown.append("verify_pass")
     for col in shown:
         result.add_column(col, overflow="fold")
     for _, row in done.iterrows():
-        result.add_row(*(str(row[c]) for c in shown))
+        result.add_row(*(escape(str(row[c])) for c in shown))
     console.print(result)
-    console.print(f"wrote {run_dir / 'pareto.csv'} and {run_dir / 'structures'}/")
+    _say(f"wrote {run_dir / 'pareto.csv'} and {run_dir / 'structures'}/")
 
 
 @bench_app.command("verify")
@@ -520,10 +650,7 @@ def bench_verify(
 
     _check_json_target(json_path, overwrite)
     formulas = list(PROTOTYPES)[:n_compounds] if n_compounds else None
-    try:
-        result = run_verify_calibration(out, formulas=formulas, n_jobs=n_jobs, seed=seed, progress=console.print)
-    except EvodesignError as err:
-        _fail(str(err))
+    result = run_verify_calibration(out, formulas=formulas, n_jobs=n_jobs, seed=seed, progress=_say)
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
     print(format_verify_table(result))
     _write_json(json_path, result)

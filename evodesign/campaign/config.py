@@ -76,6 +76,11 @@ __all__ = [
 #: Objectives computed from the formula alone (pymatgen's HHI tables), not by a surrogate.
 ANALYTIC_OBJECTIVES = ("hhi_production", "hhi_reserve")
 
+#: Upper bounds of the sizes that fill memory: a population or a screen beyond these is a typo
+#: (one more zero), and would stop the run with an out-of-memory error minutes later.
+MAX_POP_SIZE = 100_000
+MAX_SCREEN_SAMPLES = 10_000_000
+
 # Bumped when the meaning of a hashed section changes, so that old caches are not reused.
 _HASH_VERSION = 1
 _NAME = re.compile(r"^[A-Za-z0-9_-]+$")
@@ -198,6 +203,18 @@ class SpaceSection(_Table):
     @model_validator(mode="after")
     def _consistent(self) -> SpaceSection:
         problems: list[tuple[tuple[str | int, ...], str]] = []
+        if self.allow and len(set(self.allow)) < self.min_elements:
+            n = len(set(self.allow))
+            problems.append(
+                (
+                    ("allow",),
+                    f"only {n} element{'s' if n > 1 else ''} allowed "
+                    f"({_alternatives(sorted(set(self.allow)), 'and')}), but min_elements = "
+                    f"{self.min_elements} asks for formulas of at least {self.min_elements} "
+                    f"distinct elements; allow at least {self.min_elements} elements or set "
+                    f"min_elements = {n}",
+                )
+            )
         if self.max_atoms < self.max_elements:
             problems.append(
                 (
@@ -264,14 +281,16 @@ class SurrogateSection(_Table):
 
     model: Literal["ensemble", "forest"] = "ensemble"
     n_members: int = Field(5, ge=1, le=64)
-    hidden: Annotated[tuple[Annotated[int, Field(ge=1)], ...], Field(strict=False)] = (256, 256)
-    max_epochs: int = Field(200, ge=1)
-    patience: int = Field(20, ge=1)
+    hidden: Annotated[
+        tuple[Annotated[int, Field(ge=1, le=16384)], ...], Field(strict=False, min_length=1, max_length=16)
+    ] = (256, 256)
+    max_epochs: int = Field(200, ge=1, le=100_000)
+    patience: int = Field(20, ge=1, le=100_000)
     architecture: Literal["mlp", "residual"] = "mlp"
     dropout: float = Field(0.0, ge=0, lt=1)
     lr_schedule: Literal["constant", "cosine"] = "constant"
-    warmup_epochs: int = Field(0, ge=0)
-    n_estimators: int = Field(200, ge=1)
+    warmup_epochs: int = Field(0, ge=0, le=100_000)
+    n_estimators: int = Field(200, ge=1, le=10_000)
     seed: int = Field(0, ge=0)
 
     @model_validator(mode="after")
@@ -310,6 +329,29 @@ class Objective(_Table):
         if isinstance(data, Mapping) and data.get("target") is not None and "direction" not in data:
             return {**data, "direction": "min"}
         return data
+
+    @field_validator("direction", mode="before")
+    @classmethod
+    def _direction(cls, value: Any) -> Any:
+        if not isinstance(value, str) or value in ("max", "min"):
+            return value
+        word = value.strip().lower()
+        if word in ("target", "range", "interval", "between", "window"):
+            raise ValueError(
+                f"got {_show(value)}: direction is 'max' or 'min'; to aim at a range, remove "
+                "direction and give target = [low, high] (e.g. target = [1.1, 1.7]), which is "
+                "minimised as the distance to the interval"
+            )
+        for short, words in (("max", ("max", "maximum", "maximize", "maximise", "maximal",
+                                      "highest", "high", "up", "larger")),
+                             ("min", ("min", "minimum", "minimize", "minimise", "minimal",
+                                      "lowest", "low", "down", "smaller"))):
+            if word in words:
+                raise ValueError(f"got {_show(value)}: valid: 'max' or 'min' (did you mean {short!r}?)")
+        raise ValueError(
+            f"got {_show(value)}: valid: 'max' or 'min' (or, for a range, remove direction and "
+            "give target = [low, high])"
+        )
 
     @field_validator("target", mode="before")
     @classmethod
@@ -423,8 +465,8 @@ class GeneratorsSection(_Table):
     """
 
     latent_dim: int = Field(32, ge=2, le=256)
-    max_epochs: int = Field(150, ge=1)
-    gan_steps: int = Field(3000, ge=1)
+    max_epochs: int = Field(150, ge=1, le=100_000)
+    gan_steps: int = Field(3000, ge=1, le=10_000_000)
     strict_valid: bool = True
     seed: int = Field(0, ge=0)
 
@@ -456,8 +498,8 @@ class SearchSection(_Table):
         checkpoint_every: generations between checkpoints.
     """
 
-    pop_size: int = Field(200, ge=4)
-    n_gen: int = Field(40, ge=1)
+    pop_size: int = Field(200, ge=4, le=MAX_POP_SIZE)
+    n_gen: int = Field(40, ge=1, le=100_000)
     operators: Literal["learned", "classical"] = "learned"
     crossover_prob: float = Field(0.9, ge=0, le=1)
     mutation_prob: float = Field(0.3, ge=0, le=1)
@@ -491,7 +533,7 @@ class ScreenSection(_Table):
             compounds) or ``"random"`` (uniform over the space).
     """
 
-    n_samples: int = Field(20000, ge=1)
+    n_samples: int = Field(20000, ge=1, le=MAX_SCREEN_SAMPLES)
     source: Literal["gan", "prior", "known", "random"] = "gan"
 
 
@@ -512,9 +554,9 @@ class VerifySection(_Table):
             phases built with the same model (eV/atom), applied the same way.
     """
 
-    top: int = Field(20, ge=0)
+    top: int = Field(20, ge=0, le=10_000)
     n_structures: int = Field(3, ge=1, le=64)
-    relax_steps: int = Field(50, ge=1)
+    relax_steps: int = Field(50, ge=1, le=100_000)
     max_atoms: int = Field(24, ge=1, le=200)
     timeout_s: float = Field(180.0, gt=0)
     max_e_form: float | None = None
@@ -698,11 +740,13 @@ class CampaignConfig(_Table):
             dataset_targets: the data set's target columns
                 (:attr:`~evodesign.datasets.MaterialsDataset.targets`).
             dataset_elements: the data set's elements, if known: every ``[space].allow``
-                element must be among them.
+                element must be among them, and the elements left after ``allow`` and
+                ``deny`` must be at least ``min_elements``.
 
         Raises:
-            ConfigError: an objective is neither a target nor analytic, or an allowed
-                element is absent from the data (every problem, one per line).
+            ConfigError: an objective is neither a target nor analytic, an allowed element
+                is absent from the data, or the space holds no formula of ``min_elements``
+                elements (every problem, one per line).
         """
         targets = list(dataset_targets)
         problems: list[tuple[tuple[Any, ...], str]] = []
@@ -731,8 +775,33 @@ class CampaignConfig(_Table):
                         "remove them",
                     )
                 )
+            else:
+                problems.extend(self._unsatisfiable_space(known))
         if problems:
             raise ConfigError(_render(self._source, problems, self._lines))
+
+    def _unsatisfiable_space(self, known: set[str]) -> list[tuple[tuple[Any, ...], str]]:
+        """The problem, if any, of a space whose allowed, not denied elements of the data set
+        are too few for a formula of ``min_elements`` elements."""
+        space, dataset = self.space, self.campaign.dataset
+        pool = set(space.allow) if space.allow else known
+        usable = sorted(pool - set(space.deny))
+        if len(usable) >= space.min_elements:
+            return []
+        source = "[space].allow" if space.allow else f"data set {dataset!r}"
+        if not usable:
+            return [(("space", "deny"), f"denies every element of {source}, so no formula "
+                     "is left to design; deny fewer elements")]
+        n = len(usable)
+        return [
+            (
+                ("space", "deny" if space.deny else "allow"),
+                f"leaves {n} element{'s' if n > 1 else ''} of {source} "
+                f"({_alternatives(usable, 'and')}), but min_elements = {space.min_elements} "
+                f"asks for formulas of at least {space.min_elements} distinct elements; deny "
+                f"fewer elements or set min_elements = {n}",
+            )
+        ]
 
     # -- writing and hashing
 
