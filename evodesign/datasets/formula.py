@@ -10,6 +10,12 @@ The grammar: element symbols (a capital letter and at most one lowercase letter)
 optional positive amount (``2``, ``0.5``, ``1e-3``), and parenthesised groups with an optional
 multiplier, e.g. ``Fe2O3``, ``Li0.5CoO2``, ``Ca(OH)2``. Whitespace between tokens is allowed
 (pymatgen writes ``"Fe2 O3"``) and removed; whitespace inside a token is not.
+
+Hydrates and other adducts are parts joined by a dot operator ``·`` (or ``•``, ``∙``, ``⋅``,
+``*``), each part after the first with an optional multiplier: ``CuSO4·5H2O`` is
+CuS O9 H10, ``CaSO4*0.5H2O`` is CaS O4.5 H1. A full stop ``.`` stays a decimal point, as in
+pymatgen: ``CuSO4.5H2O`` reads as ``CuSO4.5 H2O`` (O5.5), so write hydrates with ``·``
+or ``*``.
 """
 
 from __future__ import annotations
@@ -53,9 +59,17 @@ _LOWER_SYMBOLS = {symbol.lower(): symbol for symbol in _KNOWN_SYMBOLS}
 # A sign is admitted by the grammar only so that "Fe-2O3" gets a "negative amount" message
 # instead of a vague "invalid characters" one; the token walk rejects it.
 _AMOUNT = r"-?(?:\d+(?:\.\d*)?|\.\d+)(?:e[+-]?\d+)?"
-_GRAMMAR = rf"\s*(?:(?:[A-Z][a-z]?|\))(?:{_AMOUNT})?\s*|\(\s*)+"
+_PART = rf"\s*(?:(?:[A-Z][a-z]?|\))(?:{_AMOUNT})?\s*|\(\s*)+"
+#: what joins the parts of a hydrate or adduct (CuSO4·5H2O): middle dot, bullet, bullet
+#: operator, dot operator, asterisk
+_HYDRATE_SEPARATORS = "\u00b7\u2022\u2219\u22c5*"
+_MULTIPLIER = r"(?:\d+(?:\.\d*)?|\.\d+)"
+_GRAMMAR = rf"{_PART}(?:[{_HYDRATE_SEPARATORS}]\s*{_MULTIPLIER}?{_PART})*"
+_HYDRATE_PART = re.compile(rf"\s*({_MULTIPLIER}?)(.*)", re.DOTALL)
 _TOKEN = re.compile(rf"([A-Z][a-z]?)|(\()|(\))|({_AMOUNT})")
-_ALLOWED_CHARACTER = re.compile(r"[A-Za-z0-9().\s+-]")
+_ALLOWED_CHARACTER = re.compile(rf"[A-Za-z0-9().\s+\-{_HYDRATE_SEPARATORS}]")
+#: element names, lowercase, to their symbols ('iron' -> 'Fe'), for messages
+_NAMES = {element.long_name.lower(): element.symbol for element in Element}
 
 
 @dataclass(frozen=True)
@@ -126,7 +140,9 @@ def parse_formula(text: str) -> ParsedFormula | str:
         return _grammar_message(text)
     amounts = _amounts("".join(text.split()))
     if isinstance(amounts, str):
-        hint = _capitalisation_hint(text)
+        unknown = re.match(r"unknown element '([A-Z][a-z])'$", amounts)
+        # 'Xx' or 'Fo' is a misspelt symbol ('FO' is no help); 'E' of 'FE2O3' is a case slip
+        hint = _symbol_hint(unknown.group(1)) if unknown else _capitalisation_hint(text)
         return f"invalid formula {text!r}: {amounts}" + (f"; {hint}" if hint else "")
     composition = Composition(amounts, strict=True)
     if _NO_ELECTRONEGATIVITY.isdisjoint(amounts):
@@ -152,7 +168,7 @@ def _is_valid(text: str) -> bool:
 
 def _amounts(text: str) -> dict[str, float] | str:
     """Element amounts of a grammatical formula without whitespace, or what is wrong."""
-    amounts = _walk(text)
+    amounts = _hydrate(text) if re.search(f"[{_HYDRATE_SEPARATORS}]", text) else _walk(text)
     if isinstance(amounts, str):
         return amounts
     total = sum(amounts.values())
@@ -162,6 +178,26 @@ def _amounts(text: str) -> dict[str, float] | str:
             f"{MAX_ATOMS_PER_FORMULA_UNIT:g}; check the amounts"
         )
     return amounts
+
+
+def _hydrate(text: str) -> dict[str, float] | str:
+    """Sum the parts of a grammatical hydrate or adduct ('CuSO4·5H2O'), or say what is wrong."""
+    total: dict[str, float] = {}
+    for number, part in enumerate(re.split(f"[{_HYDRATE_SEPARATORS}]", text), start=1):
+        match = _HYDRATE_PART.fullmatch(part)
+        multiplier_text, formula = match.group(1), match.group(2)
+        multiplier = float(multiplier_text) if multiplier_text else 1.0
+        if multiplier <= Composition.amount_tolerance:
+            return (
+                f"zero multiplier {multiplier_text} of part {number} ({formula!r}) of the "
+                "hydrate; multipliers must be positive, e.g. 'CuSO4·5H2O'"
+            )
+        amounts = _walk(formula)
+        if isinstance(amounts, str):
+            return amounts
+        for element, count in amounts.items():
+            total[element] = total.get(element, 0.0) + count * multiplier
+    return total
 
 
 def _walk(text: str) -> dict[str, float] | str:
@@ -239,13 +275,39 @@ def _grammar_message(text: str) -> str:
     joined = "".join(text.split())
     if joined != text and _is_valid(joined):
         return message + f"spaces inside an element token; did you mean {joined!r}?"
-    return message + (_capitalisation_hint(text) or _GRAMMAR_HELP)
+    # A capitalised word of three or more letters is an element name ('Iron'), or an unknown
+    # element ('Foo', 'Fee') unless it is a capitalisation slip ('Nacl' -> 'NaCl').
+    words = re.findall(r"[A-Z][a-z]{2,}", text)
+    named = [w for w in words if w.lower() in _NAMES]
+    if named:
+        return message + f"{named[0]!r} is an element name, not a symbol; {_symbol_hint(named[0])}"
+    hint = _capitalisation_hint(text)
+    unknown = [w for w in words if w[:2] not in _KNOWN_SYMBOLS or not hint]
+    if unknown:
+        return (
+            message + f"unknown element {unknown[0]!r}: an element symbol is a capital letter "
+            f"and at most one lowercase letter; {_symbol_hint(unknown[0])}"
+        )
+    return message + (hint or _GRAMMAR_HELP)
 
 
 _GRAMMAR_HELP = (
     "a formula is element symbols (a capital letter, then at most one lowercase letter) "
-    "with optional positive amounts and parenthesised groups, like 'Fe2O3' or 'Ca(OH)2'"
+    "with optional positive amounts and parenthesised groups, like 'Fe2O3' or 'Ca(OH)2', "
+    "and hydrates like 'CuSO4·5H2O'"
 )
+
+
+def _symbol_hint(word: str) -> str:
+    """What an unknown element ``word`` may have meant: the symbol of an element of that
+    name ('Iron' -> 'Fe'), else the symbols that start with its capital."""
+    if word.lower() in _NAMES:
+        return f"did you mean {_NAMES[word.lower()]!r} ({word.lower()})?"
+    first = word[:1].upper()
+    same = sorted(s for s in _KNOWN_SYMBOLS if s[0] == first)
+    if not same:
+        return "valid symbols are those of the periodic table, e.g. 'Fe', 'O', 'Na', 'Cl'"
+    return f"symbols that start with {first!r}: " + ", ".join(repr(s) for s in same)
 
 
 def _capitalisation_hint(text: str) -> str:
@@ -261,7 +323,7 @@ def _capitalisation_hint(text: str) -> str:
 
 
 def _recapitalised(text: str, limit: int = 3) -> list[str]:
-    if not re.fullmatch(r"[A-Za-z0-9().]+", text):
+    if not re.fullmatch(rf"[A-Za-z0-9().{_HYDRATE_SEPARATORS}]+", text):
         return []
     pieces = re.findall(r"[A-Za-z]+|[^A-Za-z]+", text)
     options = [
