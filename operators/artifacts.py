@@ -16,7 +16,13 @@ import torch
 from operators.exceptions import ArtifactError
 from operators.gan import LatentGAN
 from operators.generative import GenerativeModel
-from operators.model_files import model_paths, read_model_files, sha256_file, write_model_files
+from operators.model_files import (
+    repair_advice,
+    model_paths,
+    read_model_files,
+    sha256_file,
+    write_model_files,
+)
 from operators.model_files import read_sidecar as _read_sidecar
 from operators.vae import VAE
 
@@ -114,7 +120,9 @@ def load_generative_model(
             gan.load_state_dict(_prefixed(tensors, "gan."))
     except (KeyError, RuntimeError, TypeError, ValueError) as err:
         raise ArtifactError(
-            f"{tensor_path} does not match its sidecar {json_path.name}: {err}"
+            f"{tensor_path} does not match its sidecar {json_path.name} ({err}): "
+            + repair_advice(tensor_path, json_path),
+            tensor_path,
         ) from err
     model = GenerativeModel(
         vae, gan, metadata=sidecar.get("metadata"), info=sidecar.get("training"),
