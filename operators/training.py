@@ -140,7 +140,8 @@ def fit_vae(
         min_delta: smallest validation-loss decrease that counts as improvement.
         validation_fraction: share of rows held out.
         random_state: seed or numpy Generator.
-        progress: show a progress bar.
+        progress: show progress (:func:`operators.progress.progress_bar`: a bar in a
+            terminal, plain lines in a log); it changes no number of the result.
 
     Returns:
         The trained VAE (eval mode) and a history dict: per-epoch ``train_loss``,
@@ -165,7 +166,9 @@ def fit_vae(
     x_val = torch.as_tensor(X[val], dtype=torch.float32)
 
     history: dict[str, Any] = {"train_loss": [], "val_loss": [], "val_support": [], "val_match": []}
-    with progress_bar(max_epochs + sharpen_epochs, "VAE", progress) as bar:
+    stage = f"generators: VAE ({max_epochs} epochs at most, then {sharpen_epochs} sharpening)"
+    with progress_bar(max_epochs + sharpen_epochs, stage, progress, unit="epoch",
+                      early_stop=True) as bar:
         best_epoch, epochs = _fit_vae_phase(
             vae, x_train, x_val, history, bar, gen, beta=beta, warmup_epochs=warmup_epochs,
             learning_rate=learning_rate, batch_size=batch_size, max_epochs=max_epochs,
@@ -360,7 +363,8 @@ def fit_latent_gan(
         patience: evaluations without improvement before stopping.
         validation_fraction: share of codes held out for the evaluation.
         random_state: seed or numpy Generator.
-        progress: show a progress bar.
+        progress: show progress (:func:`operators.progress.progress_bar`: a bar in a
+            terminal, plain lines in a log); it changes no number of the result.
 
     Returns:
         The trained GAN (eval mode) and a history dict: ``step``, ``fd`` and
@@ -394,7 +398,8 @@ def fit_latent_gan(
     batch = min(batch_size, len(z_train))
     critic_loss = torch.zeros(())
     step = 0
-    with progress_bar(n_steps, "latent GAN", progress) as bar:
+    with progress_bar(n_steps, "generators: latent GAN", progress, unit="step",
+                      early_stop=True) as bar:
         for step in range(1, n_steps + 1):
             gan.train()
             for _ in range(n_critic):
@@ -468,7 +473,7 @@ def fit_generative_model(
             on 2 shared cores an epoch took 0.7 s with one thread and 5 s with two, the
             pool spinning against the other processes. A speed setting only.
         random_state: seed or numpy Generator, shared by both fits in turn.
-        progress: show progress bars.
+        progress: show progress (see :func:`fit_vae`).
 
     Returns:
         The :class:`GenerativeModel` and ``{"vae": history, "gan": history or None}``.
