@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 from joblib import Parallel, delayed
 
+from evodesign.campaign.checkpoint import CHECKPOINT
+
 if TYPE_CHECKING:
     from evodesign.campaign.config import CampaignConfig
     from evodesign.campaign.runner import CampaignResult
@@ -116,20 +118,23 @@ def run_seeds(
         raise ValueError(f"kind must be 'run' or 'screen', got {kind!r}")
     seed = config.campaign.seed if seed is None else int(seed)
     campaign = Campaign(config, out_root=out_root, cache_dir=cache_dir, base_dir=base_dir, progress=progress)
-    campaign.prepare(kind)  # train once, here, before workers race to
-    # Check every folder up front: a clash found by worker 7 after an hour is too late.
+    # Check every folder up front, before any training: a clash found by worker 7 after
+    # an hour is too late.
     if not resume and not overwrite:
         from evodesign.campaign.runner import RunExistsError
 
         taken = [
-            str(d) for i in range(n_seeds)
+            d for i in range(n_seeds)
             if (d := campaign.run_dir(seed, i, n_seeds, kind)).exists() and any(d.iterdir())
         ]
+        if len(taken) == 1:
+            raise RunExistsError(taken[0], (taken[0] / CHECKPOINT).exists())
         if taken:
+            shown = ", ".join(str(d) for d in taken[:3]) + (", ..." if len(taken) > 3 else "")
             raise RunExistsError(
-                f"{len(taken)} run folder(s) already hold results ({', '.join(taken[:3])}"
-                f"{', ...' if len(taken) > 3 else ''}); pass --resume or --overwrite"
+                f"{len(taken)} run folders ({shown})", all((d / CHECKPOINT).exists() for d in taken), plural=True
             )
+    campaign.prepare(kind)  # train once, here, before workers race to
     args = (str(out_root), str(campaign.cache_dir), str(base_dir), resume, overwrite, threads_per_run, progress)
     with _backend(backend, scheduler) as options:
         options.pop("_client", None)

@@ -65,18 +65,20 @@ class RunExistsError(EvodesignError, FileExistsError):
         resumable: whether it holds a checkpoint that ``resume`` could continue.
     """
 
-    def __init__(self, run_dir: str | Path, resumable: bool) -> None:
+    def __init__(self, run_dir: str | Path, resumable: bool, plural: bool = False) -> None:
         self.run_dir = Path(run_dir)
         self.resumable = bool(resumable)
         ways = (["resume=True to continue it"] if resumable else []) + [
             "overwrite=True to replace it",
             "out=<folder> to write elsewhere",
         ]
-        what = "a run" if resumable else "results but no checkpoint to resume from"
-        super().__init__(f"{self.run_dir} already holds {what}; pass {', '.join(ways[:-1])} or {ways[-1]}")
+        what = ("runs" if plural else "a run") if resumable else "results but no checkpoint to resume from"
+        holds = "hold" if plural else "holds"
+        super().__init__(f"{run_dir} already {holds} {what}; pass {', '.join(ways[:-1])} or {ways[-1]}")
+        self.plural = plural
 
     def __reduce__(self) -> tuple[Any, ...]:  # joblib workers send errors back pickled
-        return (RunExistsError, (self.run_dir, self.resumable))
+        return (RunExistsError, (self.run_dir, self.resumable, self.plural))
 
 
 #: how the command line spells the arguments that the library's messages name

@@ -18,54 +18,6 @@ from evodesign.problem import EvaluationError
 OUTPUT_FILES = ("config.toml", "manifest.json", "pareto.csv", "history.csv", "pareto.png", "convergence.png", "checkpoint.bin")
 
 
-@pytest.fixture(scope="module", autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="session")
-def small_csv(tmp_path_factory):
-    from evodesign.datasets import load_dataset
-
-    frame = load_dataset("transport").frame.sample(600, random_state=0)[["formula", "log10_PF_p", "S_p"]]
-    path = tmp_path_factory.mktemp("data") / "small.csv"
-    frame.to_csv(path, index=False)
-    return path
-
-
-@pytest.fixture(scope="session")
-def cache_dir(tmp_path_factory):
-    return tmp_path_factory.mktemp("models")
-
-
-def make_config(small_csv, **search):
-    data = {
-        "campaign": {"name": "tiny", "dataset": str(small_csv), "seed": 0},
-        "space": {"deny": ["Pb", "Cd"]},
-        "surrogate": {"n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
-        "objectives": [
-            {"name": "log10_PF_p", "direction": "max"},
-            {"name": "S_p", "direction": "max"},
-            {"name": "hhi_production", "direction": "min"},
-        ],
-        "generators": {"latent_dim": 8, "max_epochs": 40, "gan_steps": 200},
-        "search": {"pop_size": 20, "n_gen": 4, "operators": "classical", "sampling": "known", **search},
-        "screen": {"n_samples": 500, "source": "random"},
-    }
-    return CampaignConfig.from_dict(data)
-
-
-@pytest.fixture()
-def campaign_factory(small_csv, cache_dir, tmp_path):
-    def make(out=None, **search):
-        return Campaign(make_config(small_csv, **search), out_root=out or tmp_path / "out", cache_dir=cache_dir, progress=False)
-
-    return make
-
-
 def front(result):
     cols = [c for c in result.designs.columns if c != "composition"]
     return result.designs[cols].reset_index(drop=True)
@@ -120,7 +72,7 @@ def test_killed_and_resumed_equals_uninterrupted(campaign_factory, tmp_path):
     pd.testing.assert_frame_equal(resumed.history.drop(columns=drop), full.history.drop(columns=drop))
 
 
-def test_same_seed_same_front_for_any_n_jobs_and_other_seeds_differ(small_csv, cache_dir, tmp_path):
+def test_same_seed_same_front_for_any_n_jobs_and_other_seeds_differ(make_config, small_csv, cache_dir, tmp_path):
     config = make_config(small_csv)
     one = run_seeds(config, seed=5, n_seeds=2, n_jobs=1, out_root=tmp_path / "j1", cache_dir=cache_dir, progress=False)
     two = run_seeds(config, seed=5, n_seeds=2, n_jobs=2, out_root=tmp_path / "j2", cache_dir=cache_dir, progress=False)
@@ -133,7 +85,7 @@ def test_same_seed_same_front_for_any_n_jobs_and_other_seeds_differ(small_csv, c
     pd.testing.assert_frame_equal(front(single), front(one[0]))
 
 
-def test_dask_local_cluster(small_csv, cache_dir, tmp_path):
+def test_dask_local_cluster(make_config, small_csv, cache_dir, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     config = make_config(small_csv)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, dashboard_address=None) as cluster:
@@ -217,7 +169,7 @@ def test_checkpoint_refusals(campaign_factory, tmp_path):
     # another seed's checkpoint is foreign
     other = campaign.run(seed=1)
     (other.run_dir / "checkpoint.bin").replace(checkpoint)
-    with pytest.raises(CheckpointError, match="belongs to another run: its 'seed'"):
+    with pytest.raises(CheckpointError, match=r"belongs to another run \(seed is 1 there, 0 here\)"):
         campaign.run(seed=0, resume=True)
     # truncated
     raw = (campaign.run(seed=2).run_dir / "checkpoint.bin").read_bytes()
@@ -232,7 +184,7 @@ def test_overwrite_replaces_and_cli_refuses_existing(campaign_factory, small_csv
     campaign = campaign_factory()
     first = campaign.run(seed=0)
     (first.run_dir / "note.txt").write_text("mine")
-    with pytest.raises(RunExistsError, match="--resume"):
+    with pytest.raises(RunExistsError, match="resume=True to continue it"):
         campaign.run(seed=0)
     assert (first.run_dir / "note.txt").exists()
     again = campaign.run(seed=0, overwrite=True)
@@ -258,7 +210,7 @@ def test_learned_operators_run_records_provenance(campaign_factory):
     assert "generators" in result.manifest["artifacts"]
 
 
-def test_cli_run_report_and_bad_config(small_csv, cache_dir, tmp_path):
+def test_cli_run_report_and_bad_config(make_config, small_csv, cache_dir, tmp_path):
     config = make_config(small_csv)
     path = tmp_path / "c.toml"
     config.write_toml(path)
