@@ -39,8 +39,8 @@ regression of plain pymoo NSGA-II. The per-generation overhead vs population is
 from __future__ import annotations
 
 import hashlib
+import json
 import os
-import pickle
 import platform
 import time
 from collections.abc import Sequence
@@ -48,6 +48,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
+
+from evodesign.campaign.checkpoint import atomic_write_text
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
@@ -265,15 +267,21 @@ def _oracle(split: OracleSplit, objectives: list, options: dict[str, Any], cv_fo
     key = hashlib.sha256(
         repr((sorted(split.formulas.tolist()), [o.name for o in objectives], sorted(options.items()), cv_folds, cv_rows, seed)).encode()
     ).hexdigest()[:12]
-    path = folder / f"oracle-{key}.pkl"
-    if path.exists():
-        with path.open("rb") as fh:
-            oracle, info = pickle.load(fh)
-        _say(progress, f"oracle: loaded {path}")
-        return oracle, info
-    _say(progress, f"oracle: {cv_folds}-fold cross-validation and fit on {len(split.full):,} compounds")
-    start = time.perf_counter()
+    # Only the cross-validation scores are cached (JSON): a pickled model would be a file
+    # evodesign reads that could run code. The oracle itself is refitted, deterministically.
+    path = folder / f"oracle-{key}.json"
     oracle = Oracle(split.space, objectives, random_state=seed, **options)
+    start = time.perf_counter()
+    if path.exists():
+        try:
+            info = json.loads(path.read_text(encoding="utf-8"))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+            info = None
+        if isinstance(info, dict) and "cv" in info:
+            _say(progress, f"oracle: cross-validation scores from {path}; fitting on {len(split.full):,} compounds")
+            oracle.fit(split.full)
+            return oracle, info
+    _say(progress, f"oracle: {cv_folds}-fold cross-validation and fit on {len(split.full):,} compounds")
     cv = oracle.cross_validate(split.full, n_folds=cv_folds, max_rows=cv_rows)
     oracle.fit(split.full)
     info = {
@@ -285,10 +293,7 @@ def _oracle(split: OracleSplit, objectives: list, options: dict[str, Any], cv_fo
         "seconds": time.perf_counter() - start,
     }
     folder.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_suffix(".tmp")
-    with tmp.open("wb") as fh:
-        pickle.dump((oracle, info), fh)
-    tmp.replace(path)
+    atomic_write_text(path, json.dumps(info, indent=2, default=float) + "\n")
     return oracle, info
 
 
