@@ -296,8 +296,21 @@ def _check_data(cfg: Any, base_dir: Path) -> None:
     """Load the campaign's data set and check the campaign against it (objective names,
     elements of the space), before any folder is made or any model trained."""
     from evodesign.campaign.models import resolve_dataset
+    from evodesign.datasets import list_datasets
 
-    data = resolve_dataset(cfg.campaign.dataset, base_dir)
+    name = cfg.campaign.dataset
+    if name not in list_datasets():
+        path = Path(name) if Path(name).is_absolute() else base_dir / name
+        if not path.is_file():
+            what = "is a folder, not a CSV file" if path.is_dir() else "not found"
+            message = f"{cfg.where('campaign', 'dataset')}: data set file {path} {what}"
+            if not Path(name).is_absolute():
+                message += f" (a relative path is read from the config file's folder, {base_dir})"
+            there = sorted(p.name for p in path.parent.glob("*.csv") if p.is_file()) if path.parent.is_dir() else []
+            if there:
+                message += "; CSV files there: " + ", ".join(there)
+            _fail(message)
+    data = resolve_dataset(name, base_dir, getattr(cfg.campaign, "formula_column", None))
     cfg.check_against(data.targets, data.elements)
 
 

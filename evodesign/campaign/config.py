@@ -707,6 +707,16 @@ class CampaignConfig(_Table):
         """The file the config was read from, or the ``source`` given to :meth:`from_dict`."""
         return self._source
 
+    def where(self, *loc: str | int) -> str:
+        """Where a key is, for messages: ``"c.toml, [campaign].dataset (line 3)"``.
+
+        Args:
+            loc: the key path, as pydantic spells it: ``("campaign", "dataset")`` or
+                ``("objectives", 0, "name")`` (positions from 0).
+        """
+        line = _line_of(tuple(loc), self._lines)
+        return f"{self._source}, {_key_path(tuple(loc))}" + (f" (line {line})" if line else "")
+
     # -- derived facts
 
     @property
