@@ -3,9 +3,10 @@
 Every table and key of :class:`~evodesign.campaign.config.CampaignConfig` is listed with its
 TOML type, default, allowed values or bounds and description. The description of a key is
 its ``Field(description=...)`` when the schema gives one, else its entry in the
-``Attributes:`` section of its table's docstring (the schema's own documentation), so the
-reference cannot drift from the code: ``tests/evodesign/campaign/test_config_reference.py``
-checks that the committed file equals :func:`config_reference`.
+``Attributes:`` section of its table's docstring, else a ``#:`` comment right above the
+field (the schema's own documentation), so the reference cannot drift from the code:
+``tests/evodesign/campaign/test_config_reference.py`` checks that the committed file equals
+:func:`config_reference`.
 
 Regenerate it with::
 
@@ -209,8 +210,29 @@ def _summary(model: type[BaseModel]) -> str:
     return _rst_to_markdown(paragraph[:1].upper() + paragraph[1:])
 
 
+def _comment_attributes(model: type[BaseModel]) -> dict[str, str]:
+    """``{name: text}`` from ``#:`` comments right above a field in the class source."""
+    try:
+        source = inspect.getsource(model)
+    except (OSError, TypeError):  # pragma: no cover - source not available
+        return {}
+    entries: dict[str, str] = {}
+    comment: list[str] = []
+    for line in source.splitlines():
+        stripped = line.strip()
+        if stripped.startswith("#:"):
+            comment.append(stripped[2:].strip())
+            continue
+        match = re.match(r"^(\w+)\s*:", stripped)
+        if comment and match:
+            entries[match.group(1)] = " ".join(comment)
+        comment = []
+    return entries
+
+
 def field_description(model: type[BaseModel], name: str) -> str:
-    """The description of one key: ``Field(description=...)``, else its docstring entry.
+    """The description of one key: ``Field(description=...)``, else its entry in the
+    ``Attributes:`` section of its table's docstring, else a ``#:`` comment above it.
 
     Args:
         model: a table of the schema, e.g. :class:`~evodesign.campaign.config.SearchSection`.
@@ -220,7 +242,11 @@ def field_description(model: type[BaseModel], name: str) -> str:
         The description as Markdown, or ``""`` when the schema documents the key nowhere.
     """
     field = model.model_fields[name]
-    text = field.description or _docstring_attributes(model).get(name, "")
+    text = (
+        field.description
+        or _docstring_attributes(model).get(name)
+        or _comment_attributes(model).get(name, "")
+    )
     return _rst_to_markdown(" ".join(text.split()))
 
 
