@@ -7,9 +7,16 @@ offending value and what would be valid, e.g.::
 
     data.csv, row 3 (line 4), column 'formula': invalid formula 'Xx2O3': unknown element 'Xx'
 
-Rows whose targets are missing or infinite are dropped (and counted) or rejected, as the
-caller chooses; rows that share a reduced formula are merged (see
+Rows whose targets are missing are dropped (and counted) or rejected, as the caller
+chooses; rows that share a reduced formula are merged (see
 :mod:`evodesign.datasets.aggregation`).
+
+Values no model can learn from are always refused, never dropped, since they are typos or
+unit slips the user must see: an infinite target (``inf``, ``1e400``) and a target whose
+magnitude exceeds :data:`MAX_ABS_TARGET` (``1e150``). The bound keeps every square of a
+value, and the sum of squares of up to 1e8 of them, finite in float64, so means, variances
+and the standardisation of every surrogate stay finite; no physical property in any unit
+comes near it. A target column without a single value is refused with its name.
 """
 
 from __future__ import annotations
@@ -38,10 +45,13 @@ from evodesign.exceptions import DataError
 if TYPE_CHECKING:
     import os
 
-__all__ = ["ON_INVALID_TARGET", "from_frame", "load_csv"]
+__all__ = ["MAX_ABS_TARGET", "ON_INVALID_TARGET", "from_frame", "load_csv"]
 
-#: What to do with a row whose target is NaN, missing or infinite.
+#: What to do with a row whose target is NaN or missing.
 ON_INVALID_TARGET = ("drop", "raise")
+#: Largest accepted magnitude of a target value: its square (1e300), summed over up to
+#: 1e8 rows, stays below float64's 1.8e308, so a variance of the column is finite.
+MAX_ABS_TARGET = 1e150
 _RESERVED = ("formula", "composition")
 _N_OTHER_ROWS = 5
 
@@ -59,8 +69,9 @@ def load_csv(
 
     The file is UTF-8 text with a header line. Cells are read as text first (so "Na" and
     "NA" stay as written) and converted here: a target cell that is empty or a missing-value
-    marker ("NA", "NaN", "None", ...) counts as missing; "inf" counts as infinite; any other
-    non-number stops the load.
+    marker ("NA", "NaN", "None", ...) counts as missing; any other non-number stops the load,
+    and so does an infinite value ("inf", "1e400") or one larger in magnitude than
+    :data:`MAX_ABS_TARGET` (1e150).
 
     Args:
         path: the CSV file.
@@ -68,9 +79,9 @@ def load_csv(
         targets: the target columns, in the order wanted. ``None`` means every column other
             than the formula column in which most non-empty cells are numbers; columns left
             out are listed in ``report["ignored_columns"]``.
-        on_invalid_target: ``"drop"`` drops rows with a missing or infinite target, warns and
-            counts them per column in ``report["dropped_invalid_target"]``; ``"raise"``
-            stops at the first such row.
+        on_invalid_target: ``"drop"`` drops rows with a missing target, warns and counts
+            them per column in ``report["dropped_invalid_target"]``; ``"raise"`` stops at
+            the first such row.
         aggregate: how rows with the same reduced formula are merged, per target: one of
             ``"median"`` (default), ``"mean"``, ``"min"``, ``"max"``.
         name: the data set's name; default the file name without extension.
@@ -80,8 +91,9 @@ def load_csv(
         first appearance.
 
     Raises:
-        DataError: the file is missing, empty or unreadable, a column is missing, or a
-            cell is invalid; the message names file, row, line, column and value.
+        DataError: the file is missing, empty or unreadable, a column is missing or has
+            no values, or a cell is invalid (not a number, infinite, beyond 1e150); the
+            message names file, row, line, column and value.
 
     Example:
         >>> dataset = load_csv("data.csv", targets=["band_gap"])  # doctest: +SKIP
@@ -219,10 +231,12 @@ def build_dataset(
     values = pd.DataFrame(
         {t: _to_float(frame[t], rows, t) for t in target_names}, index=pd.RangeIndex(len(frame))
     )
+    _refuse_unusable(frame, values, rows)
     report: dict = {
         "n_raw_rows": len(frame),
         "formula_column": formula_column,
         "ignored_columns": ignored,
+        "empty_columns": [c for c in ignored if _all_missing(frame[c])],
         "dropped_invalid_target": {},
         "n_rows_dropped": 0,
     }
@@ -241,12 +255,12 @@ def build_dataset(
         counts = ", ".join(f"{t}: {n}" for t, n in report["dropped_invalid_target"].items())
         if len(kept) == 0:
             raise DataError(
-                f"{rows.label}: every row has a missing or infinite target ({counts}); "
+                f"{rows.label}: every row has a missing target ({counts}); "
                 "nothing is left to load"
             )
         warnings.warn(
             f"{rows.label}: dropped {report['n_rows_dropped']} of {len(frame)} rows with "
-            f"missing or infinite targets ({counts})",
+            f"missing targets ({counts})",
             UserWarning,
             stacklevel=3,
         )
@@ -282,6 +296,49 @@ def build_dataset(
         report=report,
     )
     return dataset, kept, codes
+
+
+def _refuse_unusable(frame: pd.DataFrame, values: pd.DataFrame, rows: RowLocator) -> None:
+    """Refuse infinite or absurdly large targets, and target columns without any value."""
+    for column in values.columns:
+        v = values[column].to_numpy()
+        if not np.isfinite(v).any() and not np.isinf(v).any():
+            raise DataError(
+                f"target column {column!r} in {rows.label} has no values: all {len(v)} cells "
+                "are empty or missing-value markers (NaN, NA, ...); fill it in, or leave it "
+                "out of the targets (delete the column)"
+            )
+    with np.errstate(invalid="ignore"):
+        bad = np.isinf(values.to_numpy()) | (np.abs(values.to_numpy()) > MAX_ABS_TARGET)
+    if not bad.any():
+        return
+    first = int(np.flatnonzero(bad.any(axis=1))[0])
+    j = int(np.argmax(bad[first]))
+    column = values.columns[j]
+    cell = frame[column].iloc[first]
+    number = float(values[column].iloc[first])
+    cell = cell if isinstance(cell, str) else number  # not "np.float64(...)" in a message
+    kind = "infinite" if math.isinf(number) else "larger in magnitude than 1e150"
+    others = np.flatnonzero(bad[:, j])
+    also = [str(values.columns[k]) for k in np.flatnonzero(bad.any(axis=0)) if k != j]
+    raise DataError(
+        f"{rows.cell(first, column)}: target value {cell!r} is {kind}; targets must be finite "
+        "numbers between -1e150 and 1e150, or no model can learn from the column (is the "
+        "exponent or the unit wrong?). Correct the value, or empty the cell to leave this row "
+        "out"
+        + _other_rows(others, rows, "such values")
+        + (f" (other columns with such values: {also})" if also else "")
+    )
+
+
+def _all_missing(column: pd.Series) -> bool:
+    """Whether every cell of a column is empty, None/NaN or a missing-value marker."""
+    if column.dtype.kind in "iufb":
+        return bool(column.isna().all())
+    texts = column.map(
+        lambda c: "" if c is None or (isinstance(c, float) and math.isnan(c)) else str(c).strip()
+    )
+    return bool(texts.isin(["", *MISSING_MARKERS]).all())
 
 
 def _check_choice(argument: str, value: str, choices: Sequence[str]) -> None:
@@ -446,21 +503,16 @@ def _parse_numbers(column: pd.Series) -> tuple[np.ndarray, np.ndarray]:
 def _raise_invalid_target(
     frame: pd.DataFrame, invalid: np.ndarray, targets: list[str], rows: RowLocator
 ) -> None:
+    """Stop at the first missing target (infinite and huge ones were refused before)."""
     bad_rows = np.flatnonzero(invalid.any(axis=1))
     first = int(bad_rows[0])
     column = targets[int(np.argmax(invalid[first]))]
     cell = frame[column].iloc[first]
-    kind = "missing"
-    try:
-        if math.isinf(float(cell)):
-            kind = "infinite"
-    except (TypeError, ValueError):
-        pass
     raise DataError(
-        f"{rows.cell(first, column)}: target value {cell!r} is {kind}; targets must be finite "
+        f"{rows.cell(first, column)}: target value {cell!r} is missing; targets must be finite "
         "numbers (pass on_invalid_target='drop' to drop such rows)"
         + (
-            f" ({len(bad_rows) - 1} more rows have missing or infinite targets)"
+            f" ({len(bad_rows) - 1} more rows have missing targets)"
             if len(bad_rows) > 1
             else ""
         )

@@ -211,7 +211,7 @@ def test_non_numeric_target_in_inferred_column(write_csv):
     assert "column 'PF_p': non-numeric value '1,5'" in message
 
 
-NAN_CSV = "formula,PF_p,S_p\nFe2O3,1,10\nNaCl,NaN,20\nMgO,inf,\nZnO,4,40\nCuO,,50\n"
+NAN_CSV = "formula,PF_p,S_p\nFe2O3,1,10\nNaCl,NaN,20\nMgO,NA,\nZnO,4,40\nCuO,,50\n"
 
 
 def test_invalid_targets_dropped_with_warning_and_report(write_csv):
@@ -230,23 +230,49 @@ def test_invalid_targets_raise(write_csv):
     assert "2 more rows" in message
 
 
-def test_infinite_target_raise(write_csv):
+@pytest.mark.parametrize("on_invalid_target", ["drop", "raise"])
+def test_infinite_target_is_refused_not_dropped(write_csv, on_invalid_target):
     message = error_of(
-        load_csv, write_csv("formula,y\nFe2O3,1e400\n"), on_invalid_target="raise"
+        load_csv, write_csv("formula,y\nFe2O3,1\nMgO,1e400\n"), on_invalid_target=on_invalid_target
     )
-    assert "row 1 (line 2), column 'y': target value '1e400' is infinite" in message
+    assert "data.csv, row 2 (line 3), column 'y': target value '1e400' is infinite" in message
+    message = error_of(load_csv, write_csv("formula,y\nFe2O3,1\nMgO,-inf\n"))
+    assert "row 2 (line 3), column 'y': target value '-inf' is infinite" in message
+
+
+def test_absurdly_large_target_is_refused_naming_file_row_and_column(write_csv):
+    # 1e308 is finite, but its square is not: the surrogate's scale would become inf
+    path = write_csv("formula,PF_p,S_p\nFe2O3,1,2\n\nMgO,1e308,3\nZnO,-2e200,4\nCuO,5,inf\n")
+    message = error_of(load_csv, path)
+    assert "data.csv, row 2 (line 4), column 'PF_p': target value '1e308'" in message
+    assert "between -1e150 and 1e150" in message
+    assert "1 more rows with such values in this column: rows 3" in message
+    assert "other columns with such values: ['S_p']" in message
+    # the bound itself is fine, and so is a DataFrame near it
+    assert load_csv(write_csv("formula,y\nFe2O3,1e150\nMgO,-1e150\n")).frame["y"].abs().max() == 1e150
+    df = pd.DataFrame({"formula": ["Fe2O3", "MgO"], "y": [1.0, 1e151]})
+    assert "DataFrame, row 2, column 'y': target value 1e+151 is larger in magnitude" in error_of(from_frame, df)
 
 
 def test_all_rows_invalid(write_csv):
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        message = error_of(load_csv, write_csv("formula,y\nFe2O3,NA\nMgO,\n"), targets=["y"])
-    assert "every row has a missing or infinite target (y: 2)" in message
+        message = error_of(load_csv, write_csv("formula,y,z\nFe2O3,NA,1\nMgO,2,\n"), targets=["y", "z"])
+    assert "every row has a missing target (y: 1, z: 1)" in message
+
+
+def test_named_target_column_without_values_is_refused_by_name(write_csv):
+    message = error_of(load_csv, write_csv("formula,y,z\nFe2O3,NA,1\nMgO,,2\n"), targets=["y", "z"])
+    assert "target column 'y' in" in message and "data.csv has no values: all 2 cells" in message
+    df = pd.DataFrame({"formula": ["Fe2O3", "MgO"], "band_gap": [math.nan, math.nan], "z": [1.0, 2.0]})
+    assert "target column 'band_gap' in DataFrame has no values" in error_of(from_frame, df)
 
 
 def test_column_without_numbers_is_not_inferred_as_target(write_csv):
-    data = load_csv(write_csv("formula,y,z\nFe2O3,NA,1\nMgO,,2\n"))
-    assert data.targets == ("z",) and data.report["ignored_columns"] == ["y"]
+    data = load_csv(write_csv("formula,y,z,note\nFe2O3,NA,1,a\nMgO,,2,\n"))
+    assert data.targets == ("z",) and data.report["ignored_columns"] == ["y", "note"]
+    # an all-empty column is reported as such (a campaign that asks for it names it)
+    assert data.report["empty_columns"] == ["y"]
 
 
 # ---------------------------------------------------------------- duplicates
