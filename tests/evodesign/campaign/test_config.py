@@ -285,3 +285,89 @@ def test_surrogate_architecture_keys_validated_and_hashed_only_when_set(default:
     data["surrogate"].update(hidden=[64], architecture="transformer")
     message = error_of(data)
     assert "[surrogate].architecture: got 'transformer': input should be 'mlp' or 'residual'" in message
+
+
+# ----------------------------------------------------------------- unsatisfiable or absurd
+
+
+def test_allow_list_smaller_than_min_elements() -> None:
+    data = raw()
+    data["space"] = {"allow": ["O"], "min_elements": 2}
+    message = error_of(data)
+    assert "[space].allow: only 1 element allowed ('O')" in message
+    assert "min_elements = 2" in message and "set min_elements = 1" in message
+    data["space"] = {"allow": ["O", "Fe"], "min_elements": 2}
+    CampaignConfig.from_dict(data)  # two elements are enough
+
+
+@pytest.mark.parametrize(
+    ("space", "expected"),
+    [
+        ({"deny": ["Fe", "O", "Na"]}, ["[space].deny", "denies every element of data set 'transport'"]),
+        ({"deny": ["Fe", "Na"]}, ["[space].deny", "leaves 1 element of data set 'transport' ('O')",
+                                  "set min_elements = 1"]),
+        ({"deny": ["Na"], "min_elements": 3}, ["leaves 2 elements", "('Fe' and 'O')", "set min_elements = 2"]),
+    ],
+)
+def test_deny_that_leaves_too_few_elements_of_the_data(space, expected) -> None:
+    data = raw()
+    data["space"] = space
+    config = CampaignConfig.from_dict(data, source="test.toml")
+    with pytest.raises(ConfigError) as info:
+        config.check_against(["log10_PF_p"], ["Fe", "O", "Na"])
+    for part in expected:
+        assert part in str(info.value)
+    config.check_against(["log10_PF_p"], ["Fe", "O", "Na", "Cl", "S"])  # enough left
+
+
+@pytest.mark.parametrize(
+    ("direction", "expected"),
+    [
+        ("target", "remove direction and give target = [low, high]"),
+        ("range", "target = [low, high]"),
+        ("maximise", "(did you mean 'max'?)"),
+        ("Min", "(did you mean 'min'?)"),
+        ("up-ish", "valid: 'max' or 'min'"),
+    ],
+)
+def test_wrong_direction_points_to_the_fix(direction, expected) -> None:
+    data = raw()
+    data["objectives"][0]["direction"] = direction
+    message = error_of(data)
+    assert "[[objectives]][1].direction" in message and expected in message
+
+
+@pytest.mark.parametrize("target", [[float("nan"), 3.0], [1.0, float("inf")], [3.0, 1.0], [2.0, 2.0], [1.0], "1-2"])
+def test_range_target_refused_with_its_key(target) -> None:
+    data = raw()
+    data["objectives"][0]["target"] = target
+    del data["objectives"][0]["direction"]
+    message = error_of(data)
+    assert "[[objectives]][1].target" in message and "[" in message.split("target", 1)[1]
+
+
+@pytest.mark.parametrize(
+    ("table", "key", "value"),
+    [
+        ("search", "pop_size", 100_000_000_000),
+        ("search", "n_gen", 10**9),
+        ("screen", "n_samples", 10**12),
+        ("surrogate", "hidden", [10**6]),
+        ("surrogate", "max_epochs", 10**9),
+        ("surrogate", "n_estimators", 10**7),
+        ("generators", "gan_steps", 10**9),
+        ("verify", "top", 10**7),
+    ],
+)
+def test_sizes_that_fill_memory_are_refused(table, key, value) -> None:
+    data = raw()
+    data[table] = {key: value}
+    message = error_of(data)
+    assert f"[{table}].{key}" in message and "less than or equal to" in message
+
+
+def test_where_names_file_key_and_line(write) -> None:
+    config = CampaignConfig.from_toml(write(MINIMAL))
+    assert config.where("campaign", "name").endswith("campaign.toml, [campaign].name (line 2)")
+    assert config.where("objectives", 1, "direction").endswith("[[objectives]][2].direction (line 10)")
+    assert CampaignConfig.from_dict(raw()).where("search", "pop_size") == "<dict>, [search].pop_size"
