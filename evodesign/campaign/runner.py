@@ -39,7 +39,7 @@ from pymoo.core.sampling import Sampling
 
 from evodesign.campaign.checkpoint import CHECKPOINT, CheckpointError, SearchCheckpoint, read_checkpoint, write_checkpoint
 from evodesign.campaign.config import CampaignConfig
-from evodesign.campaign.models import CampaignModels, prepare_models
+from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models
 from evodesign.exceptions import EvodesignError
 from evodesign.objectives import Objective
 from evodesign.problem import CompositionProblem
@@ -132,7 +132,10 @@ class Campaign:
         config: the validated campaign.
         out_root: parent of the campaign's run folders (``runs/output`` by default);
             runs go to ``out_root/<name>/<run-id>/``.
-        cache_dir: where trained models are cached (default ``out_root/models``).
+        cache_dir: where trained models are cached (default: ``[campaign] cache_dir``,
+            else ``$EVODESIGN_CACHE_DIR``, else the per-user cache folder; see
+            :func:`~evodesign.campaign.models.default_cache_dir`). One cache serves every
+            run and output root: models are keyed by data + settings hash.
         base_dir: folder that relative paths in the config are read from.
         progress: print progress (training, then one line per generation).
     """
@@ -148,8 +151,8 @@ class Campaign:
     ) -> None:
         self.config = config
         self.out_root = Path(out_root)
-        self.cache_dir = Path(cache_dir) if cache_dir is not None else self.out_root / "models"
         self.base_dir = Path(base_dir)
+        self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(config, self.base_dir)
         self.progress = progress
         self._models: CampaignModels | None = None
 

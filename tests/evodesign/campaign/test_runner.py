@@ -210,15 +210,14 @@ def test_learned_operators_run_records_provenance(campaign_factory):
     assert "generators" in result.manifest["artifacts"]
 
 
-def test_cli_run_report_and_bad_config(make_config, small_csv, cache_dir, tmp_path):
+def test_cli_run_report_and_bad_config(make_config, small_csv, cache_dir, tmp_path, monkeypatch):
     config = make_config(small_csv)
     path = tmp_path / "c.toml"
     config.write_toml(path)
     runner = CliRunner()
     out = tmp_path / "cli"
-    # the models of this config are cached in cache_dir; the CLI uses out/models, so link it
-    (out).mkdir()
-    (out / "models").symlink_to(cache_dir, target_is_directory=True)
+    # the models of this config are cached in cache_dir: the CLI finds them through the env
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(cache_dir))
     res = runner.invoke(app, ["run", str(path), "--out", str(out), "--quiet"])
     assert res.exit_code == 0, res.output
     run_dir = out / "tiny" / "seed0"
@@ -233,3 +232,16 @@ def test_cli_run_report_and_bad_config(make_config, small_csv, cache_dir, tmp_pa
     res = runner.invoke(app, ["run", str(bad)])
     assert res.exit_code == 2
     assert "pop_sise" in res.output and "pop_size" in res.output
+
+
+def test_models_are_shared_across_output_roots(make_config, small_csv, tmp_path, monkeypatch):
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "user-cache"))
+    config = make_config(small_csv)
+    first = Campaign(config, out_root=tmp_path / "one", progress=False)
+    second = Campaign(config, out_root=tmp_path / "elsewhere", progress=False)
+    assert first.cache_dir == second.cache_dir == tmp_path / "user-cache"
+    path = first.prepare().surrogate_path
+    before = path.stat().st_mtime_ns
+    assert second.prepare().surrogate_path == path  # loaded, not retrained
+    assert path.stat().st_mtime_ns == before
+    assert not (tmp_path / "one" / "models").exists()
