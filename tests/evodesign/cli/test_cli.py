@@ -134,3 +134,27 @@ def test_bench_surrogate_joint_residual_and_bad_ensemble_settings(tmp_path):
     assert bad.exit_code == 2 and "unknown setting(s) ['dropuot']" in bad.output and "'dropout'" in bad.output
     bad = runner.invoke(app, ["bench", "surrogate", "--ensemble", "{architecture: residual}"])
     assert bad.exit_code == 2 and "--ensemble is not valid JSON" in bad.output
+
+
+def test_help_and_messages_keep_their_brackets(tmp_path):
+    result = runner.invoke(app, ["run", "--help"])
+    assert result.exit_code == 0 and "[campaign] seed" in result.output
+    taken = tmp_path / "[x]" / "s.json"
+    taken.parent.mkdir()
+    taken.write_text("{}")
+    result = runner.invoke(app, ["bench", "featurizer", "--json", str(taken)])
+    assert result.exit_code == 2
+    assert f"error: {taken} already exists; pass --overwrite" in result.output
+
+
+def test_messages_are_not_wrapped_or_styled(tmp_path):
+    config = tmp_path / "c.toml"
+    config.write_text('[campaign]\nname = "d"\n\n[[objectives]]\nname = "S_p"\ndirection = "max"\n\n'
+                      "[search]\npop_sise = 8\n")
+    result = runner.invoke(app, ["run", str(config), "--out", str(tmp_path / "out")])
+    assert result.exit_code == 2
+    line = next(t for t in result.output.splitlines() if "pop_sise" in t)
+    # one line, whatever the terminal width: the valid keys are not broken onto the next line
+    assert "n_gen, operators" in line and "checkpoint_every" in line
+    assert "unknown key 'pop_sise' in [search] (did you mean 'pop_size'?)" in line
+    assert not (tmp_path / "out").exists()
