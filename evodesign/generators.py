@@ -24,6 +24,7 @@ import numpy as np
 
 from evodesign.chemistry import SmactValidity
 from evodesign.datasets import load_dataset
+from evodesign.exceptions import ArtifactError
 from evodesign.representation import CompositionSpace
 from evodesign.surrogates import data_hash
 
@@ -127,11 +128,21 @@ def train_generators(
 
 
 def load_generators(path: str | os.PathLike, space: CompositionSpace | None = None) -> GenerativeModel:
-    """Load saved generators; with ``space`` given, its vocabulary and limits must match."""
+    """Load saved generators; with ``space`` given, its vocabulary and limits must match.
+
+    Raises:
+        ArtifactError: (evodesign's) a file is missing, corrupted (e.g. flipped bytes in
+            the weights) or made for another space; the message names the file and what to
+            do, and the :mod:`operators` error is chained as the cause.
+    """
     from operators import load_generative_model
+    from operators.exceptions import ArtifactError as ModelFileError
 
     expect: dict[str, Any] = {"kind": "composition-generators"}
     if space is not None:
         expect["elements"] = list(space.elements)
         expect["space"] = space.to_dict()
-    return load_generative_model(path, expect=expect)
+    try:
+        return load_generative_model(path, expect=expect)
+    except ModelFileError as err:
+        raise ArtifactError(f"generators: {err}") from err
