@@ -15,7 +15,13 @@ from typing import Any
 
 import numpy as np
 from operators.exceptions import ArtifactError as _FileError
-from operators.model_files import model_paths, read_model_files, versions, write_model_files
+from operators.model_files import (
+    model_paths,
+    read_model_files,
+    repair_advice,
+    versions,
+    write_model_files,
+)
 from operators.model_files import read_sidecar as _read_sidecar
 
 from evodesign.exceptions import ArtifactError
@@ -50,7 +56,8 @@ def save_model(
     metadata: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Save a fitted model that supports ``_state_tensors`` (e.g. DeepEnsembleRegressor).
+    """Save a fitted model that supports ``_state_tensors`` (DeepEnsembleRegressor,
+    RandomForestSurrogate).
 
     Args:
         model: the fitted estimator.
@@ -81,9 +88,11 @@ def save_model(
 
 
 def _registry() -> dict[str, type]:
+    """The estimator classes a model file may name (nothing else is ever instantiated)."""
     from evodesign.surrogates.ensemble import DeepEnsembleRegressor
+    from evodesign.surrogates.forest import RandomForestSurrogate
 
-    return {"DeepEnsembleRegressor": DeepEnsembleRegressor}
+    return {"DeepEnsembleRegressor": DeepEnsembleRegressor, "RandomForestSurrogate": RandomForestSurrogate}
 
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:
@@ -123,10 +132,17 @@ def load_model_and_sidecar(
     except _FileError as err:
         raise ArtifactError(str(err)) from err
     tensor_path, json_path = model_paths(path)
-    cls = _registry().get(sidecar.get("class"))
+    registry = _registry()
+    cls = registry.get(sidecar.get("class"))
     if cls is None:
-        raise ArtifactError(f"{json_path} holds an unknown model class {sidecar.get('class')!r}")
+        raise ArtifactError(
+            f"{json_path} holds an unknown model class {sidecar.get('class')!r} (this version "
+            f"reads {', '.join(sorted(registry))}): " + repair_advice(tensor_path, json_path)
+        )
     try:
         return cls._from_state(sidecar["params"], sidecar["fitted"], tensors), sidecar
-    except (KeyError, RuntimeError, TypeError) as err:
-        raise ArtifactError(f"{tensor_path} does not match its sidecar: {err}") from err
+    except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as err:
+        raise ArtifactError(
+            f"{tensor_path} does not match its sidecar {json_path.name} ({err}): "
+            + repair_advice(tensor_path, json_path)
+        ) from err

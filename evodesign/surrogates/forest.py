@@ -1,10 +1,29 @@
-"""Random-forest baseline with a spread-of-trees standard deviation."""
+"""Random forest with a spread-of-trees standard deviation, calibrated, saved without pickle.
+
+One scikit-learn ``RandomForestRegressor`` is grown per target (so a row missing one target
+still teaches the others), on all rows but a validation split. The spread of the trees'
+predictions is the raw uncertainty; one scale factor per target is then fitted on the
+validation split, as :class:`~evodesign.surrogates.DeepEnsembleRegressor` does, so that the
+central ``confidence`` interval ``mean +/- z * std`` holds that share of validation points.
+
+Saving: a forest is only arrays. Each tree's ``children_left``, ``children_right``,
+``feature``, ``threshold`` and leaf ``value`` (scikit-learn's ``tree_`` arrays) are copied
+out after fitting into flat arrays over all trees, and predictions are made from those
+arrays by a vectorized walk down every tree at once. The arrays go into safetensors like
+any other model's tensors, so a saved forest is read back without pickle or joblib (nothing
+in a model file can run code), and the fitted and the loaded forest predict with the same
+code: the same numbers, bit for bit. Storing the trees was chosen over refitting on load
+because a refit needs the training data at every load and is reproducible only with the
+same scikit-learn version.
+"""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import torch
+from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import RandomForestRegressor
 
@@ -15,21 +34,39 @@ if TYPE_CHECKING:
 
 __all__ = ["RandomForestSurrogate"]
 
+#: the arrays that describe the fitted trees (saved as tensors)
+_TREE_ARRAYS = ("left_", "right_", "feature_", "threshold_", "value_", "roots_")
+#: rows x trees walked at once in predict (bounds the temporary memory to ~100 MB)
+_BLOCK = 1 << 21
+
 
 class RandomForestSurrogate(RegressorMixin, BaseEstimator):
-    """scikit-learn random forest whose std is the spread of the trees' predictions.
+    """Random forests (one per target) whose std is the calibrated spread of the trees.
 
     The usual strong baseline for composition-based property prediction (e.g. Ward et al.
-    2016 used Magpie features with random forests). Its std is not calibrated: it is the
-    baseline for accuracy, not for uncertainty.
+    2016 used Magpie features with random forests).
 
     Args:
-        n_estimators: number of trees.
+        n_estimators: trees per target.
         max_features: features tried per split (scikit-learn's meaning); 1/3 is Breiman's
             recommendation for regression and much faster than all features.
         min_samples_leaf: minimum rows per leaf.
-        n_jobs: parallel jobs for fitting and prediction.
-        random_state: seed or numpy Generator.
+        validation_fraction: share of the rows held out for the calibration of the std
+            (the forests never see them). 0 turns calibration off and uses every row.
+        calibrate: fit a per-target scale of the std on the validation split.
+        confidence: the central interval probability that calibration targets.
+        n_jobs: parallel jobs for fitting.
+        random_state: seed or numpy Generator; drives the split and the trees.
+
+    Attributes:
+        n_features_in_: features seen in fit.
+        n_targets_: targets (columns of y).
+        y_is_1d_: y was 1-d, so predictions are `(n,)`.
+        std_scale_: `(n_targets,)` calibration factors applied to the spread of the trees.
+        left_, right_, feature_, threshold_, value_: the nodes of every tree, concatenated
+            (children as absolute node indices, -1 at leaves).
+        roots_: `(n_targets * n_estimators,)` the first node of each tree; trees
+            ``j * n_estimators ... (j + 1) * n_estimators - 1`` predict target ``j``.
     """
 
     def __init__(
@@ -37,43 +74,206 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         n_estimators: int = 200,
         max_features: float | str | None = 1 / 3,
         min_samples_leaf: int = 1,
+        validation_fraction: float = 0.1,
+        calibrate: bool = True,
+        confidence: float = 0.9,
         n_jobs: int | None = -1,
         random_state: int | np.random.Generator | None = None,
     ) -> None:
         self.n_estimators = n_estimators
         self.max_features = max_features
         self.min_samples_leaf = min_samples_leaf
+        self.validation_fraction = validation_fraction
+        self.calibrate = calibrate
+        self.confidence = confidence
         self.n_jobs = n_jobs
         self.random_state = random_state
 
+    # ------------------------------------------------------------------ fitting
     def fit(self, X: ArrayLike, y: ArrayLike) -> RandomForestSurrogate:
-        """Fit on `(n, n_features)` X and a `(n,)` target (rows with NaN targets dropped)."""
+        """Grow one forest per target and calibrate the spread of its trees.
+
+        Args:
+            X: a `(n_samples, n_features)` array of finite features.
+            y: a `(n_samples,)` or `(n_samples, n_targets)` array; NaN entries are left out
+                of that target's forest (a row may miss some targets).
+
+        Returns:
+            self.
+        """
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
-        if y.ndim != 1:
-            raise DataError("RandomForestSurrogate fits one target at a time; pass a 1-d y")
-        keep = np.isfinite(y)
-        seed = self.random_state
-        if isinstance(seed, np.random.Generator):
-            seed = int(seed.integers(2**31 - 1))
-        self.forest_ = RandomForestRegressor(
-            n_estimators=self.n_estimators,
-            max_features=self.max_features,
-            min_samples_leaf=self.min_samples_leaf,
-            n_jobs=self.n_jobs,
-            random_state=seed,
-        ).fit(X[keep], y[keep])
+        if X.ndim != 2:
+            raise DataError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
+        if y.ndim not in (1, 2) or len(y) != len(X):
+            raise DataError(
+                f"y must have shape ({len(X)},) or ({len(X)}, n_targets) to match X, got {y.shape}"
+            )
+        if not np.isfinite(X).all():
+            row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+            raise DataError(f"X holds NaN or inf (first in row {row}); features must be finite")
+        if np.isinf(y).any():
+            raise DataError("y holds inf; targets must be finite (NaN marks a missing value)")
+        self.y_is_1d_ = y.ndim == 1
+        Y = y.reshape(len(y), -1)
+        rng = np.random.default_rng(self.random_state)
+
+        n = len(X)
+        n_val = int(round(self.validation_fraction * n)) if self.calibrate else 0
+        if n_val and n - n_val < 2:
+            raise DataError(f"need at least {n_val + 2} training rows, got {n}")
+        perm = rng.permutation(n)
+        val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
+
+        trees = []
+        for j in range(Y.shape[1]):
+            rows = train[np.isfinite(Y[train, j])]
+            if len(rows) < 2:
+                raise DataError(
+                    f"target {j} has {len(rows)} finite training value(s); a forest needs at least 2"
+                )
+            forest = RandomForestRegressor(
+                n_estimators=self.n_estimators,
+                max_features=self.max_features,
+                min_samples_leaf=self.min_samples_leaf,
+                n_jobs=self.n_jobs,
+                random_state=int(rng.integers(2**31 - 1)),
+            ).fit(X[rows], Y[rows, j])
+            trees.extend(tree.tree_ for tree in forest.estimators_)
+        self._set_trees(trees)
         self.n_features_in_ = X.shape[1]
+        self.n_targets_ = Y.shape[1]
+
+        self.std_scale_ = np.ones(self.n_targets_)
+        if n_val:
+            mean, std = self._predict_raw(X[val])
+            with np.errstate(divide="ignore", invalid="ignore"):
+                z = np.abs(Y[val] - mean) / std
+            q = norm.ppf(0.5 + self.confidence / 2)
+            for j in range(self.n_targets_):
+                zj = z[:, j][np.isfinite(z[:, j])]
+                if zj.size:
+                    scale = float(np.quantile(zj, self.confidence) / q)
+                    if scale > 0:
+                        self.std_scale_[j] = scale
         return self
+
+    def _set_trees(self, trees: list[Any]) -> None:
+        """Concatenate scikit-learn ``Tree`` objects into the flat arrays predict walks."""
+        offsets = np.cumsum([0] + [t.node_count for t in trees])
+        self.roots_ = offsets[:-1].astype(np.int64)
+        left, right = [], []
+        for tree, start in zip(trees, offsets[:-1]):
+            for out, children in ((left, tree.children_left), (right, tree.children_right)):
+                children = children.astype(np.int64)
+                out.append(np.where(children < 0, -1, children + start))
+        self.left_ = np.concatenate(left)
+        self.right_ = np.concatenate(right)
+        self.feature_ = np.concatenate([t.feature for t in trees]).astype(np.int64)
+        self.threshold_ = np.concatenate([t.threshold for t in trees]).astype(np.float64)
+        self.value_ = np.concatenate([t.value[:, 0, 0] for t in trees]).astype(np.float64)
+
+    # ------------------------------------------------------------------ prediction
+    def _per_tree(self, X: NDArray[np.float64]) -> NDArray[np.float64]:
+        """`(n_trees, n)` predictions of every tree: one vectorized walk down all trees."""
+        # scikit-learn compares float32 features with float64 thresholds; so does this walk
+        X = X.astype(np.float32).astype(np.float64)
+        n_trees = len(self.roots_)
+        out = np.empty((n_trees, len(X)))
+        step = max(1, _BLOCK // max(1, n_trees))
+        for s in range(0, len(X), step):
+            block = X[s : s + step]
+            m = len(block)
+            node = np.repeat(self.roots_, m)  # tree-major: tree t, row i at t * m + i
+            row = np.tile(np.arange(m), n_trees)
+            active = np.flatnonzero(self.left_[node] >= 0)
+            while active.size:  # ends: a child's index is always above its parent's
+                at = node[active]
+                go_left = block[row[active], self.feature_[at]] <= self.threshold_[at]
+                node[active] = child = np.where(go_left, self.left_[at], self.right_[at])
+                active = active[self.left_[child] >= 0]
+            out[:, s : s + m] = self.value_[node].reshape(n_trees, m)
+        return out
+
+    def _predict_raw(self, X: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
+        """Uncalibrated mean and std over trees, each `(n, n_targets)`."""
+        per_tree = self._per_tree(X).reshape(self.n_targets_, -1, len(X))
+        return per_tree.mean(axis=1).T, per_tree.std(axis=1).T
 
     def predict(
         self, X: ArrayLike, return_std: bool = False
     ) -> NDArray | tuple[NDArray, NDArray]:
-        """Mean over trees, `(n,)`; with ``return_std`` also the std over trees, `(n,)`."""
-        if not hasattr(self, "forest_"):
+        """Mean over trees and, optionally, the calibrated std over trees.
+
+        Args:
+            X: a `(n, n_features)` array.
+            return_std: also return the std.
+
+        Returns:
+            mean, or (mean, std); each `(n,)` for a 1-d training target, else
+            `(n, n_targets)`.
+        """
+        if not hasattr(self, "roots_"):
             raise DataError("this RandomForestSurrogate is not fitted yet; call fit(X, y) first")
         X = np.asarray(X, dtype=np.float64)
-        if not return_std:
-            return self.forest_.predict(X)
-        per_tree = np.stack([tree.predict(X) for tree in self.forest_.estimators_])
-        return per_tree.mean(axis=0), per_tree.std(axis=0)
+        if X.ndim != 2 or X.shape[1] != self.n_features_in_:
+            raise DataError(
+                f"X must have shape (n, {self.n_features_in_}) like the training features, "
+                f"got {X.shape}"
+            )
+        mean, std = self._predict_raw(X)
+        std = std * self.std_scale_
+        if self.y_is_1d_:
+            mean, std = mean[:, 0], std[:, 0]
+        return (mean, std) if return_std else mean
+
+    # ------------------------------------------------------------------ persistence
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {name: torch.from_numpy(np.ascontiguousarray(getattr(self, name)))
+                   for name in _TREE_ARRAYS}
+        tensors["std_scale_"] = torch.from_numpy(np.asarray(self.std_scale_, dtype=np.float64))
+        return tensors
+
+    def _fitted_info(self) -> dict[str, Any]:
+        return {
+            "n_features_in": int(self.n_features_in_),
+            "n_targets": int(self.n_targets_),
+            "y_1d": bool(self.y_is_1d_),
+            "n_trees": int(len(self.roots_)),
+        }
+
+    @classmethod
+    def _from_state(
+        cls, params: dict[str, Any], info: dict[str, Any], tensors: dict[str, torch.Tensor]
+    ) -> RandomForestSurrogate:
+        model = cls(**params)
+        model.n_features_in_ = int(info["n_features_in"])
+        model.n_targets_ = int(info["n_targets"])
+        model.y_is_1d_ = bool(info["y_1d"])
+        for name in (*_TREE_ARRAYS, "std_scale_"):
+            setattr(model, name, tensors[name].numpy())
+        n_nodes = len(model.value_)
+        if not (
+            len(model.roots_) == int(info["n_trees"])
+            and len(model.roots_) % max(1, model.n_targets_) == 0
+            and len(model.std_scale_) == model.n_targets_
+            and all(len(getattr(model, a)) == n_nodes for a in ("left_", "right_", "feature_", "threshold_"))
+            and model.roots_.min(initial=0) >= 0 and model.roots_.max(initial=0) < n_nodes
+            and model.left_.max(initial=-1) < n_nodes and model.right_.max(initial=-1) < n_nodes
+            and _children_after_parents(model.left_, model.right_)
+            and model.feature_[model.left_ >= 0].min(initial=0) >= 0
+            and model.feature_[model.left_ >= 0].max(initial=0) < model.n_features_in_
+        ):
+            raise TypeError("the tree arrays are inconsistent with each other")
+        return model
+
+
+def _children_after_parents(left: NDArray[np.int64], right: NDArray[np.int64]) -> bool:
+    """Whether every internal node's children come after it (so a walk down always ends)."""
+    internal = np.flatnonzero(left >= 0)
+    leaves = left < 0
+    return bool(
+        (left[internal] > internal).all()
+        and (right[internal] > internal).all()
+        and (right[leaves] < 0).all()
+    )
