@@ -4,7 +4,11 @@ Maximise the predicted power factor (log10 PF_p) and Seebeck coefficient (S_p) a
 the supply risk (HHI of production), under strict SMACT validity, <= 4 elements, <= 20 atoms
 per formula unit, no Pb/Cd/Hg/Tl/As/Be, novel formulas only and a bound on the surrogate's
 uncertainty. NSGA-II with the learned operators; the surrogate and the generators are
-trained on first use (a few minutes on 2 cores) and cached under runs/output/models/.
+trained on first use and cached in the per-user model cache (``~/.cache/evodesign/models``
+on Linux; ``$EVODESIGN_CACHE_DIR`` or ``[campaign] cache_dir`` choose another folder), so
+later runs, with any ``--out``, load them. The first run took 3 min 50 s to 4 min 26 s on a
+2-core machine with at most one other job, and 13 min 34 s on a loaded one (measured in
+sessions 2 and 3, and in issue 11; the README gives the conditions).
 
     python runs/thermoelectric.py [--seed S] [--overwrite]
 
