@@ -1,7 +1,8 @@
 """The trained models a campaign needs, trained on first use and cached by data + config hash.
 
 A campaign needs two artifacts, both written as safetensors + JSON sidecar under the cache
-folder (``runs/output/models/`` by default) and reused by every later run:
+folder (:func:`default_cache_dir`: one per user, shared by every run and every ``--out``)
+and reused by every later run:
 
 * ``surrogate-<config>-<data>``: a :class:`~evodesign.surrogates.PropertyModel`
   predicting the campaign's surrogate objectives; ``<config>`` hashes the data set name,
@@ -12,21 +13,41 @@ folder (``runs/output/models/`` by default) and reused by every later run:
   ``[generators]`` table and the training compositions.
 
 Runs, checkpoints and workers refer to these files by path and sha256, never copy them.
+
+A cache entry cannot get stuck (:func:`cached_model`):
+
+* **one atomic unit**: the weights are written first and the JSON sidecar last, each through
+  a temporary file and a rename; the sidecar is the commit marker. An entry exists only
+  when both files do; weights without a sidecar (a kill between the writes, a partial copy),
+  a sidecar without weights and leftover temporary files count as absent and are replaced.
+* **one trainer at a time**: a lock file per entry (``NAME.lock``, via ``filelock``) is
+  held while the entry is trained and written. A second run that needs the same model waits
+  for the lock and then loads what the first one wrote instead of training it again. The
+  lock is an operating-system lock (``flock``) on the open file, released by the kernel when
+  its process ends however it ends (kill -9 included), so a lock left by a killed run never
+  blocks a later one; the ``.lock`` file that may stay behind is harmless.
+* **never a broken model**: a surrogate whose predictions on its own training data are not
+  finite is refused before it is written (:meth:`PropertyModel.fit`).
 """
 
 from __future__ import annotations
 
 import hashlib
+import inspect
+import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
+from filelock import FileLock, Timeout
+from operators.model_files import model_complete, model_paths, remove_model_files
 
 from evodesign.datasets import list_datasets, load_csv, load_dataset
-from evodesign.exceptions import ArtifactError
+from evodesign.exceptions import ArtifactError, DataError
 from evodesign.representation import CompositionSpace
 from operators.training import torch_threads
 
@@ -37,20 +58,151 @@ if TYPE_CHECKING:
     from evodesign.datasets import MaterialsDataset
     from evodesign.surrogates import PropertyModel
 
-__all__ = ["CampaignModels", "file_sha256", "prepare_models", "resolve_dataset"]
+__all__ = [
+    "CACHE_ENV",
+    "CampaignModels",
+    "cached_model",
+    "default_cache_dir",
+    "file_sha256",
+    "prepare_models",
+    "resolve_dataset",
+]
 
 #: quantile of the surrogate's std on known compounds used by ``max_std = "auto"``
 AUTO_STD_QUANTILE = 0.9
+#: environment variable naming the model cache folder (see :func:`default_cache_dir`)
+CACHE_ENV = "EVODESIGN_CACHE_DIR"
+
+T = TypeVar("T")
+#: filelock >= 4 would fall back to a "soft" lock file on a file system without OS locks,
+#: and a soft lock outlives a killed process; failing loudly beats blocking every later run
+_LOCK_OPTIONS = (
+    {"fallback_to_soft": False}
+    if "fallback_to_soft" in inspect.signature(FileLock.__init__).parameters
+    else {}
+)
 
 
-def resolve_dataset(name: str, base_dir: str | Path = ".") -> MaterialsDataset:
-    """A built-in data set by name, or a CSV file (relative paths from ``base_dir``)."""
+def default_cache_dir(config: CampaignConfig | None = None, base_dir: str | Path = ".") -> Path:
+    """The folder of cached trained models: one per user, shared by every run and ``--out``.
+
+    In order of precedence:
+
+    1. ``[campaign] cache_dir`` of the config, relative to the config file's folder
+       (``base_dir``); for a campaign that keeps its models apart.
+    2. the ``EVODESIGN_CACHE_DIR`` environment variable (e.g. a shared or scratch disk).
+    3. the per-user cache folder of the platform + ``models``
+       (``platformdirs.user_cache_dir("evodesign")``: ``~/.cache/evodesign/models`` on
+       Linux, ``~/Library/Caches/evodesign/models`` on macOS,
+       ``%LOCALAPPDATA%\\evodesign\\Cache\\models`` on Windows).
+
+    Entries are keyed by the data and settings hashes, so one folder serves any number of
+    campaigns. Nothing is created here.
+
+    Args:
+        config: the campaign (None: ignore step 1).
+        base_dir: the config file's folder.
+
+    Returns:
+        The folder (``~`` expanded).
+    """
+    if config is not None and config.campaign.cache_dir:
+        path = Path(os.path.expandvars(config.campaign.cache_dir)).expanduser()
+        return path if path.is_absolute() else Path(base_dir) / path
+    env = os.environ.get(CACHE_ENV, "").strip()
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return Path(platformdirs.user_cache_dir("evodesign", appauthor=False)) / "models"
+
+
+def resolve_dataset(
+    name: str, base_dir: str | Path = ".", formula_column: str | None = None
+) -> MaterialsDataset:
+    """A built-in data set by name, or a CSV file (relative paths from ``base_dir``).
+
+    Args:
+        name: a built-in data set name or the path of a ``.csv`` file.
+        base_dir: folder a relative CSV path is read from (the config file's folder).
+        formula_column: the CSV's formula column (None: ``"formula"``); ignored for a
+            built-in data set.
+    """
     if name in list_datasets():
         return load_dataset(name)
     path = Path(name)
     if path.suffix.lower() == ".csv":
-        return load_csv(path if path.is_absolute() else Path(base_dir) / path)
+        return load_csv(
+            path if path.is_absolute() else Path(base_dir) / path,
+            formula_column=formula_column or "formula",
+        )
     return load_dataset(name)  # raises with the list of built-in names
+
+
+def cached_model(
+    path: str | Path,
+    load: Callable[[], T],
+    train: Callable[[], T],
+    *,
+    what: str = "model",
+    progress: bool = False,
+    timeout: float | None = None,
+) -> tuple[T, str]:
+    """Load the cache entry at ``path``, or train and write it: one process at a time.
+
+    An entry is ``PATH.safetensors`` + ``PATH.json`` (sidecar written last). A complete
+    entry is loaded at once, without locking. Otherwise the entry's lock ``PATH.lock`` is
+    taken (waiting while another process holds it), the entry is checked again -- another
+    process may have written it meanwhile, and then it is loaded -- and only if it is still
+    incomplete are its leftovers (orphaned weights, sidecar without weights, temp files)
+    deleted and ``train`` called. The lock is the kernel's (``flock``): it dies with its
+    process, so a killed run leaves no lock that blocks.
+
+    Args:
+        path: the entry, without suffix.
+        load: loads the complete entry at ``path`` (raising on a corrupted one).
+        train: trains the model and writes it to ``path``; returns it.
+        what: the model's name in messages ("surrogate", "generators").
+        progress: say when waiting for another process.
+        timeout: most seconds to wait for another process (None: as long as it takes).
+
+    Returns:
+        ``(model, how)``: how is ``"loaded"``, ``"trained"``, or ``"waited"`` (loaded after
+        another process trained it).
+
+    Raises:
+        ArtifactError: the wait timed out, or (from ``load``) a complete entry is corrupted.
+    """
+    path = Path(path)
+    if model_complete(path):
+        return load(), "loaded"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    lock_path = path.with_name(path.name + ".lock")
+    lock = FileLock(lock_path, **_LOCK_OPTIONS)
+    waited = False
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        waited = True
+        _say(
+            progress,
+            f"{what}: another process is training {path.name} right now; waiting for it to "
+            f"finish (lock {lock_path}), then loading its model",
+        )
+        try:
+            lock.acquire(timeout=-1 if timeout is None else timeout)
+        except Timeout as err:
+            raise ArtifactError(
+                f"{what}: waited {timeout:g} s for another process training {path} (lock "
+                f"{lock_path}); try again when it has finished"
+            ) from err
+    try:
+        if model_complete(path):
+            return load(), "waited" if waited else "loaded"
+        remove_model_files(path)  # orphaned weights, a lone sidecar, temp files of a kill
+        return train(), "trained"
+    finally:
+        lock.release()
 
 
 def file_sha256(path: str | Path) -> str:
@@ -118,6 +270,22 @@ class CampaignModels:
         return out
 
 
+def _refuse_empty_targets(config: CampaignConfig, data: MaterialsDataset) -> None:
+    """Name a CSV column the config predicts that holds no value at all.
+
+    The loader leaves such a column out of the inferred targets (it could be a notes
+    column); a campaign that asks for it must hear that it is empty, not that it is not a
+    target.
+    """
+    empty = set(data.report.get("empty_columns", ())) if data.report else set()
+    asked = [o.name for o in config.objectives if not o.analytic and o.name in empty]
+    if asked:
+        raise DataError(
+            f"{data.source}: target column(s) {asked} have no values (every cell is empty or "
+            "a missing-value marker such as NaN); fill them in or remove those objectives"
+        )
+
+
 def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = False) -> Any:
     from evodesign.surrogates import DeepEnsembleRegressor, RandomForestSurrogate
 
@@ -140,11 +308,12 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
 
 def _default(name: str) -> Any:
     """A default of :func:`operators.fit_vae` (so the campaign follows the package's)."""
-    import inspect
-
     from operators import fit_vae
 
     return inspect.signature(fit_vae).parameters[name].default
+
+
+_WAITED = " (trained meanwhile by another run)"
 
 
 def _say(progress: bool, message: str) -> None:
@@ -154,7 +323,7 @@ def _say(progress: bool, message: str) -> None:
 
 def prepare_models(
     config: CampaignConfig,
-    cache_dir: str | Path,
+    cache_dir: str | Path | None = None,
     *,
     base_dir: str | Path = ".",
     need_generators: bool = True,
@@ -164,7 +333,8 @@ def prepare_models(
 
     Args:
         config: the campaign.
-        cache_dir: folder of cached model files (created if missing).
+        cache_dir: folder of cached model files (created if missing); None:
+            :func:`default_cache_dir` of ``config`` and ``base_dir``.
         base_dir: folder that a relative CSV path in ``[campaign] dataset`` is read from
             (the config file's folder).
         need_generators: also load/train the VAE + GAN (not needed by a classical run
@@ -176,11 +346,12 @@ def prepare_models(
     """
     from evodesign.surrogates import PropertyModel, data_hash
 
-    cache_dir = Path(cache_dir)
+    cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(config, base_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    data = resolve_dataset(config.campaign.dataset, base_dir)
+    data = resolve_dataset(config.campaign.dataset, base_dir, config.campaign.formula_column)
+    _refuse_empty_targets(config, data)
     config.check_against(data.targets, data.elements)
     space = CompositionSpace(
         data.elements, max_atoms=config.space.max_atoms, max_elements=config.space.max_elements
@@ -206,13 +377,14 @@ def prepare_models(
         X, Y = X_all[rows], Y[rows]
         expected_hash = data_hash(X, Y)
         path = cache_dir / f"surrogate-{config.surrogate_hash()[:8]}-{expected_hash[:8]}"
-        sidecar = path.with_suffix(".json")
-        if sidecar.exists():
-            surrogate = PropertyModel.load(
+        sidecar = model_paths(path)[1]
+
+        def load_surrogate() -> PropertyModel:
+            return PropertyModel.load(
                 path, elements=space.elements, targets=targets, data_hash=expected_hash
             )
-            _say(progress, f"surrogate: loaded {sidecar}")
-        else:
+
+        def train_surrogate() -> PropertyModel:
             _say(
                 progress,
                 f"surrogate: training on {len(X):,} {config.campaign.dataset} compounds "
@@ -222,9 +394,18 @@ def prepare_models(
             # One torch thread: these MLPs are small, and on a 2-core machine where anything
             # else runs, two threads were measured 20x slower per epoch (30 s vs 1.5 s).
             with torch_threads(1):
-                surrogate = PropertyModel(space.elements, targets, estimator=estimator).fit(X, Y)
-            surrogate.save(path)
+                # fit refuses a model that predicts NaN/inf on its own data: never cached
+                model = PropertyModel(space.elements, targets, estimator=estimator).fit(X, Y)
+            model.save(path)
+            return model
+
+        surrogate, how = cached_model(
+            path, load_surrogate, train_surrogate, what="surrogate", progress=progress
+        )
+        if how == "trained":
             _say(progress, f"surrogate: trained in {time.perf_counter() - start:.0f} s")
+        else:
+            _say(progress, f"surrogate: loaded {sidecar}{_WAITED if how == 'waited' else ''}")
         surrogate_path = sidecar
         timings["surrogate_s"] = time.perf_counter() - start
 
@@ -238,11 +419,9 @@ def prepare_models(
         Xg, _ = training_vectors(data, space, options.strict_valid)
         metadata = generator_metadata(space, str(config.campaign.dataset), Xg, options.strict_valid)
         path = cache_dir / f"generators-{config.generator_hash()[:8]}-{metadata['data_hash'][:8]}"
-        sidecar = path.with_suffix(".json")
-        if sidecar.exists():
-            load_generators(sidecar, space)  # refuses a model of another vocabulary or space
-            _say(progress, f"generators: loaded {sidecar}")
-        else:
+        sidecar = model_paths(path)[1]
+
+        def train() -> None:
             if len(Xg) < 20:
                 raise ArtifactError(
                     f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "
@@ -267,7 +446,16 @@ def prepare_models(
                 progress=progress,
             )
             save_generative_model(model, path, metadata=metadata)
+
+        # loading refuses a model of another vocabulary or space, or a corrupted file
+        _, how = cached_model(
+            path, lambda: load_generators(sidecar, space), train, what="generators",
+            progress=progress,
+        )
+        if how == "trained":
             _say(progress, f"generators: trained in {time.perf_counter() - start:.0f} s")
+        else:
+            _say(progress, f"generators: loaded {sidecar}{_WAITED if how == 'waited' else ''}")
         generators_path = sidecar
         timings["generators_s"] = time.perf_counter() - start
 

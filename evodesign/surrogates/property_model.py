@@ -107,7 +107,12 @@ class PropertyModel:
         self.features = CompositionFeatures(self.elements, include_fractions)
 
     def fit(self, X: ArrayLike, Y: ArrayLike) -> PropertyModel:
-        """Fit on `(n, n_elements)` composition vectors and `(n, n_targets)` targets."""
+        """Fit on `(n, n_elements)` composition vectors and `(n, n_targets)` targets.
+
+        Raises:
+            DataError: Y has the wrong number of columns, or the fitted model predicts NaN
+                or inf on its own training rows (the targets named; nothing is kept).
+        """
         Y = np.asarray(Y, dtype=np.float64).reshape(len(Y), -1)
         if Y.shape[1] != len(self.targets):
             raise DataError(
@@ -115,9 +120,37 @@ class PropertyModel:
                 f"targets {list(self.targets)}"
             )
         base = self.estimator if self.estimator is not None else DeepEnsembleRegressor()
-        self.estimator_ = clone(base).fit(self.features.transform(X), Y)
+        features = self.features.transform(X)
+        estimator = clone(base).fit(features, Y)
+        self._check_finite(estimator, features, Y)
+        self.estimator_ = estimator
         self.data_hash_ = data_hash(X, Y)
         return self
+
+    def _check_finite(self, estimator: Any, features: NDArray[np.float64], Y: NDArray) -> None:
+        """Refuse a fitted estimator whose predictions on its own training rows are not finite.
+
+        Such a model would mark every candidate infeasible (or worse, be cached and reused),
+        so it is never kept: the usual cause is a target of absurd magnitude or spread.
+        """
+        mean, std = estimator.predict(features, return_std=True)
+        n = len(features)
+        bad = ~(np.isfinite(mean.reshape(n, -1)) & np.isfinite(std.reshape(n, -1)))
+        if not bad.any():
+            return
+        names = [t for t, b in zip(self.targets, bad.any(axis=0)) if b]
+        ranges = "; ".join(
+            f"{t}: {np.nanmin(Y[:, j]):.4g} to {np.nanmax(Y[:, j]):.4g}"
+            for j, t in enumerate(self.targets)
+            if t in names and np.isfinite(Y[:, j]).any()
+        )
+        raise DataError(
+            f"the {type(estimator).__name__} trained for {names} predicts NaN or inf on "
+            f"{int(bad.any(axis=1).sum())} of its own {n} training rows (first: row "
+            f"{int(np.flatnonzero(bad.any(axis=1))[0])}), so it was not kept (nor cached). "
+            f"Check those target columns for values of absurd size or spread ({ranges}): "
+            "a typo in an exponent or a wrong unit, then train again"
+        )
 
     def predict(self, X: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Mean and std, each `(n, n_targets)`, for `(n, n_elements)` composition vectors."""
