@@ -161,15 +161,21 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
     def _set_trees(self, trees: list[Any]) -> None:
         """Concatenate scikit-learn ``Tree`` objects into the flat arrays predict walks."""
         offsets = np.cumsum([0] + [t.node_count for t in trees])
+        if offsets[-1] >= 2**31:
+            raise DataError(
+                f"the forests have {offsets[-1]:,} nodes, more than a model file holds; use "
+                "fewer trees (n_estimators) or a larger min_samples_leaf"
+            )
         self.roots_ = offsets[:-1].astype(np.int64)
         left, right = [], []
         for tree, start in zip(trees, offsets[:-1]):
             for out, children in ((left, tree.children_left), (right, tree.children_right)):
                 children = children.astype(np.int64)
-                out.append(np.where(children < 0, -1, children + start))
+                out.append(np.where(children < 0, -1, children + start).astype(np.int32))
+        # int32 indices: 28 bytes a node in memory and on disk
         self.left_ = np.concatenate(left)
         self.right_ = np.concatenate(right)
-        self.feature_ = np.concatenate([t.feature for t in trees]).astype(np.int64)
+        self.feature_ = np.concatenate([t.feature for t in trees]).astype(np.int32)
         self.threshold_ = np.concatenate([t.threshold for t in trees]).astype(np.float64)
         self.value_ = np.concatenate([t.value[:, 0, 0] for t in trees]).astype(np.float64)
 
