@@ -13,3 +13,7 @@ class DataError(EvodesignError, ValueError):
 
 class ArtifactError(EvodesignError, ValueError):
     """A model file is missing, corrupted, or does not match what it is loaded for."""
+
+
+class UsageError(EvodesignError, ValueError):
+    """Arguments of a call that cannot work (or work together); the message names them."""

@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING, Any, Iterator
 from joblib import Parallel, delayed
 
 from evodesign.campaign.checkpoint import CHECKPOINT
+from evodesign.exceptions import UsageError
 
 if TYPE_CHECKING:
     from evodesign.campaign.config import CampaignConfig
@@ -55,10 +56,10 @@ def _one(
 def _backend(backend: str, scheduler: str | None) -> Iterator[dict[str, Any]]:
     """joblib keyword arguments for a backend; opens (and closes) a dask client if asked."""
     if backend not in BACKENDS:
-        raise ValueError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
+        raise UsageError(f"unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
     if backend != "dask":
         if scheduler is not None:
-            raise ValueError("--scheduler is only used with --backend dask")
+            raise UsageError("a scheduler (--scheduler) is only used with the dask backend (--backend dask)")
         yield {"backend": backend}
         return
     try:
@@ -66,7 +67,7 @@ def _backend(backend: str, scheduler: str | None) -> Iterator[dict[str, Any]]:
     except ImportError as error:  # pragma: no cover - dask is an optional extra
         raise ImportError("the dask backend needs dask[distributed]: pip install 'evodesign[dask]'") from error
     if scheduler is None:
-        raise ValueError(
+        raise UsageError(
             "--backend dask needs --scheduler ADDRESS (e.g. tcp://10.0.0.5:8786, the address "
             "printed by `dask scheduler`)"
         )
@@ -113,9 +114,9 @@ def run_seeds(
     from evodesign.campaign.runner import Campaign
 
     if n_seeds < 1:
-        raise ValueError(f"n_seeds must be >= 1, got {n_seeds}")
+        raise UsageError(f"n_seeds (--seeds) must be >= 1, got {n_seeds}")
     if kind not in ("run", "screen"):
-        raise ValueError(f"kind must be 'run' or 'screen', got {kind!r}")
+        raise UsageError(f"kind must be 'run' or 'screen', got {kind!r}")
     seed = config.campaign.seed if seed is None else int(seed)
     campaign = Campaign(config, out_root=out_root, cache_dir=cache_dir, base_dir=base_dir, progress=progress)
     # Check every folder up front, before any training: a clash found by worker 7 after

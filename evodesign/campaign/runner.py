@@ -40,7 +40,7 @@ from pymoo.core.sampling import Sampling
 from evodesign.campaign.checkpoint import CHECKPOINT, CheckpointError, SearchCheckpoint, read_checkpoint, write_checkpoint
 from evodesign.campaign.config import CampaignConfig
 from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models
-from evodesign.exceptions import EvodesignError
+from evodesign.exceptions import EvodesignError, UsageError
 from evodesign.objectives import Objective
 from evodesign.problem import CompositionProblem
 from evodesign.search.state import SearchStateError, capture_search_state, restore_search_state
@@ -297,13 +297,14 @@ class Campaign:
     def _claim(run_dir: Path, resume: bool, overwrite: bool) -> None:
         """Refuse to touch an existing run folder unless asked to resume or overwrite.
 
-        Called before any model is loaded or trained, so a refusal costs nothing. Messages
-        name the Python arguments (``resume=True``); the CLI says ``--resume``.
+        Called before any model is loaded or trained, so a refusal costs nothing; nothing is
+        created or deleted here (see :meth:`_take`). Messages name the Python arguments
+        (``resume=True``); the CLI says ``--resume``.
         """
-        from evodesign.campaign.checkpoint import CHECKPOINT, LEGACY_CHECKPOINT, remove_stale_temporaries
+        from evodesign.campaign.checkpoint import CHECKPOINT, LEGACY_CHECKPOINT
 
         if resume and overwrite:
-            raise ValueError("choose one of resume=True and overwrite=True, not both")
+            raise UsageError("choose one of resume=True and overwrite=True, not both")
         occupied = run_dir.exists() and any(run_dir.iterdir())
         resumable = (run_dir / CHECKPOINT).exists()
         if resume and not resumable:
@@ -318,10 +319,20 @@ class Campaign:
                 f"nothing to resume: {run_dir} {what}. Start the run without resume=True"
                 + (" (overwrite=True replaces what is there)" if occupied else "")
             )
-        if occupied and overwrite:
-            shutil.rmtree(run_dir)
-        elif occupied and not resume:
+        if occupied and not resume and not overwrite:
             raise RunExistsError(run_dir, resumable)
+
+    @staticmethod
+    def _take(run_dir: Path, overwrite: bool) -> None:
+        """Create the run folder once the models are ready (emptied first if ``overwrite``).
+
+        Done after training, so a failed or interrupted training leaves an existing run
+        untouched and no empty folder behind.
+        """
+        from evodesign.campaign.checkpoint import remove_stale_temporaries
+
+        if overwrite and run_dir.exists():
+            shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
         remove_stale_temporaries(run_dir)
 
@@ -363,6 +374,7 @@ class Campaign:
         started = time.perf_counter()
         models = self.prepare()
         prepare_s = time.perf_counter() - started
+        self._take(run_dir, overwrite)
         artifacts = models.artifacts()
         ss = child_seed(seed, index)
         pymoo_seed = int(ss.generate_state(1, dtype=np.uint32)[0])
@@ -465,6 +477,7 @@ class Campaign:
         started = time.perf_counter()
         models = self.prepare("screen")
         prepare_s = time.perf_counter() - started
+        self._take(run_dir, overwrite)
         ss = child_seed(seed, index)
         draw_seed = int(ss.generate_state(2, dtype=np.uint32)[1])
         rng = np.random.default_rng(draw_seed)

@@ -245,3 +245,23 @@ def test_models_are_shared_across_output_roots(make_config, small_csv, tmp_path,
     assert second.prepare().surrogate_path == path  # loaded, not retrained
     assert path.stat().st_mtime_ns == before
     assert not (tmp_path / "one" / "models").exists()
+
+
+def test_failed_training_leaves_no_folder_and_keeps_an_old_run(campaign_factory, monkeypatch):
+    from evodesign.exceptions import ArtifactError
+
+    campaign = campaign_factory()
+    first = campaign.run(seed=0)
+    before = (first.run_dir / "pareto.csv").read_bytes()
+
+    def broken(kind="run"):
+        raise ArtifactError("training failed")
+
+    fresh = campaign_factory()
+    monkeypatch.setattr(fresh, "prepare", broken)
+    with pytest.raises(ArtifactError):
+        fresh.run(seed=7)
+    assert not fresh.run_dir(7).exists()
+    with pytest.raises(ArtifactError):
+        fresh.run(seed=0, overwrite=True)
+    assert (first.run_dir / "pareto.csv").read_bytes() == before
