@@ -61,3 +61,34 @@ def test_module_prints_the_reference() -> None:
         capture_output=True, text=True, check=True, cwd=ROOT,
     ).stdout
     assert out == config_reference()
+
+
+def test_thermoelectric_toml_lists_every_key() -> None:
+    """The commented default campaign shows every key, set or as a commented-out line."""
+    import re
+
+    text = (ROOT / "runs" / "thermoelectric.toml").read_text(encoding="utf-8")
+    missing = [
+        f"{row['table']}.{row['key']}"
+        for row in key_rows()
+        if not re.search(rf"^(# )?{re.escape(row['key'])} =", text, re.M)
+    ]
+    assert missing == [], "add these keys (or commented-out examples) to runs/thermoelectric.toml"
+    assert "docs/config.md" in text
+
+
+def test_bring_your_own_data_example_validates_and_its_csv_loads() -> None:
+    from evodesign.campaign.models import resolve_dataset
+
+    path = ROOT / "runs" / "my_data.toml"
+    config = CampaignConfig.from_toml(path)
+    band_gap = config.objective("band_gap")
+    assert band_gap.target == (1.1, 1.7) and band_gap.direction == "min"
+    assert "hhi_production" in config.analytic_objectives
+    data = resolve_dataset(config.campaign.dataset, path.parent)
+    assert data.targets == ("band_gap",) and len(data) == 100
+    assert data.report["n_rows_dropped"] == 0
+    config.check_against(data.targets, data.elements)
+    gaps = data.frame["band_gap"]
+    assert gaps.between(0, 15).all()  # eV: physically sensible
+    assert gaps.between(1.1, 1.7).sum() >= 10  # the target window is populated
