@@ -24,7 +24,6 @@ import numpy as np
 
 from evodesign.chemistry import SmactValidity
 from evodesign.datasets import load_dataset
-from evodesign.exceptions import ArtifactError
 from evodesign.representation import CompositionSpace
 from evodesign.surrogates import data_hash
 
@@ -131,18 +130,15 @@ def load_generators(path: str | os.PathLike, space: CompositionSpace | None = No
     """Load saved generators; with ``space`` given, its vocabulary and limits must match.
 
     Raises:
-        ArtifactError: (evodesign's) a file is missing, corrupted (e.g. flipped bytes in
-            the weights) or made for another space; the message names the file and what to
-            do, and the :mod:`operators` error is chained as the cause.
+        operators.ArtifactError: a file is missing or unreadable;
+            ``operators.ArtifactMismatchError`` when it is corrupted (e.g. flipped bytes in
+            the weights) or made for another space. Both derive from
+            :class:`operators.exceptions.OperatorsError` and name the file and what to do.
     """
     from operators import load_generative_model
-    from operators.exceptions import ArtifactError as ModelFileError
 
     expect: dict[str, Any] = {"kind": "composition-generators"}
     if space is not None:
         expect["elements"] = list(space.elements)
         expect["space"] = space.to_dict()
-    try:
-        return load_generative_model(path, expect=expect)
-    except ModelFileError as err:
-        raise ArtifactError(f"generators: {err}") from err
+    return load_generative_model(path, expect=expect)

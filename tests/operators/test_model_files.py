@@ -87,18 +87,16 @@ def test_errors_survive_pickling_between_processes(tmp_path):
     assert str(plain) == "gone" and plain.path is None
 
 
-def test_flipped_generator_weights_are_an_evodesign_error(model, tmp_path):
-    from evodesign.exceptions import ArtifactError as EvodesignArtifactError
+def test_flipped_generator_weights_name_the_file_and_what_to_do(model, tmp_path):
     from evodesign.generators import load_generators
 
     path = tmp_path / "gen"
     save_generative_model(GenerativeModel(model.vae), path)
-    tensors, _ = model_paths(path)
+    tensors, sidecar = model_paths(path)
     blob = bytearray(tensors.read_bytes())
     blob[len(blob) // 2] ^= 0x01
     tensors.write_bytes(bytes(blob))
-    with pytest.raises(ArtifactMismatchError):
-        load_generative_model(path)
-    with pytest.raises(EvodesignArtifactError, match=r"generators: .*gen.safetensors does not match") as err:
-        load_generators(path)
-    assert "delete" in str(err.value)
+    for load in (load_generative_model, load_generators):
+        with pytest.raises(OperatorsError, match=r"gen.safetensors does not match its sidecar") as err:
+            load(path)
+        assert f"delete {sidecar} and {tensors}" in str(err.value)
