@@ -44,12 +44,15 @@ def _one(
     threads: int,
     progress: bool,
 ) -> CampaignResult:
-    from evodesign.campaign.runner import Campaign
+    from evodesign.campaign.runner import Campaign, run_id
+    from operators.progress import run_label
 
     campaign = Campaign(config, out_root=out_root, cache_dir=cache_dir, base_dir=base_dir, progress=progress)
-    if kind == "screen":
-        return campaign.screen(seed, index=index, n_runs=n_runs, overwrite=overwrite, threads=threads)
-    return campaign.run(seed, index=index, n_runs=n_runs, resume=resume, overwrite=overwrite, threads=threads)
+    # every progress line of this run carries its id, so parallel runs' lines can be told apart
+    with run_label(run_id(seed, index, n_runs, kind) if n_runs > 1 else None):
+        if kind == "screen":
+            return campaign.screen(seed, index=index, n_runs=n_runs, overwrite=overwrite, threads=threads)
+        return campaign.run(seed, index=index, n_runs=n_runs, resume=resume, overwrite=overwrite, threads=threads)
 
 
 @contextlib.contextmanager

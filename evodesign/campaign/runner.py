@@ -44,6 +44,7 @@ from evodesign.exceptions import EvodesignError, UsageError
 from evodesign.objectives import Objective
 from evodesign.problem import CompositionProblem
 from evodesign.search.state import SearchStateError, capture_search_state, restore_search_state
+from operators.progress import labelled
 from operators.training import torch_threads
 
 if TYPE_CHECKING:
@@ -566,7 +567,7 @@ class Campaign:
 
     def _say(self, message: str) -> None:
         if self.progress:
-            print(message, file=sys.stdout, flush=True)
+            print(labelled(message), file=sys.stdout, flush=True)
 
 
 def _flatten(table: Any, prefix: str = "") -> dict[str, Any]:

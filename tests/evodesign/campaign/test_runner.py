@@ -265,3 +265,11 @@ def test_failed_training_leaves_no_folder_and_keeps_an_old_run(campaign_factory,
     with pytest.raises(ArtifactError):
         fresh.run(seed=0, overwrite=True)
     assert (first.run_dir / "pareto.csv").read_bytes() == before
+
+
+def test_parallel_runs_label_their_progress_lines(make_config, small_csv, cache_dir, tmp_path, capsys):
+    config = make_config(small_csv)
+    run_seeds(config, seed=2, n_seeds=2, n_jobs=1, out_root=tmp_path / "p", cache_dir=cache_dir, progress=True)
+    lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[seed2-")]
+    assert any(line.startswith("[seed2-0] gen") for line in lines)
+    assert any(line.startswith("[seed2-1] gen") for line in lines)
