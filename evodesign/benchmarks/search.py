@@ -631,7 +631,7 @@ def run_search_benchmark(
     objectives = objectives_of(base)
     started = time.perf_counter()
 
-    data = _slice(resolve_dataset(base.campaign.dataset, config_path.parent), settings["max_rows"], seed)
+    data = _slice(resolve_dataset(base.campaign.dataset, config_path.parent, base.campaign.formula_column), settings["max_rows"], seed)
     split = make_split(base, data, out_root / "data")
     _say(progress, f"split: {split.info['n_train']:,} training compounds, {split.info['n_held_out']:,} held out "
          f"({split.info['n_pareto_feasible']} feasible Pareto-optimal)")

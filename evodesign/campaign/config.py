@@ -872,9 +872,12 @@ class CampaignConfig(_Table):
 
     def hash(self) -> str:
         """sha256 of the resolved config, less ``[verify]`` (it acts after the search, so
-        checkpoints and run folders of the same search keep their hash)."""
+        checkpoints and run folders of the same search keep their hash) and less
+        ``[campaign] cache_dir`` (where the models live, not what they are)."""
         data = self.to_toml_dict()
         data.pop("verify", None)
+        # where models are cached does not change the search: a moved cache still resumes
+        data.get("campaign", {}).pop("cache_dir", None)
         return _digest({"kind": "campaign", **data})
 
     config_hash = hash

@@ -245,6 +245,13 @@ def write_config(run_dir: Path, config: CampaignConfig, base_dir: Path = Path(".
     atomic_write_text(run_dir / "config.toml", config.to_toml())
 
 
+def write_data_report(run_dir: Path, data: Any) -> None:
+    """Write what the data loader dropped and merged (``data_report.json``): the full list
+    behind a loader warning, for users of the command line."""
+    report = {"dataset": str(getattr(data, "name", "")), "source": str(getattr(data, "source", "")), **dict(data.report)}
+    atomic_write_text(run_dir / "data_report.json", json.dumps(report, indent=2, default=str) + "\n")
+
+
 def _versions() -> dict[str, str]:
     out = {"python": platform.python_version()}
     for name in PACKAGES:

@@ -198,7 +198,7 @@ class Campaign:
         from evodesign.campaign.models import resolve_dataset
         from evodesign.representation import CompositionSpace
 
-        data = resolve_dataset(self.config.campaign.dataset, self.base_dir)
+        data = resolve_dataset(self.config.campaign.dataset, self.base_dir, self.config.campaign.formula_column)
         space = CompositionSpace(data.elements, max_atoms=self.config.space.max_atoms, max_elements=self.config.space.max_elements)
         return data, space
 
@@ -400,6 +400,7 @@ class Campaign:
                 history, archive = state.history, state.archive
                 self._say(f"resuming {run_dir} at generation {header['generation']}")
             results.write_config(run_dir, self.config, self.base_dir)
+            results.write_data_report(run_dir, models.data)
             manifest = results.manifest(self, seed, index, n_runs, ss, pymoo_seed, artifacts, status="running")
             manifest["timings"] = {"prepare_s": prepare_s}
             results.write_manifest(run_dir, manifest)
@@ -525,6 +526,7 @@ class Campaign:
             self._say(results.progress_line(row, 1, row["seconds"], 1))
             designs = results.pareto_table(self, problem, pop, {})
             results.write_config(run_dir, self.config, self.base_dir)
+            results.write_data_report(run_dir, models.data)
             manifest = results.manifest(self, seed, index, n_runs, ss, None, models.artifacts(), status="finished")
             manifest.update(kind="screen", n_samples=n, n_drawn=int(n_drawn), n_unique=int(len(X)), n_evaluations=int(problem.n_evaluated), n_failed=int(problem.n_failed))
             manifest["timings"] = {"prepare_s": prepare_s, "search_s": row["seconds"], "total_s": time.perf_counter() - started}
@@ -563,7 +565,8 @@ class Campaign:
             results.write_config(Path(tmp), self.config, self.base_dir)
             current = tomllib.loads((Path(tmp) / "config.toml").read_text(encoding="utf-8"))
         a, b = _flatten(saved), _flatten(current)
-        return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and not k.startswith("verify."))
+        ignored = ("verify.", "campaign.cache_dir")  # not part of the campaign hash
+        return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and not k.startswith(ignored))
 
     def _say(self, message: str) -> None:
         if self.progress:

@@ -276,7 +276,8 @@ def build_dataset(
             f"{rows.label}: {report['conflicting_duplicates']} formulas appear in several rows "
             f"with different target values, merged by {aggregate}; e.g. "
             f"{example['formula']} {example['column']} = {example['values']} "
-            f"(see report['conflict_examples'])",
+            "(all of them: data_report.json in a campaign's run folder, or "
+            "dataset.report['conflict_examples'] in Python)",
             UserWarning,
             stacklevel=3,
         )

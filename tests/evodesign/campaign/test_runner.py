@@ -273,3 +273,12 @@ def test_parallel_runs_label_their_progress_lines(make_config, small_csv, cache_
     lines = [line for line in capsys.readouterr().out.splitlines() if line.startswith("[seed2-")]
     assert any(line.startswith("[seed2-0] gen") for line in lines)
     assert any(line.startswith("[seed2-1] gen") for line in lines)
+
+
+def test_run_folder_holds_the_data_report_and_cache_dir_is_not_hashed(campaign_factory, make_config, small_csv):
+    result = campaign_factory().run(seed=0)
+    report = json.loads((result.run_dir / "data_report.json").read_text())
+    assert "n_rows" in report and "conflict_examples" in report
+    config = make_config(small_csv)
+    moved = config.model_copy(update={"campaign": config.campaign.model_copy(update={"cache_dir": "/elsewhere"})})
+    assert moved.hash() == config.hash()
