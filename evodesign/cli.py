@@ -295,7 +295,7 @@ def _check_run_options(
 def _check_data(cfg: Any, base_dir: Path) -> None:
     """Load the campaign's data set and check the campaign against it (objective names,
     elements of the space), before any folder is made or any model trained."""
-    from evodesign.campaign.models import resolve_dataset
+    from evodesign.campaign.models import load_campaign_data
     from evodesign.datasets import list_datasets
 
     name = cfg.campaign.dataset
@@ -310,8 +310,7 @@ def _check_data(cfg: Any, base_dir: Path) -> None:
             if there:
                 message += "; CSV files there: " + ", ".join(there)
             _fail(message)
-    data = resolve_dataset(name, base_dir, getattr(cfg.campaign, "formula_column", None))
-    cfg.check_against(data.targets, data.elements)
+    load_campaign_data(cfg, base_dir)
 
 
 def _run_or_screen(

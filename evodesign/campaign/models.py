@@ -49,6 +49,7 @@ from operators.model_files import model_complete, model_paths, remove_model_file
 from evodesign.datasets import list_datasets, load_csv, load_dataset
 from evodesign.exceptions import ArtifactError, DataError
 from evodesign.representation import CompositionSpace
+from operators.progress import labelled
 from operators.training import torch_threads
 
 if TYPE_CHECKING:
@@ -65,6 +66,7 @@ __all__ = [
     "default_cache_dir",
     "file_sha256",
     "prepare_models",
+    "load_campaign_data",
     "resolve_dataset",
 ]
 
@@ -318,7 +320,33 @@ _WAITED = " (trained meanwhile by another run)"
 
 def _say(progress: bool, message: str) -> None:
     if progress:
-        print(message, flush=True)
+        print(labelled(message), flush=True)
+
+
+def load_campaign_data(config: CampaignConfig, base_dir: str | Path = ".") -> MaterialsDataset:
+    """The campaign's data set, checked against the campaign before anything is trained.
+
+    Checks: the data set exists and loads (file, row and column named otherwise), every
+    surrogate objective is a non-empty target column of it, and the space's element
+    limits leave enough of its elements (:meth:`CampaignConfig.check_against`).
+
+    Args:
+        config: the campaign.
+        base_dir: folder that a relative CSV path is read from (the config file's).
+
+    Returns:
+        The data set.
+    """
+    data = resolve_dataset(config.campaign.dataset, base_dir, config.campaign.formula_column)
+    _refuse_empty_targets(config, data)
+    config.check_against(data.targets, data.elements)
+    missing = [t for t in config.surrogate_targets if t not in data.frame.columns]
+    if missing:
+        raise ArtifactError(
+            f"data set {config.campaign.dataset!r} has no target {missing}; it has "
+            f"{[c for c in data.frame.columns if c not in ('formula', 'composition')]}"
+        )
+    return data
 
 
 def prepare_models(
@@ -350,9 +378,7 @@ def prepare_models(
     cache_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    data = resolve_dataset(config.campaign.dataset, base_dir, config.campaign.formula_column)
-    _refuse_empty_targets(config, data)
-    config.check_against(data.targets, data.elements)
+    data = load_campaign_data(config, base_dir)
     space = CompositionSpace(
         data.elements, max_atoms=config.space.max_atoms, max_elements=config.space.max_elements
     )
@@ -362,16 +388,22 @@ def prepare_models(
     known_counts = counts_all[exact]
     timings["data_s"] = time.perf_counter() - start
 
+    if need_generators:
+        # checked before the surrogate trains: minutes of training lost to a refusal
+        from evodesign.generators import training_vectors
+
+        Xg, _ = training_vectors(data, space, config.generators.strict_valid)
+        if len(Xg) < 20:
+            raise ArtifactError(
+                f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "
+                "and pass the validity filter; the generators need at least 20 (use "
+                "[search] operators = \"classical\" and sampling = \"known\", or more data)"
+            )
+
     surrogate, surrogate_path = None, None
     targets = list(config.surrogate_targets)
     if targets:
         start = time.perf_counter()
-        missing = [t for t in targets if t not in data.frame.columns]
-        if missing:
-            raise ArtifactError(
-                f"data set {config.campaign.dataset!r} has no target {missing}; it has "
-                f"{[c for c in data.frame.columns if c not in ('formula', 'composition')]}"
-            )
         Y = data.frame[targets].to_numpy(dtype=np.float64)
         rows = np.isfinite(Y).all(axis=1)
         X, Y = X_all[rows], Y[rows]
@@ -411,22 +443,16 @@ def prepare_models(
 
     generators_path = None
     if need_generators:
-        from evodesign.generators import generator_metadata, load_generators, training_vectors
+        from evodesign.generators import generator_metadata, load_generators
         from operators import fit_generative_model, save_generative_model
 
         start = time.perf_counter()
         options = config.generators
-        Xg, _ = training_vectors(data, space, options.strict_valid)
         metadata = generator_metadata(space, str(config.campaign.dataset), Xg, options.strict_valid)
         path = cache_dir / f"generators-{config.generator_hash()[:8]}-{metadata['data_hash'][:8]}"
         sidecar = model_paths(path)[1]
 
         def train() -> None:
-            if len(Xg) < 20:
-                raise ArtifactError(
-                    f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "
-                    "and pass the validity filter; the generators need at least 20"
-                )
             _say(
                 progress,
                 f"generators: training the VAE + latent GAN on {len(Xg):,} compositions; "
