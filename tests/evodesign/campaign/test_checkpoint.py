@@ -204,3 +204,13 @@ def test_read_checkpoint_gives_the_population(finished):
     pop = state.population()
     assert pop.get("X").shape == (20, len(state.arrays["pop.X"][0]))
     assert header["generation"] == len(state.history) == 4
+
+
+def test_atomic_writes_get_the_usual_file_mode(tmp_path):
+    from evodesign.campaign.checkpoint import atomic_write_text
+
+    path = tmp_path / "pareto.csv"
+    atomic_write_text(path, "formula\n")
+    plain = tmp_path / "plain.csv"
+    plain.write_text("formula\n")
+    assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
