@@ -214,3 +214,28 @@ def test_atomic_writes_get_the_usual_file_mode(tmp_path):
     plain = tmp_path / "plain.csv"
     plain.write_text("formula\n")
     assert path.stat().st_mode & 0o777 == plain.stat().st_mode & 0o777
+
+
+def test_cli_resume_of_a_crafted_checkpoint_exits_2_without_running_it(make_config, small_csv, cache_dir, tmp_path, monkeypatch):
+    from typer.testing import CliRunner
+
+    from evodesign.cli import app
+
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(cache_dir))
+    config = tmp_path / "c.toml"
+    make_config(small_csv).write_toml(config)
+    out = tmp_path / "out"
+    runner = CliRunner()
+    assert runner.invoke(app, ["run", str(config), "--out", str(out), "--quiet"]).exit_code == 0
+    path = out / "tiny" / "seed0" / CHECKPOINT
+    header, _ = split(path.read_bytes())
+    marker = tmp_path / "pwned"
+    path.write_bytes(forge(header, pickle.dumps(Payload(marker))))
+    before = {p.name: p.read_bytes() for p in path.parent.iterdir()}
+    result = runner.invoke(app, ["run", str(config), "--out", str(out), "--resume", "--quiet"])
+    assert result.exit_code == 2, result.output
+    assert "not a search state" in result.output and "Traceback" not in result.output
+    assert not marker.exists()
+    assert {p.name: p.read_bytes() for p in path.parent.iterdir()} == before
+    result = runner.invoke(app, ["run", str(config), "--out", str(out), "--quiet"])
+    assert result.exit_code == 2 and "--resume to continue it" in result.output and "resume=True" not in result.output
