@@ -33,6 +33,7 @@ from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from evodesign.exceptions import DataError
+from evodesign.surrogates.calibration import std_scale
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -330,13 +331,7 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
 
         self.std_scale_ = np.ones(y.shape[1])
         if self.calibrate:
-            mean, std = self._predict_raw(X[val])
-            z = np.abs(y[val] - mean) / std
-            q = norm.ppf(0.5 + self.confidence / 2)
-            for j in range(y.shape[1]):
-                zj = z[:, j][np.isfinite(z[:, j])]
-                if zj.size:
-                    self.std_scale_[j] = float(np.quantile(zj, self.confidence) / q)
+            self.std_scale_ = std_scale(y[val], *self._predict_raw(X[val]), self.confidence)
         self.fit_seconds_ = time.perf_counter() - start
         return self
 

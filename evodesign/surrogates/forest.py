@@ -23,11 +23,11 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.ensemble import RandomForestRegressor
 
 from evodesign.exceptions import DataError
+from evodesign.surrogates.calibration import std_scale
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -146,16 +146,7 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
 
         self.std_scale_ = np.ones(self.n_targets_)
         if n_val:
-            mean, std = self._predict_raw(X[val])
-            with np.errstate(divide="ignore", invalid="ignore"):
-                z = np.abs(Y[val] - mean) / std
-            q = norm.ppf(0.5 + self.confidence / 2)
-            for j in range(self.n_targets_):
-                zj = z[:, j][np.isfinite(z[:, j])]
-                if zj.size:
-                    scale = float(np.quantile(zj, self.confidence) / q)
-                    if scale > 0:
-                        self.std_scale_[j] = scale
+            self.std_scale_ = std_scale(Y[val], *self._predict_raw(X[val]), self.confidence)
         return self
 
     def _set_trees(self, trees: list[Any]) -> None:
