@@ -9,8 +9,13 @@ What is executed and what is not:
   34,630, and the copied ``runs/thermoelectric.toml`` has a tiny budget (small networks, a
   few epochs, 2 generations of 10). The code shown is what a user runs; with the full data
   and file it takes minutes instead of seconds.
-- Shell blocks are not executed (they train models for minutes or need a dask cluster).
-  Each ``evodesign ...`` line is checked instead: its command (and subcommand) exists, and
+- The campaign lines of the shell blocks are executed through the CLI in that folder, in
+  the README's order, with optional ``[...]`` parts left out: ``evodesign run
+  runs/thermoelectric.toml``, ``screen``, ``report``, ``run runs/my_data.toml`` and
+  ``datasets``; each must exit 0. Not executed: ``verify`` (CHGNet relaxations, minutes),
+  ``train-operators`` and ``bench ...`` (minutes to hours on the full data), the dask line
+  (needs a cluster) and ``make`` lines (they build a virtual environment).
+- Every ``evodesign ...`` line is also checked: its command (and subcommand) exists, and
   every ``--option`` it shows is in that command's ``--help``; file arguments under
   ``runs/`` exist. Each ``make X`` line names a target of the Makefile.
 """
@@ -98,6 +103,29 @@ def _commands() -> list[str]:
             if line.startswith(("evodesign ", "make ")):
                 lines.append(line)
     return lines
+
+
+#: commands executed as the README shows them (see the module docstring)
+EXECUTED = ("run", "screen", "report", "datasets")
+
+
+def _runnable(line: str) -> list[str] | None:
+    """The arguments of a README line that runs as written (optional parts dropped)."""
+    command = re.split(r"\s{2,}", line)[0]  # the command-line table puts its words after 2+ spaces
+    tokens = re.sub(r"\[[^\]]*\]", " ", command).split()[1:]
+    if not tokens or tokens[0] not in EXECUTED or any(t.isupper() or ":" in t for t in tokens):
+        return None
+    return tokens
+
+
+def test_campaign_shell_lines_run(readme_folder: Path) -> None:
+    lines = [args for line in _commands() if line.startswith("evodesign ") and (args := _runnable(line))]
+    assert [args[0] for args in lines][:3] == ["run", "screen", "report"]
+    for args in lines:
+        result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
+        assert result.exit_code == 0, f"`evodesign {' '.join(args)}` failed:\n{result.output}"
+    assert (readme_folder / "runs/output/thermoelectric/seed0/pareto.csv").exists()
+    assert (readme_folder / "runs/output/thermoelectric/screen-seed0/pareto.csv").exists()
 
 
 def _help(words: list[str]) -> str:
