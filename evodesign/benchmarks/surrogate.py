@@ -132,7 +132,9 @@ def run_surrogate_benchmark(
         results[target] = {}
         models = {
             "ensemble": shared if joint else DeepEnsembleRegressor(random_state=seed, **(ensemble_params or {})),
-            "rf": RandomForestSurrogate(random_state=seed, **(forest_params or {})),
+            # the baseline as sessions 1-3 measured it: trained on every training row, the
+            # raw spread of the trees (calibrate=False); forest_params can override both
+            "rf": RandomForestSurrogate(random_state=seed, **{"calibrate": False, **(forest_params or {})}),
         }
         for name, model in models.items():
             start = time.perf_counter()
