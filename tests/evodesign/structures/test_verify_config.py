@@ -11,8 +11,15 @@ DEFAULT = Path(__file__).resolve().parents[3] / "runs" / "thermoelectric.toml"
 BASE = {"campaign": {"name": "demo"}, "objectives": [{"name": "S_p", "direction": "max"}]}
 
 
-def test_files_without_verify_load_with_defaults():
-    config = CampaignConfig.from_toml(DEFAULT)
+def test_files_without_verify_load_with_defaults(tmp_path):
+    import re
+
+    text = DEFAULT.read_text(encoding="utf-8")
+    without = re.sub(r"^\[verify\]\n(?:(?!\[).*\n?)*", "", text, flags=re.M)
+    assert "[verify]" in text and "[verify]" not in without
+    path = tmp_path / "no_verify.toml"
+    path.write_text(without, encoding="utf-8")
+    config = CampaignConfig.from_toml(path)
     assert config.verify.top == 20
     assert config.verify.max_e_form is None and config.verify.max_e_above_hull is None
 
