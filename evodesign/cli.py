@@ -49,8 +49,14 @@ err_console = Console(stderr=True)
 
 
 def _say(text: object) -> None:
-    """Print ``text`` exactly as it is: no markup, no highlighting, no inserted line breaks."""
-    console.print(str(text), markup=False, highlight=False, soft_wrap=True)
+    """Print ``text`` exactly as it is: no markup, no highlighting, no inserted line breaks.
+
+    A rich renderable (the bench commands' tables) is drawn as the table it is.
+    """
+    if isinstance(text, str):
+        console.print(text, markup=False, highlight=False, soft_wrap=True)
+    else:
+        console.print(text)
 
 
 def _error(message: str) -> None:

@@ -158,3 +158,18 @@ def test_messages_are_not_wrapped_or_styled(tmp_path):
     assert "n_gen, operators" in line and "checkpoint_every" in line
     assert "unknown key 'pop_sise' in [search] (did you mean 'pop_size'?)" in line
     assert not (tmp_path / "out").exists()
+
+
+def test_bench_tables_are_drawn_not_repr(monkeypatch):
+    from rich.table import Table
+
+    import evodesign.cli as cli
+
+    table = Table(title="t")
+    table.add_column("target")
+    table.add_row("S_p")
+    printed = []
+    monkeypatch.setattr(cli.console, "print", lambda *a, **k: printed.append(a[0]))
+    cli._say(table)
+    cli._say("[search] stays")
+    assert printed[0] is table and printed[1] == "[search] stays"
