@@ -1,4 +1,5 @@
-"""NSGA-II as evodesign runs it: array-based mating, formula repair, hash duplicate elimination.
+"""NSGA-II as evodesign runs it: array-based mating, formula repair, hash duplicate elimination,
+and optionally niching by chemical system in the survival.
 
 One builder shared by campaigns (:meth:`evodesign.campaign.Campaign.algorithm`) and the
 overhead benchmark (``evodesign bench overhead``), so the benchmark times what users run.
@@ -15,6 +16,7 @@ from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 from evodesign.search.duplicates import FormulaDuplicateElimination
 from evodesign.search.mating import FormulaMating
 from evodesign.search.repair import FormulaRepair
+from evodesign.search.survival import SystemNicheSurvival
 
 __all__ = ["formula_nsga2"]
 
@@ -27,6 +29,7 @@ def formula_nsga2(
     mutation: Any,
     check: Callable[[np.ndarray], np.ndarray] | None = None,
     max_factor: float = 4.0,
+    max_per_system: int | None = None,
 ) -> NSGA2:
     """pymoo's NSGA-II whose children are snapped to integer formulas and deduplicated by hash.
 
@@ -38,15 +41,20 @@ def formula_nsga2(
         check: optional validity check for the SMACT-preferring repair (see
             :class:`~evodesign.search.FormulaRepair`).
         max_factor: cap of :class:`~evodesign.search.mating.FormulaMating`'s over-asking.
+        max_per_system: designs per chemical system the survival prefers over the rest
+            (:class:`~evodesign.search.survival.SystemNicheSurvival`); ``None``: pymoo's
+            rank-and-crowding survival, plain NSGA-II.
 
     Returns:
         The (not yet set up) algorithm.
     """
     repair = FormulaRepair(space, check=check)
     dedup = FormulaDuplicateElimination()
+    # a fresh survival per algorithm: pymoo's default instance is shared
+    survival = RankAndCrowding() if max_per_system is None else SystemNicheSurvival(max_per_system)
     algorithm = NSGA2(
         pop_size=pop_size,
-        survival=RankAndCrowding(),  # a fresh one: pymoo's default instance is shared
+        survival=survival,
         sampling=sampling,
         crossover=crossover,
         mutation=mutation,
