@@ -7,7 +7,8 @@ What is executed and what is not:
   model cache in that folder too (``EVODESIGN_CACHE_DIR``). Two things are made small, not
   changed: ``load_dataset("transport")`` returns a seeded subset of 400 formulas instead of
   34,630, and the copied ``runs/thermoelectric.toml`` has a tiny budget (small networks, a
-  few epochs, 2 generations of 10). The code shown is what a user runs; with the full data
+  few epochs, 2 generations of 10, the structure check of 1 design with 3 relaxation
+  steps). The code shown is what a user runs; with the full data
   and file it takes minutes instead of seconds.
 - The campaign lines of the shell blocks are executed through the CLI in that folder, in
   the README's order, with optional ``[...]`` parts left out: ``evodesign run
@@ -49,6 +50,7 @@ def _tiny_thermoelectric(path: Path) -> None:
     data["surrogate"].update(n_members=2, hidden=[16], max_epochs=3, patience=2)
     data["generators"].update(latent_dim=4, max_epochs=2, gan_steps=20)
     data["search"].update(pop_size=10, n_gen=2, max_tries=2)
+    data["verify"].update(top=1, n_structures=1, relax_steps=3, max_atoms=8, n_jobs=1)
     path.write_text(dumps_toml(data), encoding="utf-8")
     CampaignConfig.from_toml(path)  # still a valid campaign
 

@@ -552,6 +552,10 @@ class VerifySection(_Table):
             ``verify_pass`` column and ``pareto_verified.csv`` of the designs that pass.
         max_e_above_hull: if set, the screening bound on the energy above the hull of the
             phases built with the same model (eV/atom), applied the same way.
+        after_run: run this check on the ``top`` designs at the end of every ``evodesign
+            run`` (verdicts in ``pareto.csv``, CIFs in ``structures/``); off by default,
+            since it needs the ``structures`` extra and minutes of CHGNet relaxations.
+        n_jobs: compositions verified at once by ``after_run`` (worker processes).
     """
 
     top: int = Field(20, ge=0, le=10_000)
@@ -561,6 +565,8 @@ class VerifySection(_Table):
     timeout_s: float = Field(180.0, gt=0)
     max_e_form: float | None = None
     max_e_above_hull: float | None = Field(None, ge=0)
+    after_run: bool = False
+    n_jobs: int = Field(1, ge=1, le=256)
 
 
 # ----------------------------------------------------------------------------- campaign

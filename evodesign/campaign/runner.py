@@ -349,6 +349,7 @@ class Campaign:
         overwrite: bool = False,
         threads: int | None = 1,
         on_generation: Callable[[int], None] | None = None,
+        verify: bool | None = None,
     ) -> CampaignResult:
         """Run NSGA-II with in-loop constraints, writing the run folder as it goes.
 
@@ -362,6 +363,8 @@ class Campaign:
                 number of parallel workers; None leaves torch's setting alone).
             on_generation: called with the generation number after each checkpoint (for
                 tests that interrupt a run, and for custom monitoring).
+            verify: check crystal structures of the top designs at the end
+                (:func:`evodesign.structures.verify_run`); None: ``[verify] after_run``.
 
         Returns:
             The :class:`CampaignResult`.
@@ -444,7 +447,31 @@ class Campaign:
             manifest["timings"].update(search_s=time.perf_counter() - search_start, total_s=time.perf_counter() - started)
             result = results.write_run(run_dir, self, designs, history, manifest, normalizer)
         self._say(f"{len(designs)} designs on the front -> {run_dir}")
+        if self.config.verify.after_run if verify is None else verify:
+            result = self._verify(run_dir, result)
         return result
+
+    def _verify(self, run_dir: Path, result: CampaignResult) -> CampaignResult:
+        """``evodesign verify`` on the run's top designs (``[verify]``), results re-read."""
+        from evodesign.campaign.results import load_run
+
+        settings = self.config.verify
+        if settings.top == 0 or result.designs.empty:
+            return result
+        try:
+            from evodesign.structures import verify_run
+        except ImportError as error:
+            self._say(
+                f"warning: [verify] after_run needs the structures extra ({error}); install it "
+                "with pip install 'evodesign[structures]' and run evodesign verify "
+                f"{run_dir} later. The run itself is complete"
+            )
+            return result
+        self._say(f"verify: crystal structures + CHGNet energies for the top {settings.top} designs")
+        started = time.perf_counter()
+        verify_run(run_dir, n_jobs=settings.n_jobs, progress=self._say)
+        self._say(f"verify: done in {time.perf_counter() - started:.0f} s -> {run_dir / 'pareto.csv'}")
+        return load_run(run_dir)
 
     # ------------------------------------------------------------------ screening
     def screen(
