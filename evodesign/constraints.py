@@ -51,10 +51,16 @@ __all__ = [
     "KnownSupplyRisk",
     "MaxAtoms",
     "MaxElements",
+    "MinElements",
     "MissingTargetError",
+    "NONMETALS",
+    "NotOnlyNonmetals",
     "Novelty",
+    "PROPERTY_UNITS",
+    "PropertyWindow",
     "SurrogateTrust",
     "evaluate_constraints",
+    "format_window",
     "known_formula_counts",
     "nearest_known",
 ]
@@ -591,6 +597,228 @@ class SurrogateTrust(Constraint):
         return excess.max(axis=1)
 
 
+# ---------------------------------------------------------------------------- plausibility
+class MinElements(Constraint):
+    """At least ``k`` distinct elements: ``G = k - n_elements`` (empty rows: 1).
+
+    ``[space] min_elements`` (default 2): the transport data's elemental entries are
+    allotropes of the elements (S, P, Se, Te, ...), which the chemist knows already; a
+    design of one element is a rediscovery, never a new compound. Set ``min_elements = 1``
+    to switch the rule off.
+    """
+
+    name = "min_elements"
+
+    def __init__(self, k: int) -> None:
+        self.k = _positive_int(k, "min_elements")
+
+    def describe(self) -> str:
+        return f"at least {self.k} elements per formula"
+
+    def _evaluate(self, batch: DesignBatch) -> NDArray[np.float64]:
+        n_el = (batch.counts > 0).sum(axis=1)
+        return np.where(batch.empty, 1.0, self.k - n_el)
+
+
+#: Elements that count as non-metals for :class:`NotOnlyNonmetals`: those pymatgen calls
+#: neither ``is_metal`` nor ``is_metalloid`` -- H, the noble gases, C, N, O, F, P, S, Cl,
+#: Se, Br, I, At.
+NONMETALS = tuple(
+    el.symbol for el in Element if el.Z <= 118 and not (el.is_metal or el.is_metalloid)
+)
+
+
+class NotOnlyNonmetals(Constraint):
+    """Not made only of non-metals: 1 if every element present is a non-metal, else 0.
+
+    Compounds of non-metals alone are, with few exceptions, molecular: discrete covalent
+    molecules held together by van der Waals forces (CO2, NF3, CS2, SO3, P4S3, S8) --
+    gases, liquids or soft, volatile solids with no band conduction between molecules,
+    which an inorganic campaign (thermoelectrics, absorbers, ...) does not want, and on
+    which surrogates trained on extended crystals extrapolate badly. The rule follows
+    pymatgen's classification (:data:`NONMETALS`):
+
+    * metals (``Element.is_metal``: alkali, alkaline-earth, transition, post-transition
+      metals, lanthanoids and actinoids) make a formula pass;
+    * metalloids (``Element.is_metalloid``: B, Si, Ge, As, Sb, Te, Po) count as metals:
+      they form extended covalent networks (SiC, BN, GeTe, Sb2Te3), not molecules;
+    * H and the noble gases count as non-metals (hydrides and noble-gas compounds of
+      non-metals -- NH3, CH4, XeF2 -- are molecular).
+
+    Known exceptions that the rule rejects too: the few extended non-metal solids such as
+    C3N4, P3N5, red/black phosphorus and polymeric SeO2. Switch the rule off with
+    ``[constraints] molecular = true`` for campaigns about molecular solids. Empty rows
+    give 1.
+
+    Args:
+        space: the composition space whose columns the counts use.
+    """
+
+    name = "not_only_nonmetals"
+
+    def __init__(self, space: CompositionSpace) -> None:
+        self.space = space
+        self._metal = ~np.isin(space.elements, NONMETALS)
+
+    def describe(self) -> str:
+        return "at least one metal or metalloid (no all-non-metal, molecular formulas)"
+
+    def _evaluate(self, batch: DesignBatch) -> NDArray[np.float64]:
+        counts = _check_width(batch, self.space.n_var, self)
+        has_metal = ((counts > 0) & self._metal).any(axis=1)
+        return np.where(has_metal, 0.0, 1.0)
+
+
+# ---------------------------------------------------------------------------- windows
+#: Units of the properties campaigns use, for descriptions and labels (a property not
+#: listed is shown without a unit).
+PROPERTY_UNITS: dict[str, str] = {
+    "S_p": "µV/K",
+    "S_n": "µV/K",
+    "PF_p": "µW/(cm K² s)",
+    "PF_n": "µW/(cm K² s)",
+    "log10_PF_p": "log10 µW/(cm K² s)",
+    "log10_PF_n": "log10 µW/(cm K² s)",
+    "sigma_p": "1/(Ω m s)",
+    "sigma_n": "1/(Ω m s)",
+    "kappa_p": "W/(K m s)",
+    "kappa_n": "W/(K m s)",
+    "m_p": "m_e",
+    "m_n": "m_e",
+    "band_gap": "eV",
+    "band_gap_eV": "eV",
+    "hhi_production": "",
+    "hhi_reserve": "",
+}
+
+
+def format_window(low: float, high: float, unit: str = "") -> str:
+    """``[100, inf) µV/K``: an interval as a chemist writes it (open at an infinite end)."""
+    left = "(-inf" if np.isneginf(low) else f"[{low:g}"
+    right = "inf)" if np.isposinf(high) else f"{high:g}]"
+    return f"{left}, {right}" + (f" {unit}" if unit else "")
+
+
+class PropertyWindow(Constraint):
+    """A hard window on a predicted or analytic property, met with probability >= ``confidence``.
+
+    Under the surrogate's predictive distribution N(mean, std^2) (std 0 for an analytic
+    property), each finite bound must hold with probability at least ``c``::
+
+        mean - z * std >= low     and     mean + z * std <= high,     z = Phi^-1(c)
+
+    so ``c = 0.5`` (z = 0) asks for the mean inside the window and ``c = 0.9``
+    (z = 1.2816) for the one-sided 90% bounds inside (each bound separately: a window
+    with two finite bounds then holds with probability >= 0.8). ``c < 0.5`` is lenient:
+    the mean may lie up to ``|z| std`` outside.
+
+    The ``G <= 0`` value is graded by distance, in units of ``scale`` (e.g. the property's
+    std over the data set, so one unit means the same for every property)::
+
+        G = max((low - (mean - z std)) / scale, ((mean + z std) - high) / scale)
+
+    negative inside (the distance to the nearer bound), positive outside and growing with
+    the distance, so the search is led into the window. An infinite bound drops its term.
+    A NaN prediction is a failed design (:data:`FAILED_VIOLATION`).
+
+    Args:
+        name: the property: a surrogate target (read from the batch's ``mean``/``std``) or
+            an analytic property computed by ``analytic``.
+        low: lower bound; ``-inf`` for none.
+        high: upper bound; ``inf`` for none.
+        confidence: ``c`` in (0, 1).
+        scale: positive divisor of the distance (property units per unit of ``G``).
+        analytic: for an analytic property, a callable ``counts (n, n_var) -> (n,)``
+            (e.g. a :class:`~evodesign.properties.SupplyRisk`); its std is 0.
+        unit: the property's unit for :meth:`describe` (default :data:`PROPERTY_UNITS`).
+
+    Example:
+        >>> window = PropertyWindow("S_p", 100.0, float("inf"), confidence=0.5, scale=50.0)
+        >>> batch = DesignBatch.from_counts([[1, 1], [1, 2]], mean={"S_p": [150.0, 50.0]},
+        ...                                 std={"S_p": [10.0, 10.0]})
+        >>> window(batch)[:, 0].tolist()
+        [-1.0, 1.0]
+    """
+
+    def __init__(
+        self,
+        name: str,
+        low: float,
+        high: float,
+        *,
+        confidence: float = 0.5,
+        scale: float = 1.0,
+        analytic: Callable[[NDArray[np.int64]], ArrayLike] | None = None,
+        unit: str | None = None,
+    ) -> None:
+        from statistics import NormalDist
+
+        low, high = _number(low, f"{name} window low"), _number(high, f"{name} window high")
+        if np.isnan(low) or np.isnan(high):
+            raise DataError(f"the window of {name!r} has a NaN bound: [{low}, {high}]")
+        if not low < high:
+            raise DataError(
+                f"the window of {name!r} must be [low, high] with low < high, got [{low:g}, {high:g}]"
+            )
+        if np.isinf(low) and np.isinf(high):
+            raise DataError(
+                f"the window of {name!r} is [-inf, inf], which every design meets; give at "
+                "least one finite bound, e.g. [100, inf]"
+            )
+        confidence = _number(confidence, "range_confidence")
+        if not 0.0 < confidence < 1.0:
+            raise DataError(
+                f"range_confidence must be strictly between 0 and 1 (0.5: the mean inside, "
+                f"0.9: the 90% bounds inside), got {confidence:g}"
+            )
+        scale = _number(scale, f"{name} window scale")
+        if not (np.isfinite(scale) and scale > 0):
+            raise DataError(f"the scale of the window of {name!r} must be positive, got {scale:g}")
+        self.property = str(name)
+        self.low, self.high = low, high
+        self.confidence = confidence
+        self.z = NormalDist().inv_cdf(confidence)
+        self.scale = scale
+        self.analytic = analytic
+        self.unit = PROPERTY_UNITS.get(self.property, "") if unit is None else unit
+        self.name = f"range_{self.property}"
+
+    def describe(self) -> str:
+        window = format_window(self.low, self.high, self.unit)
+        return f"{self.property} in {window} with probability >= {self.confidence:g}"
+
+    def bounds(self, batch: DesignBatch) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """The `(n,)` one-sided bounds ``mean - z std`` and ``mean + z std`` of each design."""
+        mean, std = self._values(batch)
+        return mean - self.z * std, mean + self.z * std
+
+    def _values(self, batch: DesignBatch) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        if self.analytic is not None:
+            mean = np.asarray(self.analytic(batch.counts), dtype=np.float64).reshape(len(batch))
+            return mean, np.zeros(len(batch))
+        if self.property not in batch.mean:
+            raise MissingTargetError(
+                f"the window on {self.property!r} needs its prediction, but the surrogates "
+                f"give {sorted(batch.mean) or 'no target'}; set a window on one of those"
+            )
+        mean = np.asarray(batch.mean[self.property], dtype=np.float64)
+        std = np.asarray(batch.std.get(self.property, np.zeros(len(batch))), dtype=np.float64)
+        return mean, std
+
+    def _evaluate(self, batch: DesignBatch) -> NDArray[np.float64]:
+        lower, upper = self.bounds(batch)
+        G = np.full(len(batch), -np.inf)
+        if np.isfinite(self.low):
+            G = np.maximum(G, (self.low - lower) / self.scale)
+        if np.isfinite(self.high):
+            G = np.maximum(G, (upper - self.high) / self.scale)
+        bad = ~(np.isfinite(lower) & np.isfinite(upper))
+        G = np.where(bad, np.nan, G)  # made FAILED_VIOLATION by __call__
+        if self.analytic is not None:
+            G = np.where(batch.empty, 1.0, G)
+        return G
+
+
 # ---------------------------------------------------------------------------- helpers
 class _FormulaCache:
     """Exact memo of a boolean function of formulas, looked up for a batch at once.
@@ -683,6 +911,15 @@ def _check_width(batch: DesignBatch, n_var: int, constraint: Constraint) -> NDAr
             f"have {batch.counts.shape[1]} columns; use the same composition space"
         )
     return batch.counts
+
+
+def _number(value: object, what: str) -> float:
+    if isinstance(value, bool):
+        raise DataError(f"{what} must be a number, got {value!r}")
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise DataError(f"{what} must be a number, got {value!r}") from None
 
 
 def _positive_int(value: int, what: str) -> int:

@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from statistics import NormalDist
+
 import numpy as np
 import pytest
 from pymatgen.core import Composition
@@ -14,8 +16,12 @@ from evodesign.constraints import (
     KnownSupplyRisk,
     MaxAtoms,
     MaxElements,
+    MinElements,
     MissingTargetError,
+    NONMETALS,
+    NotOnlyNonmetals,
     Novelty,
+    PropertyWindow,
     SurrogateTrust,
     evaluate_constraints,
     known_formula_counts,
@@ -291,3 +297,90 @@ def test_non_finite_values_become_failed_violations(space):
     )
     with pytest.raises(ValueError, match="shape"):
         _Broken()(batch_of(space, ["NaCl"] * 5))
+
+
+# ---------------------------------------------------------------------------- plausibility
+def test_min_elements(space):
+    G = MinElements(2)(batch_of(space, ["Fe", "S", "NaCl", "NaFeClO", ""]))[:, 0]
+    np.testing.assert_array_equal(G, [1, 1, 0, -2, 1])
+    assert MinElements(2).describe() == "at least 2 elements per formula"
+    with pytest.raises(DataError, match="min_elements must be a positive integer"):
+        MinElements(0)
+
+
+def test_not_only_nonmetals(space):
+    # non-metals only (molecular): fail; any metal or metalloid (Si, Te): pass
+    formulas = ["SO2", "S", "H2O", "XeO3", "ClO2", "NaCl", "SiO2", "TeO2", "Fe2O3", "SiH4", ""]
+    G = NotOnlyNonmetals(space)(batch_of(space, formulas))[:, 0]
+    np.testing.assert_array_equal(G, [1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 1])
+    assert {"H", "He", "C", "N", "O", "F", "P", "S", "Se", "Xe"} <= set(NONMETALS)
+    assert not {"B", "Si", "Ge", "As", "Sb", "Te", "Fe", "Na"} & set(NONMETALS)
+
+
+# ---------------------------------------------------------------------------- windows
+def window_batch(space, mean, std):
+    n = len(mean)
+    return batch_of(space, ["NaCl"] * n, mean={"S_p": mean}, std={"S_p": std})
+
+
+def test_window_inside_outside_edge_graded_by_scale(space):
+    window = PropertyWindow("S_p", 100.0, 300.0, scale=50.0)
+    G = window(window_batch(space, [50.0, 100.0, 150.0, 200.0, 300.0, 400.0], [0.0] * 6))[:, 0]
+    # distance to the nearer bound in units of 50 uV/K; edges count as inside (G = 0)
+    np.testing.assert_allclose(G, [1.0, 0.0, -1.0, -2.0, 0.0, 2.0])
+    assert window.labels() == ["range_S_p"]
+    assert window.describe() == "S_p in [100, 300] µV/K with probability >= 0.5"
+
+
+def test_window_confidence_uses_the_std(space):
+    z = NormalDist().inv_cdf(0.9)
+    window = PropertyWindow("S_p", 100.0, 300.0, confidence=0.9, scale=1.0)
+    G = window(window_batch(space, [150.0, 150.0, 290.0], [10.0, 50.0, 0.0]))[:, 0]
+    np.testing.assert_allclose(G, [max(100 - (150 - 10 * z), 150 + 10 * z - 300),
+                                   100 - (150 - 50 * z), -10.0])
+    assert G[0] < 0 < G[1]  # same mean: the wider prediction fails at 90%
+    # at 0.5 the std does not matter; below 0.5 it is lenient
+    half = PropertyWindow("S_p", 100.0, 300.0, confidence=0.5)
+    assert half(window_batch(space, [150.0], [50.0]))[0, 0] == -50.0
+    lenient = PropertyWindow("S_p", 100.0, 300.0, confidence=0.1)
+    assert lenient(window_batch(space, [90.0], [50.0]))[0, 0] < 0
+
+
+def test_window_infinite_bounds_and_failures(space):
+    window = PropertyWindow("S_p", 100.0, np.inf, scale=10.0)
+    G = window(window_batch(space, [1e9, 100.0, 90.0, np.nan], [1.0, 1.0, 1.0, 1.0]))[:, 0]
+    np.testing.assert_allclose(G, [-(1e9 - 100) / 10, 0.0, 1.0, FAILED_VIOLATION])
+    assert window.describe() == "S_p in [100, inf) µV/K with probability >= 0.5"
+    upper = PropertyWindow("x", -np.inf, 3.0)
+    assert upper.describe() == "x in (-inf, 3] with probability >= 0.5"
+    b = DesignBatch.from_counts([[1, 1]] * 2, mean={"x": [2.0, 4.0]}, std={"x": [0.0, 0.0]})
+    np.testing.assert_allclose(upper(b)[:, 0], [-1.0, 1.0])
+    with pytest.raises(MissingTargetError, match="window on 'S_p'"):
+        window(DesignBatch.from_counts([[1, 1]]))
+
+
+def test_window_on_an_analytic_property(space):
+    hhi = SupplyRisk(space.elements, kind="production")
+    batch = batch_of(space, ["NaCl", "Fe2O3", "Bi2Te3"], std={"hhi_production": [1e9] * 3})
+    values = hhi(batch.counts)
+    window = PropertyWindow("hhi_production", -np.inf, 2000.0, confidence=0.9, scale=1000.0,
+                            analytic=hhi)
+    # std 0 for an analytic property: the confidence does not widen anything
+    np.testing.assert_allclose(window(batch)[:, 0], (values - 2000.0) / 1000.0)
+    assert window.describe() == "hhi_production in (-inf, 2000] with probability >= 0.9"
+
+
+def test_window_validation():
+    with pytest.raises(DataError, match="low < high"):
+        PropertyWindow("S_p", 300.0, 100.0)
+    with pytest.raises(DataError, match="low < high"):
+        PropertyWindow("S_p", 100.0, 100.0)
+    with pytest.raises(DataError, match="NaN"):
+        PropertyWindow("S_p", np.nan, 100.0)
+    with pytest.raises(DataError, match="at least one finite bound"):
+        PropertyWindow("S_p", -np.inf, np.inf)
+    for c in (0.0, 1.0, 1.5, -0.1):
+        with pytest.raises(DataError, match="strictly between 0 and 1"):
+            PropertyWindow("S_p", 100.0, np.inf, confidence=c)
+    with pytest.raises(DataError, match="scale"):
+        PropertyWindow("S_p", 100.0, np.inf, scale=0.0)
