@@ -168,8 +168,10 @@ class SpaceSection(_Table):
     Attributes:
         max_elements: most distinct elements per formula, 1 to 8.
         max_atoms: most atoms per formula unit, 1 to 100, at least ``max_elements``.
-        min_elements: fewest distinct elements of randomly drawn formulas, 1 to
-            ``max_elements``.
+        min_elements: fewest distinct elements per formula, 1 to ``max_elements``: of
+            every design (a ``min_elements`` constraint; 1 switches it off) and of
+            randomly drawn formulas. The default 2 rejects single elements, whose
+            allotropes are known already.
         deny: element symbols never used.
         allow: if not empty, the only element symbols used (else all of the data set's).
     """
@@ -411,6 +413,10 @@ class Objective(_Table):
         return self.name in ANALYTIC_OBJECTIVES
 
 
+#: A window bound: any number, inf and -inf included (NaN is refused by the validator).
+_Bound = Annotated[float, Field(allow_inf_nan=True)]
+
+
 class ConstraintsSection(_Table):
     """``[constraints]``: what a design must satisfy to count.
 
@@ -423,12 +429,76 @@ class ConstraintsSection(_Table):
             ``{target = bound}`` of positive bounds for some surrogate objectives.
         hhi_missing: elements without HHI data: ``"infeasible"`` (a constraint violation)
             or ``"worst"`` (scored as HHI 10000, a monopoly).
+        molecular: allow designs made only of non-metals (molecular solids and gases such
+            as NF3, CO2, CS2, S). Off by default: a design needs at least one metal or
+            metalloid (B, Si, Ge, As, Sb, Te, Po count as metals; H and the noble gases
+            as non-metals); see :class:`evodesign.constraints.NotOnlyNonmetals`.
+        ranges: hard property windows, a table ``{property = [low, high]}`` (``inf`` and
+            ``-inf`` for an open end), e.g. ``[constraints.ranges]`` with
+            ``S_p = [100, inf]``: a data-set target (predicted by the surrogate, which
+            then learns it even when it is not an objective) or an analytic property.
+            Each finite bound must hold with probability >= ``range_confidence`` under
+            the surrogate's Gaussian prediction: ``mean - z std >= low`` and
+            ``mean + z std <= high`` with ``z = Phi^-1(range_confidence)``; the
+            violation, in units of the property's std over the data set, guides the
+            search into the window. One ``g_range_<property>`` column each.
+        range_confidence: probability with which each window bound must hold, in (0, 1):
+            0.5 asks for the predicted mean inside, 0.9 for the one-sided 90% bounds
+            inside.
     """
 
     charge_balance: Literal["strict", "cdvae", "off"] = "strict"
     novel: bool = True
     max_std: Literal["auto", "off"] | dict[str, float] = "auto"
     hhi_missing: Literal["infeasible", "worst"] = "infeasible"
+    molecular: bool = False
+    ranges: Annotated[dict[str, tuple[_Bound, _Bound]], Field(strict=False)] = {}
+    range_confidence: float = Field(0.5, gt=0, lt=1)
+
+    @field_validator("range_confidence", mode="before")
+    @classmethod
+    def _confidence(cls, value: Any) -> Any:
+        number = isinstance(value, (int, float)) and not isinstance(value, bool)
+        if number and not 0 < value < 1:
+            raise ValueError(
+                f"got {_show(value)}: a probability strictly between 0 and 1 (0.5: the "
+                "predicted mean inside each window, 0.9: the one-sided 90% bounds inside)"
+            )
+        return value
+
+    @field_validator("ranges", mode="before")
+    @classmethod
+    def _ranges(cls, value: Any) -> Any:
+        example = "e.g. [constraints.ranges] with S_p = [100, inf] or band_gap = [1.1, 1.7]"
+        if not isinstance(value, Mapping):
+            raise ValueError(f"got {_show(value)}: a table {{property = [low, high]}}, {example}")
+        problems: list[tuple[tuple[str | int, ...], str]] = []
+        out: dict[str, tuple[float, float]] = {}
+        for key, bounds in value.items():
+            numbers = (
+                isinstance(bounds, (list, tuple))
+                and len(bounds) == 2
+                and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in bounds)
+            )
+            if not numbers:
+                problems.append(((key,), f"got {_show(bounds)}: a window is two numbers [low, "
+                                 "high]; write inf or -inf for an open end, e.g. [100, inf]"))
+                continue
+            low, high = float(bounds[0]), float(bounds[1])
+            if math.isnan(low) or math.isnan(high):
+                problems.append(((key,), f"got {_show(bounds)}: a bound is NaN; write inf or "
+                                 "-inf for an open end"))
+            elif not low < high:
+                problems.append(((key,), f"got {_show(bounds)}: low must be smaller than high"
+                                 + (f", e.g. {_show(sorted(bounds))}" if low > high else "")))
+            elif math.isinf(low) and math.isinf(high):
+                problems.append(((key,), f"got {_show(bounds)}: every design meets it; give "
+                                 "at least one finite bound, e.g. [100, inf]"))
+            else:
+                out[str(key)] = (low, high)
+        if problems:
+            raise _Problems(problems)
+        return out
 
     @field_validator("max_std", mode="before")
     @classmethod
@@ -727,8 +797,11 @@ class CampaignConfig(_Table):
 
     @property
     def surrogate_targets(self) -> tuple[str, ...]:
-        """Names of the objectives predicted by the surrogate (data-set targets), in order."""
-        return tuple(o.name for o in self.objectives if not o.analytic)
+        """Names of the data-set targets the surrogate predicts: the surrogate objectives in
+        order, then the ``[constraints.ranges]`` windows on other data-set targets."""
+        names = [o.name for o in self.objectives if not o.analytic]
+        names += [k for k in self.constraints.ranges if k not in ANALYTIC_OBJECTIVES and k not in names]
+        return tuple(names)
 
     @property
     def analytic_objectives(self) -> tuple[str, ...]:
@@ -760,13 +833,25 @@ class CampaignConfig(_Table):
                 ``deny`` must be at least ``min_elements``.
 
         Raises:
-            ConfigError: an objective is neither a target nor analytic, an allowed element
+            ConfigError: an objective or a ``[constraints.ranges]`` window names neither a
+                target nor an analytic property, an allowed element
                 is absent from the data, or the space holds no formula of ``min_elements``
                 elements (every problem, one per line).
         """
         targets = list(dataset_targets)
         problems: list[tuple[tuple[Any, ...], str]] = []
         valid = ", ".join(repr(t) for t in [*targets, *ANALYTIC_OBJECTIVES])
+        for key in self.constraints.ranges:
+            if key in ANALYTIC_OBJECTIVES or key in targets:
+                continue
+            problems.append(
+                (
+                    ("constraints", "ranges", key),
+                    f"got {_show(key)}: a window needs a target of data set "
+                    f"{self.campaign.dataset!r} or an analytic property"
+                    f"{_did_you_mean(key, [*targets, *ANALYTIC_OBJECTIVES])}; valid: {valid}",
+                )
+            )
         for i, objective in enumerate(self.objectives):
             if objective.analytic or objective.name in targets:
                 continue
@@ -1202,9 +1287,20 @@ def dumps_toml(data: Mapping[str, Any]) -> str:
     return text + "\n"
 
 
+def _finite_json(value: Any) -> Any:
+    """``value`` with infinite floats (open window ends) written as "inf" / "-inf"."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, Mapping):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
+
+
 def _digest(payload: Mapping[str, Any]) -> str:
     canonical = json.dumps(
-        {"version": _HASH_VERSION, **payload},
+        _finite_json({"version": _HASH_VERSION, **payload}),
         sort_keys=True,
         separators=(",", ":"),
         ensure_ascii=True,

@@ -169,10 +169,22 @@ class Campaign:
     # ------------------------------------------------------------------ building blocks
     @property
     def objectives(self) -> list[Objective]:
-        return [
-            Objective(o.name, o.direction, o.kappa, tuple(o.target) if o.target else None, o.label)
-            for o in self.config.objectives
-        ]
+        """The objectives; a range target's ``display`` label says it is one: its own
+        label with " (target 1.1–1.7)" added, or "band_gap: target 1.1–1.7 eV"."""
+        from evodesign.constraints import PROPERTY_UNITS
+
+        out = []
+        for o in self.config.objectives:
+            label = o.label
+            if o.target is not None:
+                span = f"target {o.target[0]:g}–{o.target[1]:g}"
+                if label is None:
+                    unit = PROPERTY_UNITS.get(o.name, "")
+                    label = f"{o.name}: {span}" + (f" {unit}" if unit else "")
+                elif "target" not in label.lower():
+                    label = f"{label} ({span})"
+            out.append(Objective(o.name, o.direction, o.kappa, tuple(o.target) if o.target else None, label))
+        return out
 
     def _needs_generators(self, kind: str = "run") -> bool:
         if kind == "screen":
@@ -217,9 +229,13 @@ class Campaign:
         if cfg.charge_balance != "off":
             out.append(C.ChargeBalance(space, mode=cfg.charge_balance))
         out.append(C.MaxElements(self.config.space.max_elements))
+        if self.config.space.min_elements > 1:  # plausibility: no single elements
+            out.append(C.MinElements(self.config.space.min_elements))
         out.append(C.MaxAtoms(self.config.space.max_atoms))
         allow = list(self.config.space.allow) or None
         out.append(C.ElementFilter(space, allow=allow, deny=tuple(self.config.space.deny)))
+        if not cfg.molecular:  # plausibility: no all-non-metal (molecular) formulas
+            out.append(C.NotOnlyNonmetals(space))
         if cfg.novel:
             out.append(C.Novelty(space, m.known_counts))
         if m.surrogate is not None and cfg.max_std != "off":
@@ -228,6 +244,17 @@ class Campaign:
         hhi = [o.name for o in self.objectives if o.analytic]
         if hhi and cfg.hhi_missing == "infeasible":
             out.append(C.KnownSupplyRisk(SupplyRisk(space.elements, kind="production")))
+        for name, (low, high) in cfg.ranges.items():  # hard windows, in file order
+            analytic = None
+            if name in ("hhi_production", "hhi_reserve"):
+                analytic = SupplyRisk(space.elements, kind=name.split("_", 1)[1])
+                values = np.asarray(analytic(m.known_counts), dtype=np.float64)
+            else:
+                values = m.data.frame[name].to_numpy(dtype=np.float64)
+            finite = values[np.isfinite(values)]
+            scale = float(finite.std()) if len(finite) > 1 else 0.0
+            out.append(C.PropertyWindow(name, low, high, confidence=cfg.range_confidence,
+                                        scale=scale if scale > 0 else 1.0, analytic=analytic))
         return out
 
     def problem(self) -> CompositionProblem:
