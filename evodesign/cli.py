@@ -8,6 +8,7 @@ Commands:
     evodesign bench featurizer --json FILE      ours vs matminer's Magpie featurizer
     evodesign bench surrogate --json FILE       deep ensemble vs random forest
     evodesign bench overhead --json FILE        NSGA-II overhead per generation, ours vs pymoo
+    evodesign bench constraints --json FILE     known compounds each plausibility rule rejects
     evodesign bench report                      regenerate docs/benchmarks.md from the JSON
 
 Every error a user can cause (a bad file, option or value) ends the command with exit code 2
@@ -598,6 +599,22 @@ def bench_search(
         _fail(str(err))
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
     print(format_search_table(result))  # plain print: the table is wider than a terminal
+    _write_json(json_path, result)
+
+
+@bench_app.command("constraints")
+def bench_constraints(
+    config: Path = typer.Option(Path("runs/thermoelectric.toml"), help="the campaign whose rules are measured"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    max_rows: Optional[int] = typer.Option(None, help="subsample the data (smoke tests)"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Known compounds of the data that each plausibility rule would reject."""
+    from evodesign.benchmarks.constraints import format_constraints_table, run_constraints_benchmark
+
+    _check_json_target(json_path, overwrite)
+    result = run_constraints_benchmark(config, max_rows=max_rows)
+    _say(format_constraints_table(result))
     _write_json(json_path, result)
 
 

@@ -566,6 +566,11 @@ class SearchSection(_Table):
             clones a parent (validity-guided variation, up to ``max_tries`` draws).
         max_tries: draws per child with ``guided`` (the first one included).
         checkpoint_every: generations between checkpoints.
+        max_per_system: niching by chemical system (the set of elements): in the survival,
+            designs beyond this many per system rank behind every design of a system below
+            it (they survive only if there is room), and ``pareto.csv`` reports at most this
+            many per system (``pareto_all.csv`` keeps the whole front); 0: no cap, plain
+            NSGA-II and the whole front in ``pareto.csv``.
     """
 
     pop_size: int = Field(200, ge=4, le=MAX_POP_SIZE)
@@ -582,6 +587,7 @@ class SearchSection(_Table):
     guided: bool = True
     max_tries: int = Field(8, ge=1, le=64)
     checkpoint_every: int = Field(1, ge=1)
+    max_per_system: int = Field(2, ge=0)
 
     @field_validator("pop_size")
     @classmethod

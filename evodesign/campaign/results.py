@@ -5,13 +5,15 @@ A run folder ``runs/output/<campaign>/<run-id>/`` holds:
 * ``config.toml`` -- the resolved campaign (every default written out);
 * ``manifest.json`` -- package versions, the seed and its SeedSequence, pymoo's seed,
   model paths and sha256, timings, evaluation counts, status;
-* ``pareto.csv`` -- the feasible non-dominated designs: formula, each objective's value
-  (surrogate mean) and std, every constraint value (``g_*``, feasible when <= 0), novelty,
-  the nearest known formula and its L1 distance in fractions, the operator that made the
-  design and its parents' formulas;
+* ``pareto.csv`` -- the reported designs: the feasible non-dominated designs, at most
+  ``[search] max_per_system`` per chemical system (the least crowded on the front first):
+  formula, chemical system, each objective's value (surrogate mean) and std, every
+  constraint value (``g_*``, feasible when <= 0), novelty, the nearest known formula and its
+  L1 distance in fractions, the operator that made the design and its parents' formulas;
+* ``pareto_all.csv`` -- the same table for every feasible non-dominated design;
 * ``history.csv`` -- per generation: evaluations so far, hypervolume, size of the
-  non-dominated set, feasible fraction and failures of that generation's evaluations,
-  seconds;
+  non-dominated set and the chemical systems it spans, feasible fraction and failures of
+  that generation's evaluations, seconds;
 * ``pareto.png`` (the front over the known materials in grey) and ``convergence.png``;
 * ``checkpoint.bin`` (runs only; see :mod:`evodesign.campaign.checkpoint`).
 
@@ -35,6 +37,7 @@ import numpy as np
 import pandas as pd
 
 from evodesign.campaign.checkpoint import CHECKPOINT, atomic_write_text
+from evodesign.search.survival import chemical_system_ids, chemical_system_names, system_occurrence
 from operators.provenance import parent_keys, vector_key
 
 if TYPE_CHECKING:
@@ -48,10 +51,12 @@ if TYPE_CHECKING:
     from evodesign.problem import CompositionProblem
     from evodesign.representation import CompositionSpace
 
-__all__ = ["CHECKPOINT", "Normalizer", "load_run", "write_run"]
+__all__ = ["CHECKPOINT", "Normalizer", "cap_per_system", "load_run", "pareto_tables", "write_run"]
 
 PACKAGES = ("evodesign", "numpy", "torch", "pymoo", "pymatgen", "smact", "matminer", "deap", "joblib", "pandas")
-HISTORY_COLUMNS = ("gen", "n_eval", "hypervolume", "n_nondominated", "feasible_fraction", "failures", "seconds")
+HISTORY_COLUMNS = (
+    "gen", "n_eval", "hypervolume", "n_nondominated", "n_systems", "feasible_fraction", "failures", "seconds",
+)
 
 
 # ---------------------------------------------------------------------- normalisation / HV
@@ -117,6 +122,41 @@ def feasible_front(pop: Any) -> NDArray[np.int64]:
     return feasible[np.sort(front)]
 
 
+def n_systems(X: NDArray[np.float64]) -> int:
+    """The number of distinct chemical systems (sets of elements) among `(n, n_var)` rows."""
+    return int(len(np.unique(chemical_system_ids(X)))) if len(X) else 0
+
+
+def cap_per_system(
+    systems: NDArray[Any], F: NDArray[np.float64], max_per_system: int | None
+) -> NDArray[np.bool_]:
+    """Which designs of a front are reported: at most ``max_per_system`` per chemical system.
+
+    Within a system the designs least crowded on the front come first (pymoo's crowding
+    distance over all `n` designs, the extremes of each objective first), ties by row order,
+    as the survival of :class:`~evodesign.search.survival.SystemNicheSurvival` prefers them.
+
+    Args:
+        systems: `(n,)` system labels or ids (any sortable values).
+        F: `(n, n_obj)` objectives (pymoo's, minimised).
+        max_per_system: the cap; ``None`` or 0 keeps every design.
+
+    Returns:
+        `(n,)` boolean mask of the reported designs.
+    """
+    from pymoo.operators.survival.rank_and_crowding.metrics import get_crowding_function
+
+    n = len(F)
+    if not max_per_system or n == 0:
+        return np.ones(n, dtype=bool)
+    _, ids = np.unique(np.asarray(systems), return_inverse=True)
+    crowding = get_crowding_function("cd").do(np.asarray(F, dtype=np.float64))
+    order = np.lexsort((np.arange(n), -crowding))
+    keep = np.zeros(n, dtype=bool)
+    keep[order] = system_occurrence(ids.reshape(-1), order) < max_per_system
+    return keep
+
+
 # ---------------------------------------------------------------------- history / progress
 def history_row(
     algorithm: Any, problem: CompositionProblem, before: tuple[int, int, int], normalizer: Normalizer, seconds: float
@@ -129,6 +169,7 @@ def history_row(
         "n_eval": int(problem.n_evaluated),
         "hypervolume": normalizer.hypervolume(algorithm.pop.get("F")[front]),
         "n_nondominated": int(len(front)),
+        "n_systems": n_systems(algorithm.pop.get("X")[front]),
         "feasible_fraction": (problem.n_feasible - before[2]) / n_eval if n_eval else float("nan"),
         "failures": int(problem.n_failed - before[1]),
         "seconds": float(seconds),
@@ -144,6 +185,7 @@ def screen_history_row(pop: Any, problem: CompositionProblem, normalizer: Normal
         "n_eval": int(n),
         "hypervolume": normalizer.hypervolume(pop.get("F")[front]),
         "n_nondominated": int(len(front)),
+        "n_systems": n_systems(pop.get("X")[front]),
         "feasible_fraction": problem.n_feasible / n if n else float("nan"),
         "failures": int(problem.n_failed),
         "seconds": float(seconds),
@@ -193,7 +235,26 @@ def population(X: NDArray[np.float64], out: dict[str, NDArray], operator: str) -
 
 # ---------------------------------------------------------------------- pareto table
 def pareto_table(campaign: Campaign, problem: CompositionProblem, pop: Any, archive: dict[str, str]) -> pd.DataFrame:
-    """The ``pareto.csv`` table of a population's feasible non-dominated designs."""
+    """The ``pareto.csv`` table: the reported designs of :func:`pareto_tables`."""
+    return pareto_tables(campaign, problem, pop, archive)[0]
+
+
+def pareto_tables(
+    campaign: Campaign, problem: CompositionProblem, pop: Any, archive: dict[str, str]
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The ``pareto.csv`` and ``pareto_all.csv`` tables of a population.
+
+    Args:
+        campaign: the campaign (its models and ``[search] max_per_system``).
+        problem: the problem (constraint labels).
+        pop: the final population.
+        archive: formulas by vector key, for the parents column.
+
+    Returns:
+        ``(reported, full)``: ``full`` holds every feasible non-dominated design, ``reported``
+        at most ``max_per_system`` of them per chemical system (:func:`cap_per_system`;
+        all of them when the cap is 0). Both sorted by the first objective, best first.
+    """
     from evodesign.constraints import nearest_known
 
     models = campaign.models
@@ -206,6 +267,7 @@ def pareto_table(campaign: Campaign, problem: CompositionProblem, pop: Any, arch
     table["composition"] = space.to_compositions(space.fractions(counts)) if len(counts) else []
     table["n_elements"] = (counts > 0).sum(axis=1)
     table["n_atoms"] = counts.sum(axis=1)
+    table.insert(1, "chemical_system", chemical_system_names(counts, space.elements) if len(counts) else [])
     values = sub.get("values") if len(sub) else np.zeros((0, len(campaign.objectives)))
     values_std = sub.get("values_std") if len(sub) else np.zeros((0, len(campaign.objectives)))
     for j, o in enumerate(campaign.objectives):
@@ -230,9 +292,14 @@ def pareto_table(campaign: Campaign, problem: CompositionProblem, pop: Any, arch
     table["parents"] = [
         ";".join(archive.get(k, k) for k in parent_keys(p if isinstance(p, str) else None)) for p in parents
     ]
+    cap = getattr(campaign.config.search, "max_per_system", None)
+    F = sub.get("F") if len(sub) else np.zeros((0, len(campaign.objectives)))
+    reported = cap_per_system(table["chemical_system"].to_numpy(dtype=object), F, cap)
     first = campaign.objectives[0]
     ascending = first.direction == "min" or first.target is not None
-    return table.sort_values(first.name, ascending=ascending, kind="stable").reset_index(drop=True)
+    order = table[first.name].sort_values(ascending=ascending, kind="stable").index.to_numpy()
+    full = table.loc[order].reset_index(drop=True)
+    return table.loc[order[reported[order]]].reset_index(drop=True), full
 
 
 # ---------------------------------------------------------------------- files
@@ -302,19 +369,65 @@ def write_run(
     history: list[dict[str, Any]],
     manifest_data: dict[str, Any],
     normalizer: Normalizer,
+    all_designs: pd.DataFrame | None = None,
 ) -> CampaignResult:
-    """Write pareto.csv, history.csv, manifest.json and both plots; return the result."""
+    """Write pareto.csv, pareto_all.csv, history.csv, manifest.json and both plots; return
+    the result.
+
+    Args:
+        designs: the reported designs (``pareto.csv``; :func:`pareto_tables`' first table).
+        all_designs: the whole feasible front (``pareto_all.csv``); default ``designs``.
+    """
     from evodesign.campaign.plots import convergence_plot, pareto_plot
     from evodesign.campaign.runner import CampaignResult
 
+    if all_designs is None:
+        all_designs = designs
     history_frame = pd.DataFrame(history)
     atomic_write_text(run_dir / "pareto.csv", designs.drop(columns=["composition"]).to_csv(index=False))
+    atomic_write_text(run_dir / "pareto_all.csv", all_designs.drop(columns=["composition"]).to_csv(index=False))
     atomic_write_text(run_dir / "history.csv", history_frame.to_csv(index=False))
-    manifest_data["n_designs"] = int(len(designs))
+    manifest_data.update(system_summary(designs, all_designs))
     write_manifest(run_dir, manifest_data)
     pareto_plot(designs, normalizer.known, campaign.objectives, run_dir / "pareto.png", title=str(run_dir))
     convergence_plot(history_frame, run_dir / "convergence.png", title=str(run_dir))
     return CampaignResult(run_dir=run_dir, designs=designs, history=history_frame, manifest=manifest_data)
+
+
+def system_summary(designs: pd.DataFrame, all_designs: pd.DataFrame | None = None) -> dict[str, Any]:
+    """Chemical systems on the front, for the manifest and the final line of a run.
+
+    Args:
+        designs: the reported designs (with a ``chemical_system`` column).
+        all_designs: the whole feasible front; default ``designs``.
+
+    Returns:
+        ``n_designs``, ``n_systems`` (distinct chemical systems among the reported designs),
+        ``max_system_share`` (the largest fraction of them one system holds, 0 when there
+        are none), ``largest_system`` and ``n_designs_all`` (the whole front).
+    """
+    all_designs = designs if all_designs is None else all_designs
+    counts = designs["chemical_system"].value_counts() if "chemical_system" in designs else pd.Series(dtype=int)
+    return {
+        "n_designs": int(len(designs)),
+        "n_systems": int(len(counts)),
+        "max_system_share": float(counts.iloc[0] / len(designs)) if len(counts) else 0.0,
+        "largest_system": str(counts.index[0]) if len(counts) else "",
+        "n_designs_all": int(len(all_designs)),
+    }
+
+
+def system_line(summary: dict[str, Any]) -> str:
+    """``200 designs on the front (of 412), 131 chemical systems, largest Co-Li-N-Ni 1%``."""
+    text = f"{summary['n_designs']} designs on the front"
+    if summary.get("n_designs_all", summary["n_designs"]) != summary["n_designs"]:
+        text += f" (of {summary['n_designs_all']})"
+    if summary["n_systems"]:
+        text += (
+            f", {summary['n_systems']} chemical systems, largest {summary['largest_system']} "
+            f"{100 * summary['max_system_share']:.0f}%"
+        )
+    return text
 
 
 def load_run(run_dir: str | Path) -> CampaignResult:

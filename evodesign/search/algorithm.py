@@ -42,8 +42,8 @@ def formula_nsga2(
             :class:`~evodesign.search.FormulaRepair`).
         max_factor: cap of :class:`~evodesign.search.mating.FormulaMating`'s over-asking.
         max_per_system: designs per chemical system the survival prefers over the rest
-            (:class:`~evodesign.search.survival.SystemNicheSurvival`); ``None``: pymoo's
-            rank-and-crowding survival, plain NSGA-II.
+            (:class:`~evodesign.search.survival.SystemNicheSurvival`); ``None`` or 0:
+            pymoo's rank-and-crowding survival, plain NSGA-II.
 
     Returns:
         The (not yet set up) algorithm.
@@ -51,7 +51,7 @@ def formula_nsga2(
     repair = FormulaRepair(space, check=check)
     dedup = FormulaDuplicateElimination()
     # a fresh survival per algorithm: pymoo's default instance is shared
-    survival = RankAndCrowding() if max_per_system is None else SystemNicheSurvival(max_per_system)
+    survival = SystemNicheSurvival(max_per_system) if max_per_system else RankAndCrowding()
     algorithm = NSGA2(
         pop_size=pop_size,
         survival=survival,
