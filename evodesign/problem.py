@@ -220,7 +220,7 @@ class CompositionProblem(Problem):
         """One line per objective and constraint, for logs and reports."""
         lines = []
         for o in self.objectives:
-            how = f"target {list(o.target)}" if o.target else o.direction
+            how = f"target {o.target[0]:g}–{o.target[1]:g}" if o.target else o.direction
             extra = f", kappa {o.kappa:+g}" if o.kappa else ""
             lines.append(f"objective {o.name}: {how}{extra}")
         for c in self.constraints:
