@@ -267,7 +267,8 @@ def pareto_tables(
     table["composition"] = space.to_compositions(space.fractions(counts)) if len(counts) else []
     table["n_elements"] = (counts > 0).sum(axis=1)
     table["n_atoms"] = counts.sum(axis=1)
-    table.insert(1, "chemical_system", chemical_system_names(counts, space.elements) if len(counts) else [])
+    # after the composition, where load_run puts it back
+    table.insert(2, "chemical_system", chemical_system_names(counts, space.elements) if len(counts) else [])
     values = sub.get("values") if len(sub) else np.zeros((0, len(campaign.objectives)))
     values_std = sub.get("values_std") if len(sub) else np.zeros((0, len(campaign.objectives)))
     for j, o in enumerate(campaign.objectives):
