@@ -315,7 +315,9 @@ class Campaign:
         else:
             crossover = SBX(prob=s.crossover_prob, eta=15)
             mutation = PM(prob=s.mutation_prob, eta=20)
-        return formula_nsga2(m.space, s.pop_size, sampling, crossover, mutation, check=self._repair_check())
+        return formula_nsga2(
+            m.space, s.pop_size, sampling, crossover, mutation, check=self._repair_check(), max_per_system=s.max_per_system
+        )
 
     # ------------------------------------------------------------------ folders
     def run_dir(self, seed: int, index: int = 0, n_runs: int = 1, kind: str = "run") -> Path:
@@ -456,7 +458,7 @@ class Campaign:
                     )
                 if on_generation is not None:
                     on_generation(row["gen"])
-            designs = results.pareto_table(self, problem, algorithm.pop, archive)
+            designs, all_designs = results.pareto_tables(self, problem, algorithm.pop, archive)
             if len(history) < n_gen:
                 # pymoo stops quietly when a generation yields no new formula at all
                 manifest["stopped_early"] = (
@@ -472,8 +474,8 @@ class Campaign:
                 n_generations=len(history),
             )
             manifest["timings"].update(search_s=time.perf_counter() - search_start, total_s=time.perf_counter() - started)
-            result = results.write_run(run_dir, self, designs, history, manifest, normalizer)
-        self._say(f"{len(designs)} designs on the front -> {run_dir}")
+            result = results.write_run(run_dir, self, designs, history, manifest, normalizer, all_designs=all_designs)
+        self._say(f"{results.system_line(result.manifest)} -> {run_dir}")
         if self.config.verify.after_run if verify is None else verify:
             result = self._verify(run_dir, result)
         return result
@@ -578,14 +580,14 @@ class Campaign:
             normalizer = results.Normalizer.from_models(self, models)
             row = results.screen_history_row(pop, problem, normalizer, time.perf_counter() - tick, n_drawn)
             self._say(results.progress_line(row, 1, row["seconds"], 1))
-            designs = results.pareto_table(self, problem, pop, {})
+            designs, all_designs = results.pareto_tables(self, problem, pop, {})
             results.write_config(run_dir, self.config, self.base_dir)
             results.write_data_report(run_dir, models.data)
             manifest = results.manifest(self, seed, index, n_runs, ss, None, models.artifacts(), status="finished")
             manifest.update(kind="screen", n_samples=n, n_drawn=int(n_drawn), n_unique=int(len(X)), n_evaluations=int(problem.n_evaluated), n_failed=int(problem.n_failed))
             manifest["timings"] = {"prepare_s": prepare_s, "search_s": row["seconds"], "total_s": time.perf_counter() - started}
-            result = results.write_run(run_dir, self, designs, [row], manifest, normalizer)
-        self._say(f"{len(designs)} designs on the screened front -> {run_dir}")
+            result = results.write_run(run_dir, self, designs, [row], manifest, normalizer, all_designs=all_designs)
+        self._say(f"screened: {results.system_line(result.manifest)} -> {run_dir}")
         return result
 
     def _read_checkpoint(self, path: Path, expect: dict[str, Any]) -> tuple[dict[str, Any], SearchCheckpoint]:
