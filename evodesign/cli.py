@@ -442,6 +442,9 @@ def report(
     n_show = min(top, len(designs))
     say(f"\n{len(designs)} designs on the front (first {n_show}; mean ± std):")
     out.print(_report_table(out, designs, range(n_show), objectives))
+    whole = _report_whole_front(run_dir, len(designs))
+    if whole:
+        say(whole)
     systems = _report_systems(designs)
     if len(systems):
         say(f"{len(systems)} chemical systems on the front ({len(designs)} designs); the most common:")
@@ -541,6 +544,23 @@ def _report_table(out: Console, designs: Any, rows: Any, objectives: list[Any], 
         if key in designs.columns and out.measure(trial, options=wide).maximum <= out.width:
             columns.append((header, cell, justify))
     return build(columns, rows, rank)
+
+
+def _report_whole_front(run_dir: Path, n_reported: int) -> str:
+    """A line on ``pareto_all.csv`` (the whole front, when ``pareto.csv`` is capped per chemical
+    system), or ``""`` when the run folder has none or it holds the same designs."""
+    import pandas as pd
+
+    path = run_dir / "pareto_all.csv"
+    if not path.is_file():
+        return ""
+    frame = pd.read_csv(path, keep_default_na=False, na_values=[""])
+    if len(frame) == n_reported:
+        return ""
+    line = f"the whole feasible front: {len(frame)} designs (pareto_all.csv)"
+    if "chemical_system" in frame.columns:
+        line += f" in {frame['chemical_system'].nunique()} chemical systems"
+    return line + f"; pareto.csv reports {n_reported} of them"
 
 
 def _report_systems(designs: Any) -> Any:

@@ -218,7 +218,8 @@ def _draw_windows(ax: Any, windows: Sequence[Window], axis: str) -> None:
         if w.kind == "target":
             span(a, b, color="C2", alpha=0.15, lw=0, zorder=0, label=w.label)
         else:
-            span(a, b, facecolor="none", edgecolor="C0", alpha=0.3, hatch="/", lw=0, zorder=0, label=w.label)
+            span(a, b, facecolor=(0.12, 0.47, 0.71, 0.05), edgecolor=(0.12, 0.47, 0.71, 0.35), hatch="//", lw=0,
+                 zorder=0, label=w.label)
     set_(lo, hi)
 
 
@@ -293,13 +294,17 @@ def pareto_plot(
         ax.tick_params(labelsize=7)
         ax.legend(loc="best", fontsize=6.5, framealpha=0.8)
     head = title or "designed front"
-    fig.suptitle(f"{head}: {len(designs)} designs on the front", fontsize=9)
-    notes = [w.label for ws in windows.values() for w in ws if w.kind == "required"]
+    n = len(designs)
+    fig.suptitle(f"{head}: {n} design{'s' if n != 1 else ''} on the front", fontsize=9)
+    notes = []
+    required = [w.label.removeprefix("required ") for ws in windows.values() for w in ws if w.kind == "required"]
+    if required:
+        notes.append("hard windows (constraints): " + "; ".join(required))
+    if top and n:
+        notes.append(f"labelled: the {n_labels} best designs of each objective")
     if notes:
-        fig.text(0.01, 0.005, "hard windows (constraints): " + "; ".join(notes), fontsize=7, color="C0", va="bottom")
-    if top:
-        fig.text(0.99, 0.005, f"labelled: the {n_labels} best designs of each objective", fontsize=7, color="0.3", ha="right", va="bottom")
-    fig.tight_layout(rect=(0, 0.03, 1, 1))
+        fig.text(0.01, 0.005, "   |   ".join(notes), fontsize=7, color="0.25", va="bottom", wrap=True)
+    fig.tight_layout(rect=(0, 0.04 if notes else 0, 1, 1))
     path = Path(path)
     fig.savefig(path, dpi=120)
     plt.close(fig)
@@ -349,7 +354,8 @@ def draw_run_plots(
         run_dir: the run folder.
         config: the campaign's config (title from ``[campaign] description``, hard windows
             from ``[constraints.ranges]`` when the schema has them).
-        objectives: the campaign's objectives.
+        objectives: the campaign's objectives (``Campaign.objectives``); the config's
+            ``[[objectives]]`` entries of the same names are used for the axis labels.
         designs: the ``pareto.csv`` table.
         history: the ``history.csv`` table.
         known: the known materials' objective values (``Normalizer.known``).
@@ -359,6 +365,11 @@ def draw_run_plots(
     """
     run_dir = Path(run_dir)
     title = campaign_title(config)
+    # the config's [[objectives]] carry the user's own label (or none), so the axes get the
+    # readable name and unit of evodesign.properties.units rather than a generated label
+    entries = list(getattr(config, "objectives", None) or [])
+    if [getattr(e, "name", None) for e in entries] == [o.name for o in objectives]:
+        objectives = entries
     pareto = pareto_plot(designs, known, objectives, run_dir / "pareto.png", title=title, ranges=config_ranges(config))
     convergence = convergence_plot(history, run_dir / "convergence.png", title=title)
     return pareto, convergence

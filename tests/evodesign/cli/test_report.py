@@ -120,6 +120,10 @@ def test_report_counts_chemical_systems_and_hard_windows(tmp_path: Path, monkeyp
     assert text.splitlines()[0] == "absorbers"  # no description: the campaign's name
     assert "12 chemical systems on the front (16 designs)" in text
     assert re.search(r"Cu-In-S\s+5\s+31%", text)
+    frame["chemical_system"] = ["Cu-In-S"] * 5 + [f"X{i}" for i in range(11)]
+    pd.concat([frame, frame.iloc[:4]]).to_csv(run / "pareto_all.csv", index=False)
+    text = _report(run, "--no-plots")
+    assert "the whole feasible front: 20 designs (pareto_all.csv) in 12 chemical systems; pareto.csv reports 16" in " ".join(text.split())
     inside = int(((frame["band_gap"] >= 1.0) & (frame["band_gap"] <= 1.8)).sum())
     assert f"hard window band_gap 1–1.8 eV: {inside}/16 front designs predicted inside" in text
 
