@@ -56,7 +56,6 @@ __all__ = [
     "NONMETALS",
     "NotOnlyNonmetals",
     "Novelty",
-    "PROPERTY_UNITS",
     "PropertyWindow",
     "SurrogateTrust",
     "evaluate_constraints",
@@ -670,28 +669,6 @@ class NotOnlyNonmetals(Constraint):
 
 
 # ---------------------------------------------------------------------------- windows
-#: Units of the properties campaigns use, for descriptions and labels (a property not
-#: listed is shown without a unit).
-PROPERTY_UNITS: dict[str, str] = {
-    "S_p": "µV/K",
-    "S_n": "µV/K",
-    "PF_p": "µW/(cm K² s)",
-    "PF_n": "µW/(cm K² s)",
-    "log10_PF_p": "log10 µW/(cm K² s)",
-    "log10_PF_n": "log10 µW/(cm K² s)",
-    "sigma_p": "1/(Ω m s)",
-    "sigma_n": "1/(Ω m s)",
-    "kappa_p": "W/(K m s)",
-    "kappa_n": "W/(K m s)",
-    "m_p": "m_e",
-    "m_n": "m_e",
-    "band_gap": "eV",
-    "band_gap_eV": "eV",
-    "hhi_production": "",
-    "hhi_reserve": "",
-}
-
-
 def format_window(low: float, high: float, unit: str = "") -> str:
     """``[100, inf) µV/K``: an interval as a chemist writes it (open at an infinite end)."""
     left = "(-inf" if np.isneginf(low) else f"[{low:g}"
@@ -730,7 +707,8 @@ class PropertyWindow(Constraint):
         scale: positive divisor of the distance (property units per unit of ``G``).
         analytic: for an analytic property, a callable ``counts (n, n_var) -> (n,)``
             (e.g. a :class:`~evodesign.properties.SupplyRisk`); its std is 0.
-        unit: the property's unit for :meth:`describe` (default :data:`PROPERTY_UNITS`).
+        unit: the property's unit for :meth:`describe` (default
+            :func:`evodesign.properties.units.unit`).
 
     Example:
         >>> window = PropertyWindow("S_p", 100.0, float("inf"), confidence=0.5, scale=50.0)
@@ -780,7 +758,11 @@ class PropertyWindow(Constraint):
         self.z = NormalDist().inv_cdf(confidence)
         self.scale = scale
         self.analytic = analytic
-        self.unit = PROPERTY_UNITS.get(self.property, "") if unit is None else unit
+        if unit is None:
+            from evodesign.properties.units import unit as unit_of
+
+            unit = unit_of(self.property)
+        self.unit = unit
         self.name = f"range_{self.property}"
 
     def describe(self) -> str:

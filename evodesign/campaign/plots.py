@@ -36,7 +36,7 @@ __all__ = [
     "config_ranges",
     "convergence_plot",
     "draw_run_plots",
-    "formula_mathtext",
+    "formula_subscripts",
     "label_indices",
     "pareto_plot",
     "property_windows",
@@ -193,9 +193,13 @@ def label_indices(top: Mapping[str, Sequence[int]], names: Sequence[str] | None 
 _COUNT = re.compile(r"(\d+(?:\.\d+)?)")
 
 
-def formula_mathtext(formula: str) -> str:
-    """``"Bi2Te3"`` -> ``"Bi$_{2}$Te$_{3}$"``: subscripts matplotlib renders."""
-    return _COUNT.sub(r"$_{\1}$", str(formula))
+_SUBSCRIPTS = str.maketrans("0123456789.", "₀₁₂₃₄₅₆₇₈₉.")
+
+
+def formula_subscripts(formula: str) -> str:
+    """``"Bi2Te3"`` -> ``"Bi₂Te₃"``: Unicode subscripts, not matplotlib's mathtext, whose
+    parser is not thread-safe (parallel runs in threads draw their plots at once)."""
+    return _COUNT.sub(lambda m: m.group(1).translate(_SUBSCRIPTS), str(formula))
 
 
 # ---------------------------------------------------------------------- drawing
@@ -231,7 +235,7 @@ def _label_points(ax: Any, designs: pd.DataFrame, rows: Sequence[int], x: str, y
             continue
         dx, dy = offsets[n % len(offsets)]
         ax.annotate(
-            formula_mathtext(designs["formula"].iloc[i]) if "formula" in designs.columns else str(i),
+            formula_subscripts(designs["formula"].iloc[i]) if "formula" in designs.columns else str(i),
             (xi, yi), xytext=(dx, dy), textcoords="offset points", fontsize=6.5,
             ha="left" if dx > 0 else "right", color="0.1",
             bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.7},

@@ -379,7 +379,7 @@ def write_run(
         designs: the reported designs (``pareto.csv``; :func:`pareto_tables`' first table).
         all_designs: the whole feasible front (``pareto_all.csv``); default ``designs``.
     """
-    from evodesign.campaign.plots import convergence_plot, pareto_plot
+    from evodesign.campaign.plots import draw_run_plots
     from evodesign.campaign.runner import CampaignResult
 
     if all_designs is None:
@@ -390,8 +390,7 @@ def write_run(
     atomic_write_text(run_dir / "history.csv", history_frame.to_csv(index=False))
     manifest_data.update(system_summary(designs, all_designs))
     write_manifest(run_dir, manifest_data)
-    pareto_plot(designs, normalizer.known, campaign.objectives, run_dir / "pareto.png", title=str(run_dir))
-    convergence_plot(history_frame, run_dir / "convergence.png", title=str(run_dir))
+    draw_run_plots(run_dir, campaign.config, campaign.objectives, designs, history_frame, normalizer.known)
     return CampaignResult(run_dir=run_dir, designs=designs, history=history_frame, manifest=manifest_data)
 
 

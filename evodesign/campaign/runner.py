@@ -171,18 +171,16 @@ class Campaign:
     def objectives(self) -> list[Objective]:
         """The objectives; a range target's ``display`` label says it is one: its own
         label with " (target 1.1–1.7)" added, or "band_gap: target 1.1–1.7 eV"."""
-        from evodesign.constraints import PROPERTY_UNITS
+        from evodesign.properties.units import format_window
 
         out = []
         for o in self.config.objectives:
             label = o.label
             if o.target is not None:
-                span = f"target {o.target[0]:g}–{o.target[1]:g}"
                 if label is None:
-                    unit = PROPERTY_UNITS.get(o.name, "")
-                    label = f"{o.name}: {span}" + (f" {unit}" if unit else "")
+                    label = f"{o.name}: target {format_window(*o.target, o.name)}"
                 elif "target" not in label.lower():
-                    label = f"{label} ({span})"
+                    label = f"{label} (target {format_window(*o.target)})"
             out.append(Objective(o.name, o.direction, o.kappa, tuple(o.target) if o.target else None, label))
         return out
 

@@ -15,7 +15,7 @@ from evodesign.campaign.plots import (
     config_ranges,
     convergence_plot,
     draw_run_plots,
-    formula_mathtext,
+    formula_subscripts,
     label_indices,
     pareto_plot,
     property_windows,
@@ -87,9 +87,9 @@ def test_top_designs_per_objective() -> None:
 
 
 def test_formula_subscripts() -> None:
-    assert formula_mathtext("Bi2Te3") == "Bi$_{2}$Te$_{3}$"
-    assert formula_mathtext("Fe0.5O") == "Fe$_{0.5}$O"
-    assert formula_mathtext("NaCl") == "NaCl"
+    assert formula_subscripts("Bi2Te3") == "Bi₂Te₃"
+    assert formula_subscripts("Fe0.5O") == "Fe₀.₅O"
+    assert formula_subscripts("NaCl") == "NaCl"
 
 
 def test_pareto_plot_with_a_range_target_and_a_window(tmp_path) -> None:
