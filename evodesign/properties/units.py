@@ -199,7 +199,7 @@ def axis_label(
         raw = info.unit.removeprefix("log10 ")
         if raw not in text:
             text += f" ({name.removeprefix('log10_')} in {raw})"
-    elif info.unit and info.unit not in text:
+    elif info.unit and info.unit not in text and info.unit.replace("µ", "u") not in text:
         text += f" ({info.unit})"
     elif not info.unit and info.note and not label:
         text += f" ({info.note})"

@@ -46,3 +46,9 @@ def test_windows_and_numbers() -> None:
     assert format_value(2345.6, 250.0) == "2,346 ± 250"
     assert format_value(float("nan")) == "n/a"
     assert format_value("GaAs") == "GaAs"
+
+
+def test_a_label_with_an_ascii_micro_unit_gets_no_second_unit():
+    from evodesign.properties.units import axis_label
+
+    assert axis_label("S_p", label="Seebeck coefficient S_p (uV/K)", direction="max") == "Seebeck coefficient S_p (uV/K), max"
