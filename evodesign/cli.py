@@ -517,6 +517,8 @@ def _report_table(out: Console, designs: Any, rows: Any, objectives: list[Any], 
     for o in objectives:
         base.append((_report_header(o), lambda r, n=o.name: format_value(r.get(n, ""), r.get(f"{n}_std")), "right"))
     optional = [  # (column of pareto.csv, header, cell, justify), added while they fit
+        # the structure check's verdict (evodesign verify / [verify] after_run), if any
+        ("e_form_chgnet", "E_form\neV/atom", lambda r: _report_e_form(r), "right"),
         ("nearest_known", "nearest\nknown", lambda r: str(r.get("nearest_known", "")), "left"),
         ("n_atoms", "atoms", lambda r: str(r.get("n_atoms", "")), "right"),
         ("operator", "operator", lambda r: str(r.get("operator", "")), "left"),
@@ -544,6 +546,19 @@ def _report_table(out: Console, designs: Any, rows: Any, objectives: list[Any], 
         if key in designs.columns and out.measure(trial, options=wide).maximum <= out.width:
             columns.append((header, cell, justify))
     return build(columns, rows, rank)
+
+
+def _report_e_form(record: Any) -> str:
+    """CHGNet formation energy of a verified design, else its verify status, else blank."""
+    value = record.get("e_form_chgnet")
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = float("nan")
+    if number == number:
+        return f"{number:+.2f}"
+    status = record.get("verify_status")
+    return "" if status is None or status != status else str(status)
 
 
 def _report_whole_front(run_dir: Path, n_reported: int) -> str:
