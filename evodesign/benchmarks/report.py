@@ -495,6 +495,31 @@ def _search_followups_section(folder: Path) -> list[str]:
     return lines
 
 
+def _constraints_section(r: dict[str, Any]) -> list[str]:
+    """How many known compounds each design rule of a campaign would reject."""
+    lines = [
+        "## Design rules: known compounds each would reject",
+        "",
+        f"Command: `{r.get('command', 'evodesign bench constraints --json docs/benchmarks/constraints.json')}`",
+        "",
+        f"The rules of `{r['config']}` applied to the {r['n_known']:,} known formulas of `{r['dataset']}` "
+        "(a rule that rejects many known compounds is strict, not wrong: the known data hold "
+        "metals, molecules and large cells a campaign does not want).",
+        "",
+        "| rule | what it asks | rejected | % | examples |",
+        "|---|---|---:|---:|---|",
+    ]
+    for rule in r["rules"]:
+        lines.append(
+            f"| {rule['rule']} | {rule['description']} | {rule['n_rejected']:,} | {rule['percent']:.1f} | "
+            f"{', '.join(rule['examples'])} |"
+        )
+    every = r.get("any")
+    if isinstance(every, dict):
+        lines.append(f"| any of these | | {every['n_rejected']:,} | {every['percent']:.1f} | |")
+    return lines + [""]
+
+
 def render_report(folder: str | Path) -> str:
     """The Markdown text for the JSON results in ``folder``."""
     folder = Path(folder)
@@ -515,6 +540,7 @@ def render_report(folder: str | Path) -> str:
         "overhead": _overhead_section,
         "search": lambda r: _search_section(r, folder),
         "verify": _verify_section,
+        "constraints": _constraints_section,
     }
     found = False
     for name, section in sections.items():
