@@ -44,6 +44,20 @@ def forge(header: dict, body: bytes) -> bytes:
     return MAGIC + json.dumps(header, sort_keys=True).encode() + b"\n" + body
 
 
+def body_arrays(path) -> tuple[dict, dict]:
+    """The header and the arrays of a checkpoint's body."""
+    header, body = split(path.read_bytes())
+    with np.load(io.BytesIO(body)) as npz:
+        return header, {name: npz[name] for name in npz.files}
+
+
+def write_arrays(path, header: dict, arrays: dict) -> None:
+    """A checkpoint with these arrays as its body and a matching header."""
+    buffer = io.BytesIO()
+    np.savez(buffer, **arrays)
+    path.write_bytes(forge(header, buffer.getvalue()))
+
+
 class Payload:
     """Unpickling this runs code: it creates the file named by ``marker``."""
 
@@ -97,16 +111,12 @@ def test_crafted_pickle_body_does_not_run(finished, tmp_path):
 
 def test_crafted_npz_with_a_pickled_member_does_not_run(finished, tmp_path):
     campaign, path = finished
-    header, body = split(path.read_bytes())
-    with np.load(io.BytesIO(body)) as npz:
-        arrays = {name: npz[name] for name in npz.files}
+    header, arrays = body_arrays(path)
     marker = tmp_path / "pwned"
     evil = np.empty(1, dtype=object)
     evil[0] = Payload(marker)
     arrays["pop.X"] = evil  # saved with allow_pickle=True by the attacker
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    path.write_bytes(forge(header, buffer.getvalue()))
+    write_arrays(path, header, arrays)
     with pytest.raises(CheckpointError, match="not a search state"):
         campaign.run(seed=0, resume=True)
     assert not marker.exists()
@@ -143,30 +153,21 @@ def test_header_copied_onto_another_body_is_caught(finished, campaign_factory):
 
 def test_valid_npz_of_something_else_is_refused_by_name(finished):
     campaign, path = finished
-    header, body = split(path.read_bytes())
-    with np.load(io.BytesIO(body)) as npz:
-        arrays = {name: npz[name] for name in npz.files if name != "pop.F"}
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    path.write_bytes(forge(header, buffer.getvalue()))
+    header, arrays = body_arrays(path)
+    del arrays["pop.F"]
+    write_arrays(path, header, arrays)
     with pytest.raises(CheckpointError, match="'pop.F'"):
         campaign.run(seed=0, resume=True)
-    buffer = io.BytesIO()
-    np.savez(buffer, weights=np.zeros(3))
-    path.write_bytes(forge(header, buffer.getvalue()))
+    write_arrays(path, header, {"weights": np.zeros(3)})
     with pytest.raises(CheckpointError, match="not a search state"):
         campaign.run(seed=0, resume=True)
 
 
 def test_wrong_population_shape_is_refused(finished):
     campaign, path = finished
-    header, body = split(path.read_bytes())
-    with np.load(io.BytesIO(body)) as npz:
-        arrays = {name: npz[name] for name in npz.files}
+    header, arrays = body_arrays(path)
     arrays["pop.X"] = arrays["pop.X"][:, :5]
-    buffer = io.BytesIO()
-    np.savez(buffer, **arrays)
-    path.write_bytes(forge(header, buffer.getvalue()))
+    write_arrays(path, header, arrays)
     with pytest.raises(CheckpointError, match=r"'pop.X' has shape \(20, 5\)"):
         campaign.run(seed=0, resume=True)
 
