@@ -236,6 +236,8 @@ class ChargeBalance(Constraint):
             formulas made only of metals pass, as in CDVAE's validity metric).
         cache_size: distinct formulas remembered across calls (a search revisits
             formulas often); 0 turns the cache off.
+        min_state_share: only oxidation states with at least this percentage of their
+            element's ICSD-24 reports count (see :class:`~evodesign.chemistry.SmactValidity`).
 
     Single elements pass, as in SMACT; empty rows fail.
     """
@@ -247,18 +249,25 @@ class ChargeBalance(Constraint):
         space: CompositionSpace,
         mode: Literal["strict", "cdvae"] = "strict",
         cache_size: int = 200_000,
+        min_state_share: float = 0.0,
     ) -> None:
         if mode not in ("strict", "cdvae"):
             raise DataError(f"charge-balance mode must be 'strict' or 'cdvae', got {mode!r}")
         self.space = space
         self.mode = mode
-        self._validity = SmactValidity(space.elements)
+        self.min_state_share = float(min_state_share)
+        self._validity = SmactValidity(space.elements, self.min_state_share)
         self._cache = _FormulaCache(min(space.max_elements, space.n_var), int(cache_size))
 
     def describe(self) -> str:
+        states = (
+            f" with oxidation states of >= {self.min_state_share:g}% of their element's ICSD reports"
+            if self.min_state_share > 0
+            else ""
+        )
         if self.mode == "strict":
-            return "SMACT strict: charge-neutral and electronegativity-ordered"
-        return "SMACT CDVAE-style: charge-neutral and electronegativity-ordered, or all-metal"
+            return f"SMACT strict: charge-neutral and electronegativity-ordered{states}"
+        return f"SMACT CDVAE-style: charge-neutral and electronegativity-ordered{states}, or all-metal"
 
     def _evaluate(self, batch: DesignBatch) -> NDArray[np.float64]:
         counts = _check_width(batch, self.space.n_var, self)

@@ -12,8 +12,12 @@ as it would be applied to a design:
   values (a known compound has no prediction: its value is taken as the mean, std 0, so
   the confidence plays no part).
 
-The other constraints (charge balance, novelty, element filter, surrogate trust) are not
-plausibility rules and are left out; the table ends with the union of the rules listed.
+* ``charge_balance``: SMACT validity with the campaign's oxidation states (and, when
+  ``oxidation_state_min_share`` narrows them, SMACT's default set for comparison, not
+  counted in the union).
+
+The other constraints (novelty, element filter, surrogate trust) are not plausibility
+rules and are left out; the table ends with the union of the rules listed.
 """
 
 from __future__ import annotations
@@ -57,6 +61,7 @@ def run_constraints_benchmark(
         MaxElements,
         MinElements,
         NotOnlyNonmetals,
+        ChargeBalance,
         PropertyWindow,
         known_formula_counts,
     )
@@ -93,6 +98,13 @@ def run_constraints_benchmark(
                                 {**batch.std, name: np.zeros(len(values))})
             rules.append(PropertyWindow(name, low, high, confidence=cfg.constraints.range_confidence))
 
+    reference = None
+    if cfg.constraints.charge_balance != "off":
+        share = cfg.constraints.oxidation_state_min_share
+        rules.append(ChargeBalance(space, mode=cfg.constraints.charge_balance, min_state_share=share))
+        if share > 0:
+            reference = ChargeBalance(space, mode=cfg.constraints.charge_balance)
+
     n = len(batch)
     rejected_any = np.zeros(n, dtype=bool)
     out_rules = []
@@ -102,6 +114,11 @@ def run_constraints_benchmark(
             rejected &= np.isfinite(batch.mean[rule.property])  # no value: not measured
         rejected_any |= rejected
         out_rules.append(_row(rule.name, rule.describe(), rejected, formulas, n, n_elements))
+    if reference is not None:
+        rejected = reference(batch)[:, 0] > 0
+        row = _row("charge_balance_all_states", reference.describe() + " (all SMACT states; for comparison)",
+                   rejected, formulas, n, n_elements)
+        out_rules.append(row)
     result: dict[str, Any] = {
         "config": str(path),
         "dataset": cfg.campaign.dataset,

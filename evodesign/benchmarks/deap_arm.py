@@ -96,7 +96,8 @@ def run_deap_nsga2(
         repair = FormulaRepair(space, check=campaign._repair_check())
         problem = campaign.problem()
         mode = "cdvae" if campaign.config.constraints.charge_balance == "cdvae" else "strict"
-        accept = ValidityFilter(space, mode=mode, repair=s.repair) if s.guided else None
+        share = campaign.config.constraints.oxidation_state_min_share
+        accept = ValidityFilter(space, mode=mode, repair=s.repair, min_state_share=share) if s.guided else None
         cache: dict[bytes, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
 
         def evaluate(inds: list) -> None:

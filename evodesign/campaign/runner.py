@@ -225,7 +225,7 @@ class Campaign:
         space = m.space
         out: list[Any] = []
         if cfg.charge_balance != "off":
-            out.append(C.ChargeBalance(space, mode=cfg.charge_balance))
+            out.append(C.ChargeBalance(space, mode=cfg.charge_balance, min_state_share=cfg.oxidation_state_min_share))
         out.append(C.MaxElements(self.config.space.max_elements))
         if self.config.space.min_elements > 1:  # plausibility: no single elements
             out.append(C.MinElements(self.config.space.min_elements))
@@ -281,7 +281,9 @@ class Campaign:
         if not self.config.search.repair:
             return None
         mode = "cdvae" if self.config.constraints.charge_balance == "cdvae" else "strict"
-        return CachedSmactValidity(self.models.space.elements, mode)
+        return CachedSmactValidity(
+            self.models.space.elements, mode, min_state_share=self.config.constraints.oxidation_state_min_share
+        )
 
     def algorithm(self) -> Any:
         """The NSGA-II of the config (operators, repair, duplicate elimination)."""
@@ -303,7 +305,10 @@ class Campaign:
             guide: dict[str, Any] = {}
             if s.guided:
                 mode = "cdvae" if self.config.constraints.charge_balance == "cdvae" else "strict"
-                guide = {"accept": ValidityFilter(m.space, mode=mode, repair=s.repair), "max_tries": s.max_tries}
+                accept = ValidityFilter(
+                    m.space, mode=mode, repair=s.repair, min_state_share=self.config.constraints.oxidation_state_min_share
+                )
+                guide = {"accept": accept, "max_tries": s.max_tries}
             crossover = LatentInterpolationCrossover(
                 str(path), method=s.interpolation, prob=s.crossover_prob, extrapolation=s.extrapolation, **guide
             )

@@ -12,6 +12,13 @@ batch of integer formulas at once:
 * ``strict`` validity needs both for the same assignment. ``include_alloys=True`` is the
   CDVAE-style variant: all-metal formulas pass without the test. Single elements pass.
 
+``min_state_share`` narrows the oxidation states to the common ones: a state counts only
+if it accounts for at least that percentage of its element's ICSD-24 reports (SMACT's
+``commonality`` threshold). 0 keeps SMACT's default set, in which rare states such as
+Zn+3, O-1 (peroxides) or N+2 let formulas like ZnF3 or NaS2O13 balance; 0.5 removes them
+and keeps the Zintl and chalcogenide states of thermoelectrics (GeTe, CoSb3, Mg2Si,
+Bi2Te3); see docs/benchmarks/NOTES.md for what each threshold keeps.
+
 Instead of SMACT's per-formula ``itertools.product`` loop over oxidation-state assignments,
 formulas with the same number of elements are checked together by reachable-charge sets
 on precomputed tables (see :meth:`SmactValidity._split_sums`), and each distinct formula
@@ -37,13 +44,16 @@ __all__ = ["SmactValidity"]
 _CHUNK_ROWS = 1024
 
 
-@functools.lru_cache(maxsize=1)
-def _smact_tables() -> tuple[dict[str, list[int]], dict[str, float | None], frozenset[str]]:
+@functools.lru_cache(maxsize=8)
+def _smact_tables(
+    min_state_share: float = 0.0,
+) -> tuple[dict[str, list[int]], dict[str, float | None], frozenset[str]]:
     from smact import Element, metals
     from smact.screening import ICSD24FilterConfig, _get_icsd24_oxidation_dict
 
     config = ICSD24FilterConfig()
-    states = _get_icsd24_oxidation_dict(config.include_zero, config.consensus, config.commonality)
+    commonality = config.commonality if min_state_share <= 0 else float(min_state_share)
+    states = _get_icsd24_oxidation_dict(config.include_zero, config.consensus, commonality)
     enegs: dict[str, float | None] = {}
     for symbol in states:
         try:
@@ -58,6 +68,8 @@ class SmactValidity:
 
     Args:
         elements: the vocabulary, one symbol per column of the count arrays.
+        min_state_share: percentage of its element's ICSD-24 reports an oxidation state
+            needs to count (module docs); 0: SMACT's default set.
 
     Example:
         >>> check = SmactValidity(["O", "Na", "Cl", "Fe"])
@@ -65,8 +77,11 @@ class SmactValidity:
         [True, False]
     """
 
-    def __init__(self, elements: Sequence[str]) -> None:
-        states, enegs, metals = _smact_tables()
+    def __init__(self, elements: Sequence[str], min_state_share: float = 0.0) -> None:
+        if not 0 <= float(min_state_share) < 100:
+            raise DataError(f"min_state_share is a percentage in [0, 100), got {min_state_share!r}")
+        self.min_state_share = float(min_state_share)
+        states, enegs, metals = _smact_tables(self.min_state_share)
         self.elements = tuple(elements)
         n = len(self.elements)
         width = max(len(v) for v in states.values())

@@ -47,12 +47,15 @@ class CachedSmactValidity:
         mode: ``"strict"`` (charge-neutral and electronegativity-balanced) or ``"cdvae"``
             (the same, all-metal formulas pass).
         max_cache: forget everything once this many formulas are cached (bounds memory).
+        min_state_share: see :class:`SmactValidity`.
     """
 
-    def __init__(self, elements: Any, mode: str = "strict", max_cache: int = 2_000_000) -> None:
+    def __init__(
+        self, elements: Any, mode: str = "strict", max_cache: int = 2_000_000, min_state_share: float = 0.0
+    ) -> None:
         if mode not in MODES:
             raise DataError(f"unknown validity mode {mode!r}; choose one of {MODES}")
-        self.check = SmactValidity(elements)
+        self.check = SmactValidity(elements, min_state_share)
         self.mode = mode
         self.max_cache = int(max_cache)
         self.clear()
@@ -119,6 +122,7 @@ class ValidityFilter:
         repair: decode with the SMACT-preferring repair (:meth:`CompositionSpace.decode`),
             as the search decodes; ``False``: plain decoding.
         repair_tol: how far (L1 on fractions) a repaired formula may move.
+        min_state_share: see :class:`SmactValidity`.
 
     Example:
         >>> from evodesign.representation import CompositionSpace
@@ -133,12 +137,13 @@ class ValidityFilter:
         mode: str = "strict",
         repair: bool = True,
         repair_tol: float = 0.1,
+        min_state_share: float = 0.0,
     ) -> None:
         self.space = space
         self.mode = mode
         self.repair = bool(repair)
         self.repair_tol = float(repair_tol)
-        self.valid = CachedSmactValidity(space.elements, mode)
+        self.valid = CachedSmactValidity(space.elements, mode, min_state_share=min_state_share)
         self._last: tuple[NDArray, NDArray, NDArray] | None = None
 
     def __repr__(self) -> str:

@@ -66,3 +66,19 @@ def test_bad_input():
         check([[1, 2, 3]])
     with pytest.raises(DataError, match="non-negative"):
         check([[-1, 2]])
+
+
+def test_common_oxidation_states_drop_rare_ones_and_keep_thermoelectrics():
+    from evodesign.chemistry import SmactValidity
+    from evodesign.representation import CompositionSpace
+
+    space = CompositionSpace(["Zn", "F", "Na", "S", "O", "Ge", "Te", "Co", "Sb", "Mg", "Si", "Bi"], max_atoms=20)
+    formulas = ["ZnF3", "NaS2O13", "GeTe", "CoSb3", "Mg2Si", "Bi2Te3", "ZnO"]
+    counts = space.decode(space.to_vectors(formulas))
+    every = dict(zip(formulas, SmactValidity(space.elements)(counts)))
+    common = dict(zip(formulas, SmactValidity(space.elements, min_state_share=0.5)(counts)))
+    assert every["ZnF3"] and every["NaS2O13"]  # Zn+3, O-1: rare states SMACT lists
+    assert not common["ZnF3"] and not common["NaS2O13"]
+    assert all(common[f] for f in ("GeTe", "CoSb3", "Mg2Si", "Bi2Te3", "ZnO"))
+    with pytest.raises(DataError, match="percentage"):
+        SmactValidity(space.elements, min_state_share=100)
