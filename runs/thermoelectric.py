@@ -45,6 +45,7 @@ def main(argv: list[str] | None = None) -> None:
     designs = result.designs
     print(f"\n{len(designs)} designs on the Pareto front; the ten with the highest power factor:")
     columns = ["formula", "log10_PF_p", "log10_PF_p_std", "S_p", "S_p_std", "hhi_production", "nearest_known"]
+    columns += [c for c in ("e_form_chgnet", "spacegroup") if c in designs.columns]  # the structure check
     print(designs[columns].head(10).to_string(index=False, float_format=lambda v: f"{v:.3g}"))
     print(f"\nall results: {result.run_dir}")
 
