@@ -293,7 +293,7 @@ def pareto_tables(
     table["parents"] = [
         ";".join(archive.get(k, k) for k in parent_keys(p if isinstance(p, str) else None)) for p in parents
     ]
-    cap = getattr(campaign.config.search, "max_per_system", None)
+    cap = campaign.config.search.max_per_system
     F = sub.get("F") if len(sub) else np.zeros((0, len(campaign.objectives)))
     reported = cap_per_system(table["chemical_system"].to_numpy(dtype=object), F, cap)
     first = campaign.objectives[0]
@@ -304,19 +304,24 @@ def pareto_tables(
 
 
 # ---------------------------------------------------------------------- files
-def write_config(run_dir: Path, config: CampaignConfig, base_dir: Path = Path(".")) -> None:
-    """Write the resolved config; a relative CSV data set path is made absolute."""
+def resolved_config(config: CampaignConfig, base_dir: Path = Path(".")) -> CampaignConfig:
+    """The config as a run folder records it: a relative CSV data set path made absolute."""
     dataset = Path(config.campaign.dataset)
     if dataset.suffix.lower() == ".csv" and not dataset.is_absolute():
         section = config.campaign.model_copy(update={"dataset": str((base_dir / dataset).resolve())})
         config = config.model_copy(update={"campaign": section})
-    atomic_write_text(run_dir / "config.toml", config.to_toml())
+    return config
+
+
+def write_config(run_dir: Path, config: CampaignConfig, base_dir: Path = Path(".")) -> None:
+    """Write the resolved config (:func:`resolved_config`) as ``config.toml``."""
+    atomic_write_text(run_dir / "config.toml", resolved_config(config, base_dir).to_toml())
 
 
 def write_data_report(run_dir: Path, data: Any) -> None:
     """Write what the data loader dropped and merged (``data_report.json``): the full list
     behind a loader warning, for users of the command line."""
-    report = {"dataset": str(getattr(data, "name", "")), "source": str(getattr(data, "source", "")), **dict(data.report)}
+    report = {"dataset": data.name, "source": data.source, **data.report}
     atomic_write_text(run_dir / "data_report.json", json.dumps(report, indent=2, default=str) + "\n")
 
 

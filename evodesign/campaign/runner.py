@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import shutil
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -37,7 +36,15 @@ from typing import TYPE_CHECKING, Any, Callable
 import numpy as np
 from pymoo.core.sampling import Sampling
 
-from evodesign.campaign.checkpoint import CHECKPOINT, CheckpointError, SearchCheckpoint, read_checkpoint, write_checkpoint
+from evodesign.campaign.checkpoint import (
+    CHECKPOINT,
+    LEGACY_CHECKPOINT,
+    CheckpointError,
+    SearchCheckpoint,
+    read_checkpoint,
+    remove_stale_temporaries,
+    write_checkpoint,
+)
 from evodesign.campaign.config import CampaignConfig
 from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models
 from evodesign.exceptions import EvodesignError, UsageError
@@ -334,8 +341,6 @@ class Campaign:
         created or deleted here (see :meth:`_take`). Messages name the Python arguments
         (``resume=True``); the CLI says ``--resume``.
         """
-        from evodesign.campaign.checkpoint import CHECKPOINT, LEGACY_CHECKPOINT
-
         if resume and overwrite:
             raise UsageError("choose one of resume=True and overwrite=True, not both")
         occupied = run_dir.exists() and any(run_dir.iterdir())
@@ -362,8 +367,6 @@ class Campaign:
         Done after training, so a failed or interrupted training leaves an existing run
         untouched and no empty folder behind.
         """
-        from evodesign.campaign.checkpoint import remove_stale_temporaries
-
         if overwrite and run_dir.exists():
             shutil.rmtree(run_dir)
         run_dir.mkdir(parents=True, exist_ok=True)
@@ -620,9 +623,7 @@ class Campaign:
             saved = tomllib.loads(saved_path.read_text(encoding="utf-8"))
         except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
             return []
-        with tempfile.TemporaryDirectory() as tmp:
-            results.write_config(Path(tmp), self.config, self.base_dir)
-            current = tomllib.loads((Path(tmp) / "config.toml").read_text(encoding="utf-8"))
+        current = tomllib.loads(results.resolved_config(self.config, self.base_dir).to_toml())
         a, b = _flatten(saved), _flatten(current)
         ignored = ("verify.", "campaign.cache_dir")  # not part of the campaign hash
         return sorted(k for k in set(a) | set(b) if a.get(k) != b.get(k) and not k.startswith(ignored))
