@@ -177,14 +177,9 @@ def _check_json_target(path: Path | None, overwrite: bool) -> None:
 def _write_json(path: Path | None, result: dict[str, Any]) -> None:
     if path is None:
         return
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w") as fh:
-        json.dump(result, fh, indent=2, sort_keys=False)
-        fh.write("\n")
-        fh.flush()
-        os.fsync(fh.fileno())
-    os.replace(tmp, path)
+    from evodesign.campaign.checkpoint import atomic_write_text
+
+    atomic_write_text(path, json.dumps(result, indent=2, sort_keys=False) + "\n")
     _say(f"wrote {path}")
 
 

@@ -32,7 +32,6 @@ A cache entry cannot get stuck (:func:`cached_model`):
 
 from __future__ import annotations
 
-import hashlib
 import inspect
 import os
 import time
@@ -44,7 +43,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 from filelock import FileLock, Timeout
-from operators.model_files import model_complete, model_paths, remove_model_files
+from operators.model_files import model_complete, model_paths, remove_model_files, sha256_file
 
 from evodesign.datasets import list_datasets, load_csv, load_dataset
 from evodesign.exceptions import ArtifactError, DataError
@@ -207,13 +206,8 @@ def cached_model(
         lock.release()
 
 
-def file_sha256(path: str | Path) -> str:
-    """sha256 of a file's bytes (hex)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for block in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+#: sha256 of a file's bytes (hex): the one operators' model files use
+file_sha256 = sha256_file
 
 
 @dataclass

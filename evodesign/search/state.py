@@ -27,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from evodesign.exceptions import EvodesignError
+from operators.model_files import jsonable
 
 __all__ = ["SearchStateError", "capture_search_state", "population_from_state", "restore_search_state"]
 
@@ -80,7 +81,7 @@ def capture_search_state(algorithm: Any) -> tuple[dict[str, np.ndarray], dict[st
         "text": text,
         "sparse": sparse,
         "evaluated": evaluated,
-        "random_state": _jsonable(algorithm.random_state.bit_generator.state),
+        "random_state": jsonable(algorithm.random_state.bit_generator.state),
         "n_iter": int(algorithm.n_iter),
         "n_eval": int(algorithm.evaluator.n_eval),
         "termination": {
@@ -225,19 +226,4 @@ def _get(meta: dict[str, Any], key: str, kind: type) -> Any:
     value = meta[key]
     if kind is int and isinstance(value, bool) or not isinstance(value, kind):
         raise SearchStateError(f"the saved {key!r} is a {type(value).__name__}, not a {kind.__name__}")
-    return value
-
-
-def _jsonable(value: Any) -> Any:
-    """numpy scalars inside the bit-generator state as plain Python numbers."""
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.integer):
-        return int(value)
-    if isinstance(value, np.floating):
-        return float(value)
-    if isinstance(value, np.ndarray):
-        return value.tolist()
     return value
