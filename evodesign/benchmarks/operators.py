@@ -221,7 +221,7 @@ def _run_operators_benchmark(
         plain = space.decode(raw)
         t_plain = time.perf_counter() - t0
         t0 = time.perf_counter()
-        repaired = space.decode(raw, repair=valid)
+        repaired = space.decode(raw, check=valid)
         t_repair = time.perf_counter() - t0
         results[name] = {
             "plain": _metrics(space, valid, plain, parents, train_ids, t_make + t_plain),
@@ -233,7 +233,7 @@ def _run_operators_benchmark(
         for decoding, repair in (("plain", False), ("repair", True)):
             t0 = time.perf_counter()
             raw = make(repair)
-            counts = space.decode(raw, repair=valid if repair else None)
+            counts = space.decode(raw, check=valid if repair else None)
             seconds = time.perf_counter() - t0
             results[name][decoding] = _metrics(space, valid, counts, parents, train_ids, seconds)
         _show(progress, name, results[name])

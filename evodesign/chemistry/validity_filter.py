@@ -165,7 +165,7 @@ class ValidityFilter:
         if last is not None and last[0].shape == X.shape and np.array_equal(last[0], X):
             return last[1]
         repair = self.valid if self.repair else None
-        counts = self.space.decode(X, repair=repair, repair_tol=self.repair_tol)
+        counts = self.space.decode(X, check=repair, repair_tol=self.repair_tol)
         self._last = (X.copy(), counts, self.valid(counts))
         return counts
 

@@ -1,7 +1,12 @@
-"""Representations of candidate materials as vectors (first: chemical compositions)."""
+"""Design spaces: the :class:`DesignSpace` seam and one module per kind of material.
+
+Importing this package registers every built-in space (:mod:`.registry`).
+"""
 
 from __future__ import annotations
 
 from evodesign.representation.composition import CompositionSpace
+from evodesign.representation.registry import space_from_dict
+from evodesign.representation.space import DesignSpace, KnownDesigns
 
-__all__ = ["CompositionSpace"]
+__all__ = ["CompositionSpace", "DesignSpace", "KnownDesigns", "space_from_dict"]

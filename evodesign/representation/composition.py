@@ -12,12 +12,13 @@ same formula, which the search relies on for duplicate elimination and reproduci
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
 from pymatgen.core import Composition, Element
 
 from evodesign.exceptions import DataError
+from evodesign.representation.registry import register_space
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -36,8 +37,10 @@ def _atomic_number(symbol: str) -> int:
         raise DataError(f"unknown element {symbol!r} in the vocabulary") from err
 
 
+@register_space
 class CompositionSpace:
-    """An element vocabulary plus the rules for decoding vectors into integer formulas.
+    """The composition design space (:class:`~evodesign.representation.space.DesignSpace`
+    of kind ``"composition"``): an element vocabulary plus the rules for decoding vectors into integer formulas.
 
     Args:
         elements: element symbols, one per vector column; stored sorted by atomic number.
@@ -55,6 +58,8 @@ class CompositionSpace:
         >>> space.formulas(space.decode([[0.602, 0.398]]))
         ['Fe2O3']
     """
+
+    kind: ClassVar[str] = "composition"
 
     def __init__(
         self,
@@ -96,6 +101,16 @@ class CompositionSpace:
         """Number of vector components (the size of the element vocabulary)."""
         return len(self.elements)
 
+    @property
+    def xl(self) -> NDArray[np.float64]:
+        """`(n_var,)` lower bounds of the vectors (fractions: 0)."""
+        return np.zeros(self.n_var)
+
+    @property
+    def xu(self) -> NDArray[np.float64]:
+        """`(n_var,)` upper bounds of the vectors (fractions: 1)."""
+        return np.ones(self.n_var)
+
     def __repr__(self) -> str:
         return (
             f"CompositionSpace(n_var={self.n_var}, max_atoms={self.max_atoms}, "
@@ -111,6 +126,7 @@ class CompositionSpace:
     def to_dict(self) -> dict:
         """JSON-ready description (used in model sidecars and run manifests)."""
         return {
+            "kind": self.kind,
             "elements": list(self.elements),
             "max_atoms": self.max_atoms,
             "max_elements": self.max_elements,
@@ -119,6 +135,9 @@ class CompositionSpace:
 
     @classmethod
     def from_dict(cls, data: dict) -> CompositionSpace:
+        """The space of :meth:`to_dict` (``kind`` may be absent: files written before it)."""
+        if data.get("kind", cls.kind) != cls.kind:
+            raise DataError(f"not a composition space: kind {data['kind']!r}")
         return cls(
             data["elements"],
             max_atoms=data["max_atoms"],
@@ -215,7 +234,7 @@ class CompositionSpace:
     def decode(
         self,
         X: ArrayLike,
-        repair: Callable[[NDArray[np.int64]], NDArray[np.bool_]] | None = None,
+        check: Callable[[NDArray[np.int64]], NDArray[np.bool_]] | None = None,
         repair_tol: float = 0.1,
     ) -> NDArray[np.int64]:
         """Decode continuous vectors into reduced integer formulas.
@@ -232,7 +251,7 @@ class CompositionSpace:
            decodes to that formula (so decoding is idempotent: decoding the fractions of a
            decoded formula gives it back; Fe10O9 stays Fe10O9 rather than becoming Fe8O7).
 
-        With ``repair`` (e.g. :class:`evodesign.chemistry.SmactValidity`), step 4 (for rows
+        With ``check`` (e.g. :class:`evodesign.chemistry.SmactValidity`), step 4 (for rows
         that are not exactly a formula) prefers
         formulas that pass it: the smallest admissible ``n`` that passes; else, among the
         sizes within ``repair_tol`` of the best distance, the closest that passes; else the
@@ -240,7 +259,7 @@ class CompositionSpace:
 
         Args:
             X: a `(n, n_var)` array (any real values; see :meth:`simplex`).
-            repair: maps `(m, n_var)` integer counts to `(m,)` booleans (True = acceptable).
+            check: maps `(m, n_var)` integer counts to `(m,)` booleans (True = acceptable).
             repair_tol: how far (L1 on fractions) a repaired formula may move from the best.
 
         Returns:
@@ -275,12 +294,12 @@ class CompositionSpace:
         hit = error <= EXACT_TOL
         exact = hit.any(axis=1) & (kept_mass >= 1.0 - EXACT_TOL)
         best = np.where(exact, np.argmax(hit, axis=1), best)
-        if repair is not None and not exact.all():
+        if check is not None and not exact.all():
             # exact rows are that formula, valid or not; repairing them too would break
             # idempotence where no valid neighbour exists for the first decoding
             rows = np.flatnonzero(~exact)
             best[rows] = self._repaired_choice(
-                repair, repair_tol, top[rows], counts[rows], error[rows], ok[rows], best[rows]
+                check, repair_tol, top[rows], counts[rows], error[rows], ok[rows], best[rows]
             )
         chosen = counts[np.arange(n_rows), best].astype(np.int64)  # (n, k)
         divisor = np.gcd.reduce(chosen, axis=1)
@@ -360,6 +379,42 @@ class CompositionSpace:
         """
         counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64))
         return counts.view(np.dtype((np.void, counts.dtype.itemsize * counts.shape[1])))[:, 0]
+
+    # ------------------------------------------------------------------ the seam
+    def encode(self, designs: ArrayLike) -> NDArray[np.float64]:
+        """Canonical vectors (atomic fractions) of `(n, n_var)` integer counts."""
+        return self.fractions(designs)
+
+    def repair(self, X: ArrayLike, check: Callable[[NDArray[np.int64]], NDArray[np.bool_]] | None = None) -> NDArray[np.float64]:
+        """Vectors snapped to the exact fractions of their formulas, `(n, n_var)` -> same.
+
+        Decoding is idempotent on exact fractions, so a repaired row repairs to itself.
+        """
+        X = np.asarray(X, dtype=np.float64)
+        if X.size == 0:
+            return X.reshape(-1, self.n_var)
+        return self.fractions(self.decode(X, check=check))
+
+    def ids(self, designs: ArrayLike) -> NDArray[np.void]:
+        """See :meth:`row_ids`."""
+        return self.row_ids(designs)
+
+    def labels(self, designs: ArrayLike) -> list[str]:
+        """Reduced formulas (see :meth:`formulas`)."""
+        return self.formulas(designs)
+
+    def features(self, designs: ArrayLike) -> NDArray[np.float64]:
+        """Surrogate inputs: atomic fractions (the surrogates featurize them), `(n, n_var)`."""
+        return self.fractions(designs)
+
+    def table(self, designs: ArrayLike) -> dict[str, list]:
+        """Results-table columns: ``formula``, ``n_elements``, ``n_atoms``."""
+        counts = np.asarray(designs, dtype=np.int64)
+        return {
+            "formula": self.formulas(counts),
+            "n_elements": (counts > 0).sum(axis=1).tolist(),
+            "n_atoms": counts.sum(axis=1).tolist(),
+        }
 
     # ------------------------------------------------------------------ helpers
     def _composition(self, row: NDArray[np.int64]) -> Composition:

@@ -86,7 +86,7 @@ class FormulaRepair(Repair):
 
         Returns:
             A `(n, n_var)` int64 array of reduced atom counts ``c`` with
-            ``space.decode(space.fractions(c), repair=check) == c`` row by row (see the
+            ``space.decode(space.fractions(c), check=check) == c`` row by row (see the
             module docstring).
         """
-        return self.space.decode(X, repair=self.check)
+        return self.space.decode(X, check=self.check)

@@ -23,7 +23,7 @@ def test_filter_equals_decode_then_smact(space, mode, repair):
     check = SmactValidity(space.elements)
     alloys = mode == "cdvae"
     repair_fn = (lambda c: check(c, include_alloys=alloys)) if repair else None
-    counts = space.decode(X, repair=repair_fn)
+    counts = space.decode(X, check=repair_fn)
     accept = ValidityFilter(space, mode=mode, repair=repair)
     ok = accept(X)
     assert ok.shape == (600,) and ok.dtype == bool

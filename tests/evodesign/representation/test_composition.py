@@ -126,17 +126,17 @@ def test_repair_prefers_formulas_that_pass_the_check(space):
     X = rng.random((300, space.n_var)) ** 6
     plain = space.decode(X)
     # a check that accepts everything, or nothing, leaves the plain decoding unchanged
-    np.testing.assert_array_equal(space.decode(X, repair=lambda c: np.ones(len(c), bool)), plain)
-    np.testing.assert_array_equal(space.decode(X, repair=lambda c: np.zeros(len(c), bool)), plain)
+    np.testing.assert_array_equal(space.decode(X, check=lambda c: np.ones(len(c), bool)), plain)
+    np.testing.assert_array_equal(space.decode(X, check=lambda c: np.zeros(len(c), bool)), plain)
 
     valid = SmactValidity(space.elements)
     x = vec(space, {"Fe": 0.451, "O": 0.549})[None]  # not exactly a formula (Fe9O11 is)
     assert not valid(space.decode(x))[0]  # Fe4O5 (or similar) is not charge-balanced
-    repaired = space.decode(x, repair=valid)
+    repaired = space.decode(x, check=valid)
     assert valid(repaired)[0]
     # Fe3O4 would need Fe(+8/3): SMACT allows one state per element, so it fails too
     assert space.formulas(repaired)[0] in {"Fe2O3", "FeO"}  # balanced, 0.1 away
-    fixed = space.decode(X, repair=valid, repair_tol=0.1)
+    fixed = space.decode(X, check=valid, repair_tol=0.1)
     assert valid(fixed).mean() > valid(plain).mean()
     f_plain, f_fixed = space.fractions(plain), space.fractions(fixed)
     moved = np.abs(f_fixed - f_plain).sum(axis=1)
@@ -166,7 +166,7 @@ def test_decoding_is_idempotent_and_exact_formulas_decode_to_themselves(with_rep
     rng = np.random.default_rng(1)
     X = space.random_vectors(5000, rng, min_elements=2)
     X = X + rng.random(X.shape) * 0.02 * (X > 0)
-    counts = space.decode(X, repair=repair)
-    np.testing.assert_array_equal(space.decode(space.fractions(counts), repair=repair), counts)
+    counts = space.decode(X, check=repair)
+    np.testing.assert_array_equal(space.decode(space.fractions(counts), check=repair), counts)
     exact = space.to_vectors(["Fe10O9", "Ho2Co17", "Bi2Te3", "Li2B4O7"])
-    assert space.formulas(space.decode(exact, repair=repair)) == ["Fe10O9", "Ho2Co17", "Bi2Te3", "Li2B4O7"]
+    assert space.formulas(space.decode(exact, check=repair)) == ["Fe10O9", "Ho2Co17", "Bi2Te3", "Li2B4O7"]

@@ -42,7 +42,7 @@ def test_repair_gives_exact_formula_fractions_and_is_idempotent(space, check):
     assert np.all((counts > 0).sum(axis=1) <= space.max_elements)
     assert np.all(counts.sum(axis=1) <= space.max_atoms)
     # a repaired row decodes to its own formula, so repairing again changes no bit
-    assert np.array_equal(space.decode(Y, repair=check), counts)
+    assert np.array_equal(space.decode(Y, check=check), counts)
     assert np.array_equal(repair._do(None, Y), Y)
     # the same formula gives bit-identical rows
     ids = space.row_ids(counts)
