@@ -1,9 +1,9 @@
 """The pymoo ``Problem`` of a composition campaign: vectors in, objectives and constraints out.
 
-One call of :meth:`CompositionProblem._evaluate` scores a whole population at once:
+One call of :meth:`DesignProblem._evaluate` scores a whole population at once:
 
 1. decode every vector to its reduced integer formula (:meth:`CompositionSpace.decode`;
-   the search's :class:`~evodesign.search.FormulaRepair` has usually snapped the vectors
+   the search's :class:`~evodesign.search.SpaceRepair` has usually snapped the vectors
    to exact formulas already, so this is the identity on them);
 2. one batched surrogate call for every surrogate target (mean and std);
 3. analytic properties (supply-risk HHI) from the integer formulas;
@@ -36,7 +36,7 @@ if TYPE_CHECKING:
     from evodesign.objectives import Objective
     from evodesign.representation import CompositionSpace
 
-__all__ = ["CompositionProblem", "EvaluationError", "FAILED_F", "Predictor"]
+__all__ = ["DesignProblem", "EvaluationError", "FAILED_F", "Predictor"]
 
 #: F given to a failed design: finite (NaN must never reach sorting) and dominated by all
 FAILED_F = 1e12
@@ -56,7 +56,7 @@ class Predictor(Protocol):
         ...
 
 
-class CompositionProblem(Problem):
+class DesignProblem(Problem):
     """Multi-objective composition design as a vectorized pymoo problem.
 
     Args:

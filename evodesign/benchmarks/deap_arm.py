@@ -75,7 +75,7 @@ def run_deap_nsga2(
 
     from evodesign.chemistry.validity_filter import ValidityFilter
     from operators.training import torch_threads
-    from evodesign.search import FormulaRepair, formula_keys
+    from evodesign.search import SpaceRepair, formula_keys
     from operators import load_generative_model, mate, mutate
 
     models = campaign.prepare("run")
@@ -93,7 +93,7 @@ def run_deap_nsga2(
     start = time.perf_counter()
     with torch_threads(1):
         model = load_generative_model(models.generators_path)
-        repair = FormulaRepair(space, check=campaign._repair_check())
+        repair = SpaceRepair(space, check=campaign._repair_check())
         problem = campaign.problem()
         mode = "cdvae" if campaign.config.constraints.charge_balance == "cdvae" else "strict"
         share = campaign.config.constraints.oxidation_state_min_share

@@ -5,8 +5,8 @@ molecules): individuals are latent points ``z`` in a box ``[-bound, bound]^laten
 (the VAE prior is N(0, I), so 3 covers it); pymoo's default SBX (eta 15, prob 0.9) and
 polynomial mutation (eta 20) act on ``z``; a point is scored by decoding it with the
 campaign's generators, snapping it to its integer formula with the campaign's repair
-(:class:`~evodesign.search.FormulaRepair`, SMACT-preferring as configured) and evaluating
-that formula with the campaign's :class:`~evodesign.problem.CompositionProblem` -- the same
+(:class:`~evodesign.search.SpaceRepair`, SMACT-preferring as configured) and evaluating
+that formula with the campaign's :class:`~evodesign.problem.DesignProblem` -- the same
 objectives, constraints and surrogate as the other arms.
 
 Budget accounting matches the composition-space arms, which evaluate each new formula once
@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from evodesign.campaign import Campaign
-    from evodesign.problem import CompositionProblem
+    from evodesign.problem import DesignProblem
 
 __all__ = ["LatentProblem", "run_latent_ga"]
 
@@ -50,7 +50,7 @@ class LatentProblem(Problem):
     def __init__(
         self,
         model: Any,
-        inner: CompositionProblem,
+        inner: DesignProblem,
         repair: Callable[[NDArray[np.float64]], NDArray[np.float64]],
         bound: float = 3.0,
     ) -> None:
@@ -132,7 +132,7 @@ def run_latent_ga(
     from evodesign.campaign.results import feasible_front
     from evodesign.campaign.runner import child_seed
     from operators.training import torch_threads
-    from evodesign.search import FormulaDuplicateElimination, FormulaRepair
+    from evodesign.search import HashDuplicateElimination, SpaceRepair
     from operators import load_generative_model
 
     models = campaign.prepare("run")
@@ -144,7 +144,7 @@ def run_latent_ga(
     start = time.perf_counter()
     with torch_threads(1):
         model = load_generative_model(models.generators_path)
-        repair = FormulaRepair(space, check=campaign._repair_check())
+        repair = SpaceRepair(space, check=campaign._repair_check())
         inner = campaign.problem()
         problem = LatentProblem(model, inner, lambda X: repair._do(None, X), bound=bound)
         n_gan = int(round(mix * pop_size))
@@ -153,7 +153,7 @@ def run_latent_ga(
         Z_gan = model.sample_latent(n_gan, source, generator)
         known = models.known_vectors[rng.choice(len(models.known_vectors), size=pop_size - n_gan, replace=False)]
         Z0 = np.clip(np.vstack([Z_gan, model.encode(known)]), -bound, bound)
-        dedup = FormulaDuplicateElimination(func=lambda pop: problem.decode(pop.get("X")))
+        dedup = HashDuplicateElimination(func=lambda pop: problem.decode(pop.get("X")))
         algorithm = NSGA2(pop_size=pop_size, sampling=Z0, eliminate_duplicates=dedup)
         algorithm.setup(problem, termination=("n_gen", 10**9), seed=pymoo_seed, verbose=False)
         trajectory = []

@@ -9,8 +9,8 @@ a burst of load from other processes hits all arms alike:
 
 * ``pymoo``: pymoo's defaults -- SBX (eta 15, prob 0.9) + polynomial mutation (eta 20) and
   the default duplicate elimination (pairwise ``cdist``, O(N^2));
-* ``classical``: SBX + PM + :class:`~evodesign.search.FormulaRepair` +
-  :class:`~evodesign.search.FormulaDuplicateElimination` (hash of rows, O(N log N));
+* ``classical``: SBX + PM + :class:`~evodesign.search.SpaceRepair` +
+  :class:`~evodesign.search.HashDuplicateElimination` (hash of rows, O(N log N));
 * ``learned``: latent-interpolation crossover + GAN mutation (``operators``) with the same
   repair and duplicate elimination. The VAE + GAN have the default architecture but are
   trained for a few seconds on random compositions: the time depends on the architecture,
@@ -111,33 +111,33 @@ def _problem(n_var: int):
 
 
 def _algorithm(arm: str, pop_size: int, X0: NDArray, space: CompositionSpace, model: Any):
-    """The arms, built exactly as campaigns build them (:func:`evodesign.search.formula_nsga2`)."""
+    """The arms, built exactly as campaigns build them (:func:`evodesign.search.design_nsga2`)."""
     from pymoo.algorithms.moo.nsga2 import NSGA2
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
 
-    from evodesign.search.algorithm import formula_nsga2
+    from evodesign.search.algorithm import design_nsga2
 
     if arm == "pymoo":
         return NSGA2(pop_size=pop_size, sampling=X0)
     if arm == "classical":
-        return formula_nsga2(space, pop_size, X0, SBX(eta=15, prob=0.9), PM(eta=20))
+        return design_nsga2(space, pop_size, X0, SBX(eta=15, prob=0.9), PM(eta=20))
     from operators import GANMutation, LatentInterpolationCrossover
 
-    return formula_nsga2(space, pop_size, X0, LatentInterpolationCrossover(model), GANMutation(model))
+    return design_nsga2(space, pop_size, X0, LatentInterpolationCrossover(model), GANMutation(model))
 
 
 def _instrument(algorithm: Any, watch: _Stopwatch) -> None:
     """Time the problem, the variation, the repair and the duplicate elimination."""
     watch.wrap(algorithm.problem, "_evaluate", "evaluate")
-    from evodesign.search.mating import FormulaMating
+    from evodesign.search.mating import BatchMating
 
     # pymoo's NSGA2 shares default operator instances (its survival and selection are
     # default-argument objects): wrap copies, or the timers leak into every later NSGA2
     algorithm.survival = copy.copy(algorithm.survival)
     mating = algorithm.mating
     mating.selection = copy.copy(mating.selection)
-    if isinstance(mating, FormulaMating):  # ours: array-based steps, one call each per round
+    if isinstance(mating, BatchMating):  # ours: array-based steps, one call each per round
         watch.wrap(mating, "_children", "crossover")  # crossover + mutation + provenance
         watch.wrap(mating, "_select", "selection")
         watch.wrap(mating, "_repair", "repair")
@@ -324,12 +324,12 @@ def run_overhead_benchmark(
             "arms": {
                 "pymoo": "NSGA2 defaults: SBX(eta 15, prob 0.9) + PM(eta 20), "
                 "DefaultDuplicateElimination (cdist)",
-                "classical": "formula_nsga2 as campaigns run it: FormulaMating (array-based "
-                "tournament, variation and provenance) with SBX + PM, FormulaRepair, hash "
+                "classical": "design_nsga2 as campaigns run it: BatchMating (array-based "
+                "tournament, variation and provenance) with SBX + PM, SpaceRepair, hash "
                 "duplicate elimination",
-                "learned": "formula_nsga2 with LatentInterpolationCrossover + "
+                "learned": "design_nsga2 with LatentInterpolationCrossover + "
                 "GANMutation(strength 0.3) (unguided; the model encodes with its default "
-                "refinement), FormulaRepair, hash duplicate elimination",
+                "refinement), SpaceRepair, hash duplicate elimination",
             },
             "initial_population": "CompositionSpace.random_vectors (2-4 elements), same per arm",
         },

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from evodesign.campaign.runner import Campaign, CampaignResult
     from evodesign.datasets import MaterialsDataset
     from evodesign.objectives import Objective
-    from evodesign.problem import CompositionProblem
+    from evodesign.problem import DesignProblem
     from evodesign.representation import CompositionSpace
 
 __all__ = ["CHECKPOINT", "Normalizer", "cap_per_system", "load_run", "pareto_tables", "write_run"]
@@ -159,7 +159,7 @@ def cap_per_system(
 
 # ---------------------------------------------------------------------- history / progress
 def history_row(
-    algorithm: Any, problem: CompositionProblem, before: tuple[int, int, int], normalizer: Normalizer, seconds: float
+    algorithm: Any, problem: DesignProblem, before: tuple[int, int, int], normalizer: Normalizer, seconds: float
 ) -> dict[str, Any]:
     """One ``history.csv`` row after ``algorithm.next()``."""
     n_eval = problem.n_evaluated - before[0]
@@ -176,7 +176,7 @@ def history_row(
     }
 
 
-def screen_history_row(pop: Any, problem: CompositionProblem, normalizer: Normalizer, seconds: float, n_drawn: int) -> dict[str, Any]:
+def screen_history_row(pop: Any, problem: DesignProblem, normalizer: Normalizer, seconds: float, n_drawn: int) -> dict[str, Any]:
     """The single ``history.csv`` row of a screen."""
     front = feasible_front(pop)
     n = problem.n_evaluated
@@ -234,13 +234,13 @@ def population(X: NDArray[np.float64], out: dict[str, NDArray], operator: str) -
 
 
 # ---------------------------------------------------------------------- pareto table
-def pareto_table(campaign: Campaign, problem: CompositionProblem, pop: Any, archive: dict[str, str]) -> pd.DataFrame:
+def pareto_table(campaign: Campaign, problem: DesignProblem, pop: Any, archive: dict[str, str]) -> pd.DataFrame:
     """The ``pareto.csv`` table: the reported designs of :func:`pareto_tables`."""
     return pareto_tables(campaign, problem, pop, archive)[0]
 
 
 def pareto_tables(
-    campaign: Campaign, problem: CompositionProblem, pop: Any, archive: dict[str, str]
+    campaign: Campaign, problem: DesignProblem, pop: Any, archive: dict[str, str]
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``pareto.csv`` and ``pareto_all.csv`` tables of a population.
 

@@ -1,13 +1,13 @@
 """Design campaigns: NSGA-II search (``run``) and generate-then-filter (``screen``).
 
-Both constraint methods of the seed review share one :class:`~evodesign.problem.CompositionProblem`:
+Both constraint methods of the seed review share one :class:`~evodesign.problem.DesignProblem`:
 
 * :meth:`Campaign.run` -- constraints *in the loop*: NSGA-II (pymoo) whose variation
   operators are the learned ones (latent-interpolation crossover + GAN mutation) or, for
   comparison, SBX + polynomial mutation; after every variation the children are snapped to
-  their decoded integer formula (:class:`~evodesign.search.FormulaRepair`, SMACT-preferring
+  their decoded integer formula (:class:`~evodesign.search.SpaceRepair`, SMACT-preferring
   when ``repair = true``) and duplicates are removed by formula hash
-  (:class:`~evodesign.search.FormulaDuplicateElimination`), not by pymoo's O(N^2) distances;
+  (:class:`~evodesign.search.HashDuplicateElimination`), not by pymoo's O(N^2) distances;
 * :meth:`Campaign.screen` -- *screening*: draw many candidates from the generators (or
   known/random compositions), decode, evaluate in batches, keep the feasible
   non-dominated ones.
@@ -49,7 +49,7 @@ from evodesign.campaign.config import CampaignConfig
 from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models
 from evodesign.exceptions import EvodesignError, UsageError
 from evodesign.objectives import Objective
-from evodesign.problem import CompositionProblem
+from evodesign.problem import DesignProblem
 from evodesign.search.state import SearchStateError, capture_search_state, restore_search_state
 from operators.progress import labelled
 from operators.training import torch_threads
@@ -262,7 +262,7 @@ class Campaign:
                                         scale=scale if scale > 0 else 1.0, analytic=analytic))
         return out
 
-    def problem(self) -> CompositionProblem:
+    def problem(self) -> DesignProblem:
         """The pymoo problem (objectives, constraints, surrogate attached)."""
         from evodesign.properties import SupplyRisk
 
@@ -272,7 +272,7 @@ class Campaign:
             for name in ("hhi_production", "hhi_reserve")
             if any(o.name == name for o in self.objectives)
         }
-        return CompositionProblem(
+        return DesignProblem(
             m.space,
             self.objectives,
             self.constraints(),
@@ -298,7 +298,7 @@ class Campaign:
         from pymoo.operators.mutation.pm import PM
 
         from evodesign.chemistry.validity_filter import ValidityFilter
-        from evodesign.search.algorithm import formula_nsga2
+        from evodesign.search.algorithm import design_nsga2
         from operators import GANMutation, GeneratorSampling, LatentInterpolationCrossover
 
         s, m = self.config.search, self.models
@@ -325,7 +325,7 @@ class Campaign:
         else:
             crossover = SBX(prob=s.crossover_prob, eta=15)
             mutation = PM(prob=s.mutation_prob, eta=20)
-        return formula_nsga2(
+        return design_nsga2(
             m.space, s.pop_size, sampling, crossover, mutation, check=self._repair_check(), max_per_system=s.max_per_system
         )
 
@@ -531,7 +531,7 @@ class Campaign:
         import torch
 
         from evodesign.campaign import results
-        from evodesign.search import FormulaRepair
+        from evodesign.search import SpaceRepair
         from evodesign.search.duplicates import duplicate_mask
         from operators import load_generative_model
 
@@ -548,7 +548,7 @@ class Campaign:
         n, source, space = self.config.screen.n_samples, self.config.screen.source, models.space
         with torch_threads(threads):
             tick = time.perf_counter()
-            repair = FormulaRepair(space, check=self._repair_check())
+            repair = SpaceRepair(space, check=self._repair_check())
             if source in ("gan", "prior"):
                 model = load_generative_model(models.generators_path)
                 generator = torch.Generator().manual_seed(draw_seed)

@@ -3,13 +3,13 @@ survival with niching by chemical system."""
 
 from __future__ import annotations
 
-from evodesign.search.duplicates import FormulaDuplicateElimination, duplicate_mask, formula_keys
-from evodesign.search.repair import FormulaRepair
+from evodesign.search.duplicates import HashDuplicateElimination, duplicate_mask, formula_keys
+from evodesign.search.repair import SpaceRepair
 from evodesign.search.survival import SystemNicheSurvival, chemical_system_ids, chemical_system_names
 
 __all__ = [
-    "FormulaDuplicateElimination",
-    "FormulaRepair",
+    "HashDuplicateElimination",
+    "SpaceRepair",
     "SystemNicheSurvival",
     "chemical_system_ids",
     "chemical_system_names",

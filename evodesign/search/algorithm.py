@@ -13,15 +13,15 @@ import numpy as np
 from pymoo.algorithms.moo.nsga2 import NSGA2
 from pymoo.operators.survival.rank_and_crowding import RankAndCrowding
 
-from evodesign.search.duplicates import FormulaDuplicateElimination
-from evodesign.search.mating import FormulaMating
-from evodesign.search.repair import FormulaRepair
+from evodesign.search.duplicates import HashDuplicateElimination
+from evodesign.search.mating import BatchMating
+from evodesign.search.repair import SpaceRepair
 from evodesign.search.survival import SystemNicheSurvival
 
-__all__ = ["formula_nsga2"]
+__all__ = ["design_nsga2"]
 
 
-def formula_nsga2(
+def design_nsga2(
     space: Any,
     pop_size: int,
     sampling: Any,
@@ -39,8 +39,8 @@ def formula_nsga2(
         sampling: a pymoo Sampling (or a `(pop_size, n_var)` array).
         crossover / mutation: pymoo operators (learned or classical).
         check: optional validity check for the SMACT-preferring repair (see
-            :class:`~evodesign.search.FormulaRepair`).
-        max_factor: cap of :class:`~evodesign.search.mating.FormulaMating`'s over-asking.
+            :class:`~evodesign.search.SpaceRepair`).
+        max_factor: cap of :class:`~evodesign.search.mating.BatchMating`'s over-asking.
         max_per_system: designs per chemical system the survival prefers over the rest
             (:class:`~evodesign.search.survival.SystemNicheSurvival`); ``None`` or 0:
             pymoo's rank-and-crowding survival, plain NSGA-II.
@@ -48,8 +48,8 @@ def formula_nsga2(
     Returns:
         The (not yet set up) algorithm.
     """
-    repair = FormulaRepair(space, check=check)
-    dedup = FormulaDuplicateElimination()
+    repair = SpaceRepair(space, check=check)
+    dedup = HashDuplicateElimination()
     # a fresh survival per algorithm: pymoo's default instance is shared
     survival = SystemNicheSurvival(max_per_system) if max_per_system else RankAndCrowding()
     algorithm = NSGA2(
@@ -61,7 +61,7 @@ def formula_nsga2(
         repair=repair,
         eliminate_duplicates=dedup,
     )
-    algorithm.mating = FormulaMating(
+    algorithm.mating = BatchMating(
         algorithm.mating.selection,
         crossover,
         mutation,

@@ -3,7 +3,7 @@
 pymoo's default :class:`~pymoo.core.duplicate.DefaultDuplicateElimination` computes the full
 ``cdist`` between the offspring and the population (and within the offspring) every
 generation: 127 ms of NSGA-II's per-generation overhead at population 1,000 and 2.8 s at
-5,000, for 86 variables (see ``docs/benchmarks.md``). After :class:`FormulaRepair`, two
+5,000, for 86 variables (see ``docs/benchmarks.md``). After :class:`SpaceRepair`, two
 individuals have the same formula exactly when their vectors are bit-identical, so equality
 of rows is the whole test: hash each row to 64 bits, sort the hashes, and confirm every
 match on the full rows (no false positives, whatever the hash does).
@@ -23,7 +23,7 @@ if TYPE_CHECKING:
 
     from evodesign.representation import CompositionSpace
 
-__all__ = ["FormulaDuplicateElimination", "duplicate_mask", "formula_keys"]
+__all__ = ["HashDuplicateElimination", "duplicate_mask", "formula_keys"]
 
 
 def formula_keys(X: ArrayLike) -> NDArray[np.void]:
@@ -147,7 +147,7 @@ def duplicate_mask(
     return mask
 
 
-class FormulaDuplicateElimination(DuplicateElimination):
+class HashDuplicateElimination(DuplicateElimination):
     """pymoo duplicate elimination by exact equality of (repaired) vectors, via sorting.
 
     Same contract as pymoo's ``do(pop, *others, return_indices=False, to_itself=True)``:
@@ -157,7 +157,7 @@ class FormulaDuplicateElimination(DuplicateElimination):
 
     Args:
         space: optional composition space. Without it (the default, for use after
-            :class:`~evodesign.search.repair.FormulaRepair`) the keys are the vectors
+            :class:`~evodesign.search.repair.SpaceRepair`) the keys are the vectors
             themselves. With it, the keys are the decoded integer formulas, so unrepaired
             vectors that decode to the same formula are duplicates too (one decode per
             call: slower, and the individuals keep their unsnapped vectors).

@@ -3,9 +3,9 @@
 pymoo's :class:`~pymoo.core.mating.Mating` reads and writes the population one
 ``Individual`` at a time (tournaments, parent lookup, provenance), and asks for exactly
 the missing number of children, removes duplicates, and repeats until the offspring is
-full. After :class:`~evodesign.search.FormulaRepair` snaps children to integer formulas,
+full. After :class:`~evodesign.search.SpaceRepair` snaps children to integer formulas,
 many repeat a parent or each other (measured: about 5 rounds a generation at population
-1,000), and each round pays every step again. :class:`FormulaMating` does the same
+1,000), and each round pays every step again. :class:`BatchMating` does the same
 work on arrays:
 
 1. **selection** -- NSGA-II's binary tournament (pymoo's ``binary_tournament`` with
@@ -43,7 +43,7 @@ from operators.provenance import CLONE, vector_key
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["FormulaMating", "binary_tournament"]
+__all__ = ["BatchMating", "binary_tournament"]
 
 
 def binary_tournament(
@@ -95,7 +95,7 @@ def _names(operator: Any) -> str:
     return str(getattr(operator, "name", None) or type(operator).__name__)
 
 
-class FormulaMating(Mating):
+class BatchMating(Mating):
     """NSGA-II mating on arrays, with formula repair and hash deduplication (see module docs).
 
     Args:
@@ -103,7 +103,7 @@ class FormulaMating(Mating):
         crossover / mutation: pymoo operators; only their ``_do``, ``prob``,
             ``n_parents`` and ``n_offsprings`` are used.
         max_factor: never ask for more than ``max_factor`` times the missing children.
-        **kwargs: ``repair`` (a :class:`~evodesign.search.FormulaRepair`),
+        **kwargs: ``repair`` (a :class:`~evodesign.search.SpaceRepair`),
             ``eliminate_duplicates``, ``n_max_iterations``.
     """
 

@@ -30,10 +30,10 @@ if TYPE_CHECKING:
 
     from evodesign.representation import CompositionSpace
 
-__all__ = ["FormulaRepair"]
+__all__ = ["SpaceRepair"]
 
 
-class FormulaRepair(Repair):
+class SpaceRepair(Repair):
     """pymoo repair that maps each row to the exact fractions of its decoded formula.
 
     Rows with no positive entry (all zeros, negatives or NaN) decode deterministically to a
@@ -51,7 +51,7 @@ class FormulaRepair(Repair):
     Example:
         >>> from evodesign.representation import CompositionSpace
         >>> space = CompositionSpace(["O", "Fe"])
-        >>> FormulaRepair(space)._do(None, np.array([[0.61, 0.39]]))
+        >>> SpaceRepair(space)._do(None, np.array([[0.61, 0.39]]))
         array([[0.6, 0.4]])
     """
 

@@ -43,7 +43,7 @@ def capture_search_state(algorithm: Any) -> tuple[dict[str, np.ndarray], dict[st
     """The resumable state of a set-up, running pymoo genetic algorithm.
 
     Args:
-        algorithm: a pymoo ``GeneticAlgorithm`` (NSGA-II as :func:`formula_nsga2` builds
+        algorithm: a pymoo ``GeneticAlgorithm`` (NSGA-II as :func:`design_nsga2` builds
             it) after at least one ``next()``.
 
     Returns:

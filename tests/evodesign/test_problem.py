@@ -1,4 +1,4 @@
-"""CompositionProblem and Objective: shapes, directions, failures, serialisation."""
+"""DesignProblem and Objective: shapes, directions, failures, serialisation."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from evodesign.constraints import ChargeBalance, ElementFilter, SurrogateTrust
 from evodesign.objectives import Objective
-from evodesign.problem import FAILED_F, CompositionProblem, EvaluationError
+from evodesign.problem import FAILED_F, DesignProblem, EvaluationError
 from evodesign.properties import SupplyRisk
 from evodesign.representation import CompositionSpace
 
@@ -41,7 +41,7 @@ def space():
 def make_problem(space, predictor=None, objectives=None, constraints=None):
     objectives = objectives or [Objective("a", "max"), Objective("b", "min", kappa=1.0), Objective("hhi_production", "min")]
     constraints = constraints if constraints is not None else [ChargeBalance(space), SurrogateTrust({"a": 0.5})]
-    return CompositionProblem(
+    return DesignProblem(
         space, objectives, constraints, predictor=predictor or Linear(), analytic={"hhi_production": SupplyRisk(space.elements)}
     )
 
@@ -106,7 +106,7 @@ def test_missing_hhi_uses_the_fallback(space):
         def predict(self, X):
             return np.zeros((len(X), 1)), np.zeros((len(X), 1))
 
-    problem = CompositionProblem(
+    problem = DesignProblem(
         sp, [Objective("a", "max"), Objective("hhi_production", "min")], [ElementFilter(sp)],
         predictor=Zero(), analytic={"hhi_production": SupplyRisk(elements)}, analytic_fallback=10_000.0,
     )
@@ -134,4 +134,4 @@ def test_objective_names_are_checked(space):
     with pytest.raises(ValueError, match="not predicted by the surrogate"):
         make_problem(space, objectives=[Objective("c", "max")])
     with pytest.raises(ValueError, match="analytic but no function"):
-        CompositionProblem(space, [Objective("hhi_reserve", "min")], [], predictor=None)
+        DesignProblem(space, [Objective("hhi_reserve", "min")], [], predictor=None)

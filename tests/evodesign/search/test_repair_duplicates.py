@@ -1,4 +1,4 @@
-"""FormulaRepair (Lamarckian snapping to exact formula fractions) and hash-based duplicates."""
+"""SpaceRepair (Lamarckian snapping to exact formula fractions) and hash-based duplicates."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pymoo.optimize import minimize
 
 from evodesign.chemistry import SmactValidity
 from evodesign.representation import CompositionSpace
-from evodesign.search import FormulaDuplicateElimination, FormulaRepair, duplicate_mask
+from evodesign.search import HashDuplicateElimination, SpaceRepair, duplicate_mask
 from evodesign.search.duplicates import formula_keys
 
 ELEMENTS = ["H", "Li", "B", "C", "N", "O", "F", "Na", "Mg", "Al", "Si", "S", "Cl", "K", "Ca",
@@ -33,7 +33,7 @@ def noisy(space: CompositionSpace, n: int, seed: int = 0) -> np.ndarray:
 @pytest.mark.parametrize("check", [None, "smact"])
 def test_repair_gives_exact_formula_fractions_and_is_idempotent(space, check):
     check = SmactValidity(space.elements) if check else None
-    repair = FormulaRepair(space, check=check)
+    repair = SpaceRepair(space, check=check)
     X = noisy(space, 2000)
     Y = repair._do(None, X)
     counts = repair.formulas(X)
@@ -53,7 +53,7 @@ def test_repair_gives_exact_formula_fractions_and_is_idempotent(space, check):
 def test_repair_differs_from_one_decode_only_by_shrinking_the_formula(space):
     X = noisy(space, 2000, seed=1)
     once = space.decode(X)
-    fixed = FormulaRepair(space).formulas(X)
+    fixed = SpaceRepair(space).formulas(X)
     moved = (once != fixed).any(axis=1)
     assert moved.mean() < 0.2
     assert np.all(fixed[moved].sum(axis=1) < once[moved].sum(axis=1))
@@ -64,25 +64,25 @@ def test_repair_keeps_degenerate_rows_well_defined(space):
     X[1] = -1.0
     X[2] = np.nan
     X[3, 5] = 1e-300
-    Y = FormulaRepair(space)._do(None, X)
+    Y = SpaceRepair(space)._do(None, X)
     assert np.all(np.isfinite(Y)) and np.allclose(Y.sum(axis=1), 1.0)
     assert np.array_equal((Y > 0).sum(axis=1), [1, 1, 1, 1])
     assert Y[3, 5] == 1.0
-    assert FormulaRepair(space)._do(None, np.zeros((0, space.n_var))).shape == (0, space.n_var)
+    assert SpaceRepair(space)._do(None, np.zeros((0, space.n_var))).shape == (0, space.n_var)
 
 
 def test_repair_keeps_the_population_attributes(space):
     X = noisy(space, 6)
     pop = Population.new(X=X)
     pop.set("operator", [f"op{i}" for i in range(6)], "parents", ["a,b"] * 6)
-    out = FormulaRepair(space).do(None, pop)
+    out = SpaceRepair(space).do(None, pop)
     assert out is pop
     assert list(pop.get("operator")) == [f"op{i}" for i in range(6)]
     assert list(pop.get("parents")) == ["a,b"] * 6
-    assert np.array_equal(pop.get("X"), FormulaRepair(space)._do(None, X))
+    assert np.array_equal(pop.get("X"), SpaceRepair(space)._do(None, X))
     # plain arrays work too (and are not modified)
     Z = X.copy()
-    assert np.array_equal(FormulaRepair(space).do(None, Z), pop.get("X"))
+    assert np.array_equal(SpaceRepair(space).do(None, Z), pop.get("X"))
     assert np.array_equal(Z, X)
 
 
@@ -101,7 +101,7 @@ def test_duplicate_mask_agrees_with_exact_comparison(space):
     """No false positives or negatives on many repaired rows with many repeats."""
     rng = np.random.default_rng(3)
     small = CompositionSpace(["Li", "O", "Fe", "S"], max_atoms=6)
-    X = FormulaRepair(small)._do(None, small.random_vectors(3000, rng))
+    X = SpaceRepair(small)._do(None, small.random_vectors(3000, rng))
     A, B = X[:2000], X[2000:]
     ids_a, ids_b = formula_keys(A), formula_keys(B)
     first = np.zeros(len(A), dtype=bool)
@@ -112,10 +112,10 @@ def test_duplicate_mask_agrees_with_exact_comparison(space):
 
 
 def test_elimination_has_pymoos_semantics(space):
-    X = FormulaRepair(space)._do(None, noisy(space, 300, seed=4))
+    X = SpaceRepair(space)._do(None, noisy(space, 300, seed=4))
     X = np.vstack([X, X[:50], X[10:20]])  # repeats within
     pop, other = Population.new(X=X[:320]), Population.new(X=X[300:])
-    ours, pymoos = FormulaDuplicateElimination(), DefaultDuplicateElimination()
+    ours, pymoos = HashDuplicateElimination(), DefaultDuplicateElimination()
     for args in [(), (other,), (other, Population.new(X=X[:5]))]:
         kept, keep_idx, dup_idx = ours.do(pop, *args, return_indices=True)
         ref, ref_keep, ref_dup = pymoos.do(pop, *args, return_indices=True)
@@ -138,8 +138,8 @@ def test_elimination_by_decoded_formula_without_repair(space):
     X[1, [0, 5]] = [0.334, 0.666]  # same formula (HO2 ratio), different vectors
     X[2, [0, 5]] = [0.5, 0.5]
     pop = Population.new(X=X)
-    assert len(FormulaDuplicateElimination().do(pop)) == 3
-    assert len(FormulaDuplicateElimination(space=space).do(pop)) == 2
+    assert len(HashDuplicateElimination().do(pop)) == 3
+    assert len(HashDuplicateElimination(space=space).do(pop)) == 2
 
 
 class _Trivial(Problem):
@@ -153,8 +153,8 @@ class _Trivial(Problem):
 def test_nsga2_with_repair_and_elimination_has_no_duplicate_formulas(space):
     X0 = space.random_vectors(20, np.random.default_rng(0))
     algorithm = NSGA2(
-        pop_size=20, sampling=X0, repair=FormulaRepair(space),
-        eliminate_duplicates=FormulaDuplicateElimination(),
+        pop_size=20, sampling=X0, repair=SpaceRepair(space),
+        eliminate_duplicates=HashDuplicateElimination(),
     )
     res = minimize(_Trivial(space.n_var), algorithm, ("n_gen", 3), seed=1)
     X = res.pop.get("X")

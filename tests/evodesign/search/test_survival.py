@@ -242,17 +242,17 @@ def test_ten_thousand_rows_well_under_a_second():
     assert elapsed < 0.5, f"{elapsed:.3f} s"
 
 
-def test_formula_nsga2_uses_the_cap():
+def test_design_nsga2_uses_the_cap():
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
 
-    from evodesign.search.algorithm import formula_nsga2
+    from evodesign.search.algorithm import design_nsga2
 
     class Space:
         n_var = 4
 
-    algorithm = formula_nsga2(Space(), 10, np.full((10, 4), 0.25), SBX(), PM(), max_per_system=3)
+    algorithm = design_nsga2(Space(), 10, np.full((10, 4), 0.25), SBX(), PM(), max_per_system=3)
     assert isinstance(algorithm.survival, SystemNicheSurvival)
     assert algorithm.survival.max_per_system == 3
-    plain = formula_nsga2(Space(), 10, np.full((10, 4), 0.25), SBX(), PM())
+    plain = design_nsga2(Space(), 10, np.full((10, 4), 0.25), SBX(), PM())
     assert isinstance(plain.survival, RankAndCrowding)
