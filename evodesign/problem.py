@@ -1,12 +1,15 @@
-"""The pymoo ``Problem`` of a composition campaign: vectors in, objectives and constraints out.
+"""The pymoo ``Problem`` of a campaign in any design space: vectors in, objectives and
+constraints out.
 
 One call of :meth:`DesignProblem._evaluate` scores a whole population at once:
 
-1. decode every vector to its reduced integer formula (:meth:`CompositionSpace.decode`;
-   the search's :class:`~evodesign.search.SpaceRepair` has usually snapped the vectors
-   to exact formulas already, so this is the identity on them);
-2. one batched surrogate call for every surrogate target (mean and std);
-3. analytic properties (supply-risk HHI) from the integer formulas;
+1. decode every vector to its design (:meth:`DesignSpace.decode
+   <evodesign.representation.space.DesignSpace.decode>`; the search's
+   :class:`~evodesign.search.SpaceRepair` has usually snapped the vectors to canonical
+   ones already, so this is the identity on them);
+2. one batched surrogate call for every surrogate target (mean and std) on the space's
+   features of the designs;
+3. analytic properties (e.g. supply-risk HHI of a formula) from the designs;
 4. every constraint in pymoo's ``G <= 0`` form, plus one last column,
    ``evaluation_failed``, which is 1 where the evaluation failed.
 
@@ -34,7 +37,7 @@ if TYPE_CHECKING:
 
     from evodesign.constraints import Constraint
     from evodesign.objectives import Objective
-    from evodesign.representation import CompositionSpace
+    from evodesign.representation import DesignSpace
 
 __all__ = ["DesignProblem", "EvaluationError", "FAILED_F", "Predictor"]
 
@@ -52,22 +55,24 @@ class Predictor(Protocol):
     targets: Sequence[str]
 
     def predict(self, X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
-        """Mean and std, each `(n, n_targets)`, of `(n, n_var)` composition fractions."""
+        """Mean and std, each `(n, n_targets)`, of `(n, n_features)` features of designs
+        (:meth:`DesignSpace.features`; atomic fractions for compositions)."""
         ...
 
 
 class DesignProblem(Problem):
-    """Multi-objective composition design as a vectorized pymoo problem.
+    """Multi-objective design in a design space, as a vectorized pymoo problem.
 
     Args:
-        space: the composition representation (``n_var`` = its element count).
+        space: the design space (``n_var``, bounds ``xl``/``xu``, decoding, features).
         objectives: the :class:`~evodesign.objectives.Objective` list (``n_obj`` columns).
         constraints: :class:`~evodesign.constraints.Constraint` objects.
         predictor: the surrogate for the non-analytic objectives and for trust constraints
             (None when every objective is analytic). Kept out of pickles and checkpoints:
             re-attach it with :meth:`attach` after loading one.
-        analytic: callables ``counts (n, n_var) -> (n,)`` per analytic objective name;
-            a NaN there (e.g. an element without HHI data) becomes ``analytic_fallback``.
+        analytic: callables ``designs -> (n,)`` per analytic objective name (see
+            :data:`evodesign.representation.registry.analytic_properties`); a NaN there
+            (e.g. an element without HHI data) becomes ``analytic_fallback``.
         analytic_fallback: the value used for an undefined analytic property (the worst
             case, e.g. HHI 10,000); pair it with a constraint if such designs must go.
 
@@ -78,11 +83,11 @@ class DesignProblem(Problem):
 
     def __init__(
         self,
-        space: CompositionSpace,
+        space: DesignSpace,
         objectives: Sequence[Objective],
         constraints: Sequence[Constraint] = (),
         predictor: Predictor | None = None,
-        analytic: dict[str, Callable[[NDArray[np.int64]], NDArray[np.float64]]] | None = None,
+        analytic: dict[str, Callable[[Any], NDArray[np.float64]]] | None = None,
         analytic_fallback: float = 10_000.0,
     ) -> None:
         self.space = space
@@ -112,8 +117,8 @@ class DesignProblem(Problem):
             n_var=space.n_var,
             n_obj=len(self.objectives),
             n_ieq_constr=len(self.constraint_labels),
-            xl=0.0,
-            xu=1.0,
+            xl=np.asarray(space.xl, dtype=np.float64),
+            xu=np.asarray(space.xu, dtype=np.float64),
             exclude_from_serialization=["predictor"],
         )
 
@@ -128,10 +133,10 @@ class DesignProblem(Problem):
 
     # ------------------------------------------------------------------ evaluation
     def _predict(
-        self, fractions: NDArray[np.float64]
+        self, features: NDArray[np.float64]
     ) -> tuple[NDArray[np.float64], NDArray[np.float64], NDArray[np.bool_], BaseException | None]:
         """Surrogate mean/std `(n, n_targets)` and a `(n,)` failure mask; bisects on errors."""
-        n, k = len(fractions), len(self.targets)
+        n, k = len(features), len(self.targets)
         mean = np.full((n, k), np.nan)
         std = np.full((n, k), np.nan)
         if k == 0 or n == 0:
@@ -145,7 +150,7 @@ class DesignProblem(Problem):
 
         def run(lo: int, hi: int) -> None:
             try:
-                m, s = self.predictor.predict(fractions[lo:hi])
+                m, s = self.predictor.predict(features[lo:hi])
                 mean[lo:hi] = np.asarray(m, dtype=np.float64).reshape(hi - lo, k)
                 std[lo:hi] = np.asarray(s, dtype=np.float64).reshape(hi - lo, k)
             except Exception as error:  # noqa: BLE001 - any model failure is a failed design
@@ -162,9 +167,8 @@ class DesignProblem(Problem):
 
     def _evaluate(self, X: NDArray[np.float64], out: dict[str, Any], *args: Any, **kwargs: Any) -> None:
         """Score a `(n, n_var)` batch: F `(n, n_obj)`, G `(n, n_constr)` and the extras."""
-        counts = self.space.decode(X)
-        fractions = self.space.fractions(counts)
-        mean, std, failed, error = self._predict(fractions)
+        designs = self.space.decode(X)
+        mean, std, failed, error = self._predict(self.space.features(designs) if self.targets else np.zeros((len(X), 0)))
         n = len(X)
         if n and failed.all() and self.targets:
             bad = "raised " + repr(error) if error is not None else "returned NaN or inf"
@@ -178,7 +182,7 @@ class DesignProblem(Problem):
         F = np.empty((n, len(self.objectives)))
         for j, objective in enumerate(self.objectives):
             if objective.analytic:
-                v = np.asarray(self.analytic[objective.name](counts), dtype=np.float64)
+                v = np.asarray(self.analytic[objective.name](designs), dtype=np.float64)
                 v = np.where(np.isfinite(v), v, self.analytic_fallback)
                 values[:, j] = v
                 F[:, j] = objective.to_minimize(v)
@@ -195,8 +199,7 @@ class DesignProblem(Problem):
         safe_mean = np.where(failed[:, None], np.nan, mean)
         safe_std = np.where(failed[:, None], np.nan, std)
         batch = DesignBatch(
-            counts=counts,
-            fractions=fractions,
+            designs=designs,
             mean={t: safe_mean[:, i] for i, t in enumerate(self.targets)},
             std={t: safe_std[:, i] for i, t in enumerate(self.targets)},
         )

@@ -80,7 +80,7 @@ def run_constraints_benchmark(
     space = CompositionSpace(data.elements, max_atoms=10**6, max_elements=len(data.elements))
     counts, index = known_formula_counts(space, list(frame["formula"]))
     frame = frame.iloc[index].reset_index(drop=True)
-    batch = DesignBatch.from_counts(counts)
+    batch = DesignBatch.of(counts)
     formulas = np.asarray(frame["formula"], dtype=object)
     n_elements = (counts > 0).sum(axis=1)
 
@@ -94,7 +94,7 @@ def run_constraints_benchmark(
             rules.append(PropertyWindow(name, low, high, analytic=analytic))
         else:
             values = frame[name].to_numpy(dtype=np.float64)
-            batch = DesignBatch(batch.counts, batch.fractions, {**batch.mean, name: values},
+            batch = DesignBatch(batch.designs, {**batch.mean, name: values},
                                 {**batch.std, name: np.zeros(len(values))})
             rules.append(PropertyWindow(name, low, high, confidence=cfg.constraints.range_confidence))
 

@@ -46,7 +46,8 @@ class CachedSmactValidity:
         elements: the vocabulary, one symbol per column of the count arrays.
         mode: ``"strict"`` (charge-neutral and electronegativity-balanced) or ``"cdvae"``
             (the same, all-metal formulas pass).
-        max_cache: forget everything once this many formulas are cached (bounds memory).
+        max_cache: forget everything once this many formulas are cached (bounds memory);
+            0 turns the cache off.
         min_state_share: see :class:`SmactValidity`.
     """
 
@@ -103,11 +104,12 @@ class CachedSmactValidity:
         if new.any():
             ok[new] = self.check(reduced[first[new]], include_alloys=self.mode == "cdvae")
             if len(self._ids) + int(new.sum()) > self.max_cache:
-                self.clear()
-            ids_all = np.concatenate([self._ids, unique[new]])
+                self.clear()  # a search's recent formulas are the ones that recur
+            keep = np.flatnonzero(new)[: max(self.max_cache, 0)]
+            ids_all = np.concatenate([self._ids, unique[keep]])
             order = np.argsort(ids_all, kind="stable")
             self._ids = ids_all[order]
-            self._ok = np.concatenate([self._ok, ok[new]])[order]
+            self._ok = np.concatenate([self._ok, ok[keep]])[order]
         return ok[np.asarray(inverse).reshape(-1)]
 
 

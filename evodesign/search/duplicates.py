@@ -4,7 +4,7 @@ pymoo's default :class:`~pymoo.core.duplicate.DefaultDuplicateElimination` compu
 ``cdist`` between the offspring and the population (and within the offspring) every
 generation: 127 ms of NSGA-II's per-generation overhead at population 1,000 and 2.8 s at
 5,000, for 86 variables (see ``docs/benchmarks.md``). After :class:`SpaceRepair`, two
-individuals have the same formula exactly when their vectors are bit-identical, so equality
+individuals have the same design (formula) exactly when their vectors are bit-identical, so equality
 of rows is the whole test: hash each row to 64 bits, sort the hashes, and confirm every
 match on the full rows (no false positives, whatever the hash does).
 """
@@ -21,7 +21,7 @@ from pymoo.core.duplicate import DuplicateElimination, default_attr
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-    from evodesign.representation import CompositionSpace
+    from evodesign.representation.space import DesignSpace
 
 __all__ = ["HashDuplicateElimination", "duplicate_mask", "formula_keys"]
 
@@ -156,26 +156,27 @@ class HashDuplicateElimination(DuplicateElimination):
     indices into ``pop`` of the kept and of the removed individuals.
 
     Args:
-        space: optional composition space. Without it (the default, for use after
+        space: optional design space. Without it (the default, for use after
             :class:`~evodesign.search.repair.SpaceRepair`) the keys are the vectors
-            themselves. With it, the keys are the decoded integer formulas, so unrepaired
-            vectors that decode to the same formula are duplicates too (one decode per
-            call: slower, and the individuals keep their unsnapped vectors).
+            themselves. With it, the keys are the canonical vectors of the decoded
+            designs, so unrepaired vectors that decode to the same design are duplicates
+            too (one decode per call: slower, and the individuals keep their unsnapped
+            vectors).
         func: how to read the `(n, n_var)` vectors of a population (pymoo's default:
             ``pop.get("X")``).
     """
 
     def __init__(
         self,
-        space: CompositionSpace | None = None,
+        space: DesignSpace | None = None,
         func: Callable[[Any], ArrayLike] | None = None,
     ) -> None:
         super().__init__(func=func)
         self.space = space
 
     def rows(self, pop: Any) -> NDArray[np.float64]:
-        """The `(len(pop), n_var)` rows compared: the vectors, or with ``space`` the decoded
-        formulas' fractions."""
+        """The `(len(pop), n_var)` rows compared: the vectors, or with ``space`` the
+        canonical vectors of their designs."""
         if self.func is default_attr:
             # what pop.get("X") returns, at half its cost (it runs once per mating)
             X = np.array([ind.X for ind in pop], dtype=np.float64)
@@ -183,7 +184,7 @@ class HashDuplicateElimination(DuplicateElimination):
             X = np.asarray(self.func(pop), dtype=np.float64)
         X = X.reshape(len(pop), -1)
         if self.space is not None and len(X) > 0:
-            return self.space.fractions(self.space.decode(X))
+            return self.space.repair(X)
         return X
 
     def do(

@@ -18,7 +18,6 @@ again; the tests keep this property checked.)
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,38 +27,37 @@ from pymoo.core.repair import Repair
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-    from evodesign.representation import CompositionSpace
+    from evodesign.representation.space import Check, DesignSpace
 
 __all__ = ["SpaceRepair"]
 
 
 class SpaceRepair(Repair):
-    """pymoo repair that maps each row to the exact fractions of its decoded formula.
+    """pymoo repair that snaps each row to the canonical vector of its design.
 
-    Rows with no positive entry (all zeros, negatives or NaN) decode deterministically to a
-    pure element (see :meth:`CompositionSpace.simplex`), so every row stays well defined.
+    For compositions (:class:`~evodesign.representation.CompositionSpace`) the canonical
+    vector is the exact fractions of the decoded integer formula; rows with no positive
+    entry (all zeros, negatives or NaN) decode deterministically to a pure element, so
+    every row stays well defined. Any :class:`~evodesign.representation.DesignSpace`
+    works: this calls its :meth:`repair`.
 
     Only ``X`` changes: the population's other attributes (the provenance ``"operator"``
     and ``"parents"`` written by the operators, evaluation results) are kept.
 
     Args:
-        space: the composition space that decodes vectors into integer formulas.
-        check: optional validity check passed to :meth:`CompositionSpace.decode` as
-            ``repair`` (e.g. :class:`evodesign.chemistry.SmactValidity`): maps `(m, n_var)`
-            integer counts to `(m,)` booleans, and decoding prefers nearby formulas that pass.
+        space: the design space.
+        check: optional test passed to the space's ``decode``/``repair`` (for compositions
+            e.g. :class:`evodesign.chemistry.CachedSmactValidity`: `(m, n_var)` integer
+            counts to `(m,)` booleans); decoding prefers nearby designs that pass it.
 
     Example:
         >>> from evodesign.representation import CompositionSpace
         >>> space = CompositionSpace(["O", "Fe"])
-        >>> SpaceRepair(space)._do(None, np.array([[0.61, 0.39]]))
+        >>> SpaceRepair(space).do(None, np.array([[0.61, 0.39]]))
         array([[0.6, 0.4]])
     """
 
-    def __init__(
-        self,
-        space: CompositionSpace,
-        check: Callable[[NDArray[np.int64]], NDArray[np.bool_]] | None = None,
-    ) -> None:
+    def __init__(self, space: DesignSpace, check: Check | None = None) -> None:
         super().__init__()
         self.space = space
         self.check = check
@@ -72,21 +70,11 @@ class SpaceRepair(Repair):
         return self._do(problem, np.asarray(pop, dtype=np.float64), **kwargs)
 
     def _do(self, problem: Any, X: ArrayLike, **kwargs: Any) -> NDArray[np.float64]:
-        """Exact formula fractions, `(n, n_var)` -> `(n, n_var)` float64 rows summing to 1."""
-        X = np.asarray(X, dtype=np.float64)
-        if X.size == 0:
-            return X.reshape(-1, self.space.n_var)
-        return self.space.fractions(self.formulas(X))
+        """Canonical vectors, `(n, n_var)` -> `(n, n_var)` float64."""
+        return self.space.repair(X, check=self.check)
 
-    def formulas(self, X: ArrayLike) -> NDArray[np.int64]:
-        """Formulas whose exact fractions decode to themselves, `(n, n_var)` -> `(n, n_var)`.
-
-        Args:
-            X: a `(n, n_var)` array of vectors.
-
-        Returns:
-            A `(n, n_var)` int64 array of reduced atom counts ``c`` with
-            ``space.decode(space.fractions(c), check=check) == c`` row by row (see the
-            module docstring).
-        """
+    def designs(self, X: ArrayLike) -> Any:
+        """The designs the rows snap to (for compositions `(n, n_var)` int64 reduced counts
+        ``c`` with ``space.decode(space.encode(c), check=check) == c`` row by row; see the
+        module docstring)."""
         return self.space.decode(X, check=self.check)

@@ -27,6 +27,7 @@ from evodesign.constraints import (
     known_formula_counts,
     nearest_known,
 )
+from evodesign.constraints.composition import counts_of as batch_counts, empty_rows
 from evodesign.exceptions import DataError
 from evodesign.properties import SupplyRisk
 from evodesign.representation import CompositionSpace
@@ -50,7 +51,7 @@ def counts_of(space: CompositionSpace, formulas: list[str]) -> np.ndarray:
 
 
 def batch_of(space, formulas, **kwargs) -> DesignBatch:
-    return DesignBatch.from_counts(counts_of(space, formulas), **kwargs)
+    return DesignBatch.of(counts_of(space, formulas), **kwargs)
 
 
 def random_counts(space, n, seed=0, max_elements=4):
@@ -63,17 +64,18 @@ def random_counts(space, n, seed=0, max_elements=4):
 
 
 # ---------------------------------------------------------------------------- batch
-def test_design_batch_fractions_and_validation(space):
+def test_design_batch_and_formula_validation(space):
     batch = batch_of(space, ["Fe2O3", ""])
-    assert batch.counts.dtype == np.int64 and len(batch) == 2
-    np.testing.assert_allclose(batch.fractions.sum(axis=1), [1.0, 0.0])
-    np.testing.assert_array_equal(batch.empty, [False, True])
+    counts = batch_counts(batch)
+    assert counts.dtype == np.int64 and len(batch) == 2
+    np.testing.assert_array_equal(empty_rows(counts), [False, True])
     with pytest.raises(DataError, match=r"expected \(2,\)"):
         batch_of(space, ["Fe2O3", "NaCl"], std={"S_p": np.ones(3)})
+    # formula constraints refuse designs that are not atom counts, naming what is wrong
     with pytest.raises(DataError, match="non-negative"):
-        DesignBatch.from_counts(-np.ones((1, space.n_var), dtype=np.int64))
+        MaxAtoms(5)(DesignBatch.of(-np.ones((1, space.n_var), dtype=np.int64)))
     with pytest.raises(DataError, match="integers"):
-        DesignBatch(np.full((1, 2), 0.5), np.full((1, 2), 0.5))
+        MaxAtoms(5)(DesignBatch.of(np.full((1, 2), 0.5)))
 
 
 # ---------------------------------------------------------------------------- charge balance
@@ -97,13 +99,13 @@ def test_charge_balance_cache_gives_the_uncached_answers(space, cache_size):
     for seed in range(3):  # later calls repeat earlier formulas (hits), small caches overflow
         counts = np.vstack([random_counts(space, 60, seed), random_counts(space, 60, 0)])
         expected = np.where(reference(counts), 0.0, 1.0)
-        np.testing.assert_array_equal(constraint(DesignBatch.from_counts(counts))[:, 0], expected)
-    assert len(constraint._cache) <= cache_size
+        np.testing.assert_array_equal(constraint(DesignBatch.of(counts))[:, 0], expected)
+    assert len(constraint._validity) <= cache_size
 
 
 def test_charge_balance_rejects_another_vocabulary(space):
     with pytest.raises(DataError, match="same composition space"):
-        ChargeBalance(space)(DesignBatch.from_counts(np.ones((2, 3), dtype=np.int64)))
+        ChargeBalance(space)(DesignBatch.of(np.ones((2, 3), dtype=np.int64)))
 
 
 # ---------------------------------------------------------------------------- size limits
@@ -154,7 +156,7 @@ def test_known_supply_risk(space):
     assert constraint.labels() == ["known_hhi_production"]
     assert "H, Xe" in constraint.describe()
     feasible = constraint(batch)[:, 0] <= 0
-    assert np.isfinite(hhi(batch.counts)[feasible]).all()
+    assert np.isfinite(hhi(batch.designs)[feasible]).all()
 
 
 # ---------------------------------------------------------------------------- novelty
@@ -252,7 +254,7 @@ def all_constraints(space):
 def test_evaluate_constraints_shapes_labels_and_finite(space):
     counts = np.vstack([random_counts(space, 40, seed=5), np.zeros((2, space.n_var), np.int64)])
     std = {"S_p": np.where(np.arange(42) % 3 == 0, np.nan, 0.5)}
-    batch = DesignBatch.from_counts(counts, std=std)
+    batch = DesignBatch.of(counts, std=std)
     constraints = all_constraints(space)
     G, labels = evaluate_constraints(constraints, batch)
     assert G.shape == (42, 7) and G.dtype == np.float64
@@ -271,7 +273,7 @@ def test_evaluate_constraints_shapes_labels_and_finite(space):
     for constraint in constraints:
         assert isinstance(constraint.describe(), str) and constraint.describe()
         assert constraint(batch).shape == (42, len(constraint.labels()))
-    empty_batch = DesignBatch.from_counts(np.zeros((0, space.n_var), np.int64), std={"S_p": []})
+    empty_batch = DesignBatch.of(np.zeros((0, space.n_var), np.int64), std={"S_p": []})
     G0, _ = evaluate_constraints(constraints, empty_batch)
     assert G0.shape == (0, 7)
     G_none, labels_none = evaluate_constraints([], batch)
@@ -353,16 +355,16 @@ def test_window_infinite_bounds_and_failures(space):
     assert window.describe() == "S_p in [100, inf) µV/K with probability >= 0.5"
     upper = PropertyWindow("x", -np.inf, 3.0)
     assert upper.describe() == "x in (-inf, 3] with probability >= 0.5"
-    b = DesignBatch.from_counts([[1, 1]] * 2, mean={"x": [2.0, 4.0]}, std={"x": [0.0, 0.0]})
+    b = DesignBatch.of([[1, 1]] * 2, mean={"x": [2.0, 4.0]}, std={"x": [0.0, 0.0]})
     np.testing.assert_allclose(upper(b)[:, 0], [-1.0, 1.0])
     with pytest.raises(MissingTargetError, match="window on 'S_p'"):
-        window(DesignBatch.from_counts([[1, 1]]))
+        window(DesignBatch.of([[1, 1]]))
 
 
 def test_window_on_an_analytic_property(space):
     hhi = SupplyRisk(space.elements, kind="production")
     batch = batch_of(space, ["NaCl", "Fe2O3", "Bi2Te3"], std={"hhi_production": [1e9] * 3})
-    values = hhi(batch.counts)
+    values = hhi(batch.designs)
     window = PropertyWindow("hhi_production", -np.inf, 2000.0, confidence=0.9, scale=1000.0,
                             analytic=hhi)
     # std 0 for an analytic property: the confidence does not widen anything

@@ -36,7 +36,7 @@ def test_repair_gives_exact_formula_fractions_and_is_idempotent(space, check):
     repair = SpaceRepair(space, check=check)
     X = noisy(space, 2000)
     Y = repair._do(None, X)
-    counts = repair.formulas(X)
+    counts = repair.designs(X)
     assert Y.shape == X.shape and Y.dtype == np.float64
     assert np.array_equal(Y, counts / counts.sum(axis=1, keepdims=True))  # exact fractions
     assert np.all((counts > 0).sum(axis=1) <= space.max_elements)
@@ -53,7 +53,7 @@ def test_repair_gives_exact_formula_fractions_and_is_idempotent(space, check):
 def test_repair_differs_from_one_decode_only_by_shrinking_the_formula(space):
     X = noisy(space, 2000, seed=1)
     once = space.decode(X)
-    fixed = SpaceRepair(space).formulas(X)
+    fixed = SpaceRepair(space).designs(X)
     moved = (once != fixed).any(axis=1)
     assert moved.mean() < 0.2
     assert np.all(fixed[moved].sum(axis=1) < once[moved].sum(axis=1))
