@@ -24,7 +24,8 @@ import numpy as np
 
 from evodesign.chemistry import SmactValidity
 from evodesign.datasets import load_dataset
-from evodesign.representation import CompositionSpace
+from evodesign.exceptions import EvodesignError
+from evodesign.representation import CompositionSpace, space_from_dict
 from evodesign.surrogates import data_hash
 
 if TYPE_CHECKING:
@@ -135,10 +136,30 @@ def load_generators(path: str | os.PathLike, space: CompositionSpace | None = No
             the weights) or made for another space. Both derive from
             :class:`operators.exceptions.OperatorsError` and name the file and what to do.
     """
-    from operators import load_generative_model
+    from operators import ArtifactMismatchError, load_generative_model
 
     expect: dict[str, Any] = {"kind": "composition-generators"}
     if space is not None:
         expect["elements"] = list(space.elements)
-        expect["space"] = space.to_dict()
-    return load_generative_model(path, expect=expect)
+    model = load_generative_model(path, expect=expect)
+    if space is not None:
+        # compared as spaces, not as dicts: a sidecar written before ``to_dict`` named the
+        # space's kind describes the same composition space and must still load
+        stored = model.metadata.get("space")
+        if not isinstance(stored, dict) or _space_or_none(stored) != space:
+            raise ArtifactMismatchError(
+                f"model {model.path} does not fit this use: space: model has {stored}, expected "
+                f"{space.to_dict()}; train generators for this space (or delete the file to "
+                "have a campaign retrain it)",
+                ["space"],
+                model.path,
+            )
+    return model
+
+
+def _space_or_none(data: dict[str, Any]) -> Any:
+    """The space a sidecar describes, or None when it names no valid space."""
+    try:
+        return space_from_dict(data)
+    except (EvodesignError, KeyError, TypeError, ValueError):
+        return None
