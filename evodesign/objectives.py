@@ -23,11 +23,18 @@ import numpy as np
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["ANALYTIC_PROPERTIES", "DIRECTIONS", "Objective"]
+__all__ = ["DIRECTIONS", "Objective", "analytic_property_names"]
 
-#: analytic properties computed from the formula itself, not by a surrogate
-ANALYTIC_PROPERTIES = ("hhi_production", "hhi_reserve")
 DIRECTIONS = ("max", "min")
+
+
+def analytic_property_names(kind: str | None = None) -> tuple[str, ...]:
+    """Properties computed from the design itself, not by a surrogate, of one space kind
+    (of every kind with ``None``): the registry's
+    :data:`~evodesign.representation.registry.analytic_properties`."""
+    from evodesign.representation.registry import analytic_properties
+
+    return analytic_properties.names(kind)
 
 
 @dataclass(frozen=True)
@@ -35,7 +42,8 @@ class Objective:
     """One objective of a campaign.
 
     Args:
-        name: a surrogate target of the data set or one of :data:`ANALYTIC_PROPERTIES`.
+        name: a surrogate target of the data set or an analytic property
+            (:func:`analytic_property_names`).
         direction: ``"max"`` or ``"min"`` (ignored with ``target``: the distance is minimised).
         kappa: optimism weight on the surrogate's std (0: score the mean).
         target: optional ``(low, high)`` interval.
@@ -69,8 +77,8 @@ class Objective:
 
     @property
     def analytic(self) -> bool:
-        """True for a property computed from the formula (no surrogate, no std)."""
-        return self.name in ANALYTIC_PROPERTIES
+        """True for a property computed from the design (no surrogate, no std)."""
+        return self.name in analytic_property_names()
 
     @property
     def display(self) -> str:

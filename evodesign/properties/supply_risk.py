@@ -24,13 +24,14 @@ import numpy as np
 from pymatgen.core import Element
 
 from evodesign.exceptions import DataError
+from evodesign.representation.registry import analytic_properties
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
     from evodesign.representation import CompositionSpace
 
-__all__ = ["SupplyRisk"]
+__all__ = ["SupplyRisk", "production_hhi", "reserve_hhi"]
 
 _KINDS = ("production", "reserve")
 
@@ -153,3 +154,17 @@ class SupplyRisk:
         if (amounts < 0).any():
             raise DataError("atom counts and fractions must be non-negative")
         return amounts
+
+
+def production_hhi(space: CompositionSpace) -> SupplyRisk:
+    """The ``hhi_production`` analytic property of a composition space's formulas."""
+    return SupplyRisk(space.elements, kind="production")
+
+
+def reserve_hhi(space: CompositionSpace) -> SupplyRisk:
+    """The ``hhi_reserve`` analytic property of a composition space's formulas."""
+    return SupplyRisk(space.elements, kind="reserve")
+
+
+analytic_properties.register("composition", "hhi_production", production_hhi)
+analytic_properties.register("composition", "hhi_reserve", reserve_hhi)

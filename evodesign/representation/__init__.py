@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from evodesign.representation.composition import CompositionSpace
 from evodesign.representation.registry import space_from_dict
+from evodesign.representation import registry
 from evodesign.representation.space import DesignSpace, KnownDesigns
 
-__all__ = ["CompositionSpace", "DesignSpace", "KnownDesigns", "space_from_dict"]
+__all__ = ["CompositionSpace", "DesignSpace", "KnownDesigns", "registry", "space_from_dict"]

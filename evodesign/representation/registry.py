@@ -14,21 +14,43 @@ Example:
 
 from __future__ import annotations
 
+import importlib
 from typing import Any, Generic, TypeVar
 
 from evodesign.exceptions import EvodesignError
 
 __all__ = [
+    "BUILTIN_MODULES",
     "KindRegistry",
     "RegistryError",
     "analytic_properties",
     "constraint_builders",
+    "load_builtins",
+    "register_space",
     "space_from_dict",
     "space_settings",
     "spaces",
 ]
 
 T = TypeVar("T")
+
+#: the modules that register the built-in spaces and their parts, imported on the first
+#: lookup. A new built-in space adds its modules here; code outside evodesign (a plug-in,
+#: a test) registers by importing its own module before it runs a search.
+BUILTIN_MODULES = (
+    "evodesign.representation.composition",
+    "evodesign.properties.supply_risk",
+)
+_loaded = False
+
+
+def load_builtins() -> None:
+    """Import :data:`BUILTIN_MODULES` (once), so their parts are registered."""
+    global _loaded
+    if not _loaded:
+        _loaded = True
+        for module in BUILTIN_MODULES:
+            importlib.import_module(module)
 
 
 class RegistryError(EvodesignError, KeyError):
@@ -59,6 +81,7 @@ class KindRegistry(Generic[T]):
 
     def get(self, kind: str, name: str) -> T:
         """The part, or a :class:`RegistryError` naming the valid ones."""
+        load_builtins()
         table = self._parts.get(kind, {})
         if name not in table:
             valid = ", ".join(repr(n) for n in sorted(table)) or "none"
@@ -67,12 +90,14 @@ class KindRegistry(Generic[T]):
 
     def names(self, kind: str | None = None) -> tuple[str, ...]:
         """Registered names of ``kind`` (of every kind, for the one-part-per-kind tables)."""
+        load_builtins()
         if kind is None:
             return tuple(sorted(n for table in self._parts.values() for n in table))
         return tuple(sorted(self._parts.get(kind, {})))
 
     def items(self, kind: str) -> dict[str, T]:
         """A copy of ``kind``'s table."""
+        load_builtins()
         return dict(self._parts.get(kind, {}))
 
 
@@ -82,8 +107,9 @@ spaces: KindRegistry[type] = KindRegistry("design space")
 space_settings: KindRegistry[type] = KindRegistry("space settings")
 #: ``kind -> property name -> factory(space) -> callable(designs) -> (n,) values``
 analytic_properties: KindRegistry[Any] = KindRegistry("analytic property")
-#: ``kind -> name -> factory(space, **options) -> Constraint``
-constraint_builders: KindRegistry[Any] = KindRegistry("constraint")
+#: ``kind -> name -> factory(config, models) -> list of Constraint``: what a campaign's
+#: ``[constraints]`` table means in that space
+constraint_builders: KindRegistry[Any] = KindRegistry("constraint set")
 
 
 def register_space(cls: type) -> type:
@@ -97,6 +123,7 @@ def space_from_dict(data: dict[str, Any]) -> Any:
     only kind before the key existed)."""
     data = dict(data)
     kind = data.pop("kind", "composition")
+    load_builtins()
     if kind not in spaces.names():
         raise RegistryError(f"unknown design space kind {kind!r}; valid: {', '.join(map(repr, spaces.names()))}")
     return spaces.get(kind, kind).from_dict(data)
