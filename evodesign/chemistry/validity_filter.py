@@ -22,6 +22,7 @@ import numpy as np
 
 from evodesign.chemistry.charge_balance import SmactValidity
 from evodesign.exceptions import DataError
+from evodesign.representation.rows import row_ids
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -31,12 +32,6 @@ if TYPE_CHECKING:
 __all__ = ["CachedSmactValidity", "ValidityFilter"]
 
 MODES = ("strict", "cdvae")
-
-
-def _formula_ids(counts: NDArray[np.int64]) -> NDArray[np.void]:
-    """One id per `(n, n_var)` count row, `(n,)`; equal for equal rows."""
-    counts = np.ascontiguousarray(counts)
-    return counts.view(np.dtype((np.void, counts.itemsize * counts.shape[1])))[:, 0]
 
 
 class CachedSmactValidity:
@@ -93,7 +88,7 @@ class CachedSmactValidity:
         reduced = counts // np.maximum(np.gcd.reduce(counts, axis=1), 1)[:, None]
         if reduced.max() > np.iinfo(np.int16).max:
             return self.check(reduced, include_alloys=self.mode == "cdvae")
-        ids = _formula_ids(reduced.astype(np.int16))
+        ids = row_ids(reduced.astype(np.int16))
         unique, first, inverse = np.unique(ids, return_index=True, return_inverse=True)
         pos = np.searchsorted(self._ids, unique)
         known = pos < len(self._ids)

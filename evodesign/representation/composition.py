@@ -19,6 +19,7 @@ from pymatgen.core import Composition, Element
 
 from evodesign.exceptions import DataError
 from evodesign.representation.registry import register_space
+from evodesign.representation.rows import row_ids
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -377,8 +378,7 @@ class CompositionSpace:
         Equal formulas give equal ids, so ``np.unique`` and ``np.isin`` on them find
         duplicates and known formulas for a whole population in one vectorized call.
         """
-        counts = np.ascontiguousarray(np.asarray(counts, dtype=np.int64))
-        return counts.view(np.dtype((np.void, counts.dtype.itemsize * counts.shape[1])))[:, 0]
+        return row_ids(np.asarray(counts, dtype=np.int64))
 
     # ------------------------------------------------------------------ the seam
     def encode(self, designs: ArrayLike) -> NDArray[np.float64]:

@@ -18,6 +18,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pymoo.core.duplicate import DuplicateElimination, default_attr
 
+from evodesign.representation.rows import row_ids
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
@@ -44,8 +46,7 @@ def formula_keys(X: ArrayLike) -> NDArray[np.void]:
     if X.ndim != 2:
         raise ValueError(f"expected a (n, n_var) array of rows, got shape {X.shape}")
     # + 0.0 turns -0.0 into 0.0, so that equal numbers have equal bytes
-    rows = np.ascontiguousarray(X.astype(np.float64, copy=False) + 0.0)
-    return rows.view(np.dtype((np.void, rows.itemsize * rows.shape[1])))[:, 0]
+    return row_ids(X.astype(np.float64, copy=False) + 0.0)
 
 
 _HASH_SEED = 0x5EED_F0B1

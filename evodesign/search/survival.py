@@ -26,6 +26,8 @@ from pymoo.operators.survival.rank_and_crowding.metrics import get_crowding_func
 from pymoo.util.nds.non_dominated_sorting import NonDominatedSorting
 from pymoo.util.randomized_argsort import randomized_argsort
 
+from evodesign.representation.rows import row_ids
+
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
@@ -51,9 +53,7 @@ def chemical_system_ids(X: ArrayLike) -> NDArray[np.int64]:
         raise ValueError(f"expected a (n, n_var) array of rows, got shape {X.shape}")
     if len(X) == 0:
         return np.zeros(0, dtype=np.int64)
-    packed = np.ascontiguousarray(np.packbits(X > 0, axis=1))
-    keys = packed.view(np.dtype((np.void, packed.shape[1])))[:, 0]
-    _, ids = np.unique(keys, return_inverse=True)
+    _, ids = np.unique(row_ids(np.packbits(X > 0, axis=1)), return_inverse=True)
     return ids.reshape(-1).astype(np.int64)
 
 
