@@ -18,18 +18,22 @@ from operators.crossover import (
 from operators.deap_tools import mate, mutate
 from operators.exceptions import ArtifactError, ArtifactMismatchError, DataError, OperatorsError
 from operators.gan import LatentGAN
+from operators.codecs import Codec, SimplexCodec
+from operators.codecs.simplex_heads import SimplexHead, SparseSimplexHead
 from operators.generative import GenerativeModel
-from operators.heads import SimplexHead, SparseSimplexHead
 from operators.mutation import GANMutation, guided_latent_step, latent_step
 from operators.provenance import parent_keys, vector_key
 from operators.sampling import GeneratorSampling
 from operators.training import fit_generative_model, fit_latent_gan, fit_vae
 from operators.vae import VAE
+from operators.vaegan import VAEGAN
 
 __all__ = [
     "VAE",
+    "VAEGAN",
     "ArtifactError",
     "ArtifactMismatchError",
+    "Codec",
     "DataError",
     "GANMutation",
     "GenerativeModel",
@@ -37,6 +41,7 @@ __all__ = [
     "LatentGAN",
     "LatentInterpolationCrossover",
     "OperatorsError",
+    "SimplexCodec",
     "SimplexHead",
     "SparseSimplexHead",
     "fit_generative_model",

@@ -2,7 +2,8 @@
 
 The file layout and its checks (hash, metadata, no pickle) are those of
 :mod:`operators.model_files`; this module adds what a :class:`GenerativeModel` needs to
-rebuild itself: the VAE's and GAN's architecture and the training summary.
+rebuild itself: the VAE's and GAN's architecture (with the VAE's codec; files saved
+before codecs existed are simplex models) and the training summary.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ import torch
 
 from operators.exceptions import ArtifactError
 from operators.gan import LatentGAN
-from operators.generative import GenerativeModel
+from operators.vaegan import VAEGAN
 from operators.model_files import (
     repair_advice,
     model_paths,
@@ -41,13 +42,13 @@ FORMAT_VERSION = 1
 
 
 def save_generative_model(
-    model: GenerativeModel,
+    model: VAEGAN,
     path: str | os.PathLike,
     *,
     metadata: dict[str, Any] | None = None,
     overwrite: bool = False,
 ) -> Path:
-    """Save a :class:`GenerativeModel` as ``PATH.safetensors`` + ``PATH.json``.
+    """Save a :class:`~operators.vaegan.VAEGAN` as ``PATH.safetensors`` + ``PATH.json``.
 
     Args:
         model: the trained bundle; its ``path`` and ``sha256`` are set to the saved files.
@@ -88,7 +89,7 @@ def load_generative_model(
     *,
     expect: dict[str, Any] | None = None,
     sha256: str | None = None,
-) -> GenerativeModel:
+) -> VAEGAN:
     """Load a model saved with :func:`save_generative_model`, refusing corrupted or wrong files.
 
     Args:
@@ -124,7 +125,7 @@ def load_generative_model(
             + repair_advice(tensor_path, json_path),
             tensor_path,
         ) from err
-    model = GenerativeModel(
+    model = VAEGAN(
         vae, gan, metadata=sidecar.get("metadata"), info=sidecar.get("training"),
         **(sidecar.get("inference") or {}),
     )

@@ -19,7 +19,7 @@ import torch
 from pymoo.core.mutation import Mutation
 
 from operators.acceptance import Accept, check_max_tries, redraw_rejected
-from operators.generative import SOURCES
+from operators.generative import LATENT_SOURCES
 from operators.provenance import CLONE, vector_key
 from operators.reference import ModelHolder
 from operators.seeding import torch_generator
@@ -170,8 +170,8 @@ class GANMutation(ModelHolder, Mutation):
             raise ValueError(f"strength must be in [0, 1], got {strength}")
         _check_direction(direction)
         self.direction = direction
-        if source not in SOURCES:
-            raise ValueError(f"unknown source {source!r}; choose one of {SOURCES}")
+        if source not in LATENT_SOURCES:
+            raise ValueError(f"unknown source {source!r}; choose one of {LATENT_SOURCES}")
         self.strength = float(strength)
         self.source = source
         self.accept = accept

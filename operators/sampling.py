@@ -10,7 +10,7 @@ from pymoo.core.sampling import Sampling
 
 from operators.reference import ModelHolder
 from operators.seeding import torch_generator
-from operators.vectors import check_shape, check_simplex
+from operators.vectors import check_shape
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -59,7 +59,7 @@ class GeneratorSampling(ModelHolder, Sampling):
                 raise ValueError(
                     f"source={source!r} needs data: a (n, n_var) array of known vectors"
                 )
-            data = check_simplex(data, "data", renormalize=False)
+            data = self.model.codec.check(data, "data", renormalize=False)
             data = check_shape(data, self.model.n_var, "data")
             # duplicates would only be removed again by pymoo's duplicate elimination
             data = np.unique(data, axis=0)
@@ -69,7 +69,7 @@ class GeneratorSampling(ModelHolder, Sampling):
 
     def _split(self, n_samples: int) -> tuple[str, int]:
         """The generator used and how many of ``n_samples`` rows it makes."""
-        generated = "gan" if self.model.gan is not None else "vae"
+        generated = "gan" if "gan" in self.model.sources else "vae"
         if self.source in ("gan", "vae"):
             return self.source, n_samples
         if self.source == "data":

@@ -18,12 +18,12 @@ import torch
 
 from operators.exceptions import DataError
 from operators.gan import LatentGAN
-from operators.generative import GenerativeModel
-from operators.heads import Head
+from operators.codecs import make_codec
+from operators.codecs.simplex_heads import Head
 from operators.progress import progress_bar
 from operators.seeding import as_generator, torch_generator
 from operators.vae import VAE
-from operators.vectors import check_simplex
+from operators.vaegan import VAEGAN
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -75,7 +75,8 @@ def fit_vae(
     *,
     latent_dim: int = 32,
     hidden: tuple[int, ...] = (256, 256),
-    head: str | Head | dict[str, Any] = "sparse_simplex",
+    head: str | Head | dict[str, Any] | None = None,
+    codec: str = "simplex",
     beta: float = 0.001,
     warmup_epochs: int = 10,
     learning_rate: float = 3e-3,
@@ -122,9 +123,10 @@ def fit_vae(
             encoder's mean: 16 / 1e-2: 47 %; 32 / 1e-3: 76 %; 32 / 1e-4: 62 %; 64 / 1e-3:
             same as 32; docs/benchmarks/NOTES.md), within a ~3 min training budget.
         hidden: encoder hidden widths (decoder: reversed).
-        head: output head (see :mod:`operators.heads`); unset support bounds of a
-            :class:`~operators.heads.SparseSimplexHead` are set to the range of support
-            sizes in ``X``.
+        head: output head of the codec (``None``: its default; for the simplex codec see
+            :mod:`operators.codecs.simplex_heads`); settings left unset are fitted to ``X``
+            by the codec (a sparse head's support bounds: the range of support sizes).
+        codec: the kind of data (:mod:`operators.codecs`; ``"simplex"``: fraction rows).
         beta: final KL weight (small: reconstructions must be exact; the latent GAN,
             not the prior, supplies realistic samples).
         warmup_epochs: epochs of linear KL warm-up.
@@ -152,16 +154,13 @@ def fit_vae(
         validation row indices.
     """
     start = time.perf_counter()
-    X = check_simplex(X)
+    codec = make_codec(codec)
+    X = codec.check(X)
     rng = as_generator(random_state)
     train, val = _split(len(X), validation_fraction, rng)
     gen = torch_generator(rng)
-    vae = VAE(X.shape[1], latent_dim=latent_dim, hidden=hidden, head=head, generator=gen)
-    nnz = (X > 0).sum(axis=1)
-    if getattr(vae.head, "min_support", 0) is None:
-        vae.head.min_support = int(nnz.min())
-    if getattr(vae.head, "max_support", 0) is None:
-        vae.head.max_support = int(nnz.max())
+    vae = VAE(X.shape[1], latent_dim=latent_dim, hidden=hidden, head=head, generator=gen, codec=codec)
+    codec.fit_head(vae.head, X)
     x_train = torch.as_tensor(X[train], dtype=torch.float32)
     x_val = torch.as_tensor(X[val], dtype=torch.float32)
 
@@ -372,7 +371,7 @@ def fit_latent_gan(
         ``fd_floor`` and ``seconds``.
     """
     start = time.perf_counter()
-    X = check_simplex(X)
+    X = vae.codec.check(X)
     if X.shape[1] != vae.n_var:
         raise DataError(
             f"X has {X.shape[1]} components per row; the VAE was trained on {vae.n_var}"
@@ -457,7 +456,7 @@ def fit_generative_model(
     num_threads: int | None = 1,
     random_state: int | np.random.Generator | None = None,
     progress: bool = True,
-) -> tuple[GenerativeModel, dict[str, Any]]:
+) -> tuple[VAEGAN, dict[str, Any]]:
     """Train a VAE and (``train_gan``) a latent GAN on ``X`` and bundle them.
 
     Args:
@@ -466,7 +465,7 @@ def fit_generative_model(
         gan_options: keyword arguments of :func:`fit_latent_gan`.
         train_gan: also train the GAN.
         metadata: facts saved with the model (vocabulary, data hash, ...).
-        refine_steps: the model's encoding refinement (see :mod:`operators.generative`;
+        refine_steps: the model's encoding refinement (see :mod:`operators.vaegan`;
             default 10: held-out transport formulas reconstructed 76 % -> 97 %).
         num_threads: torch intra-op threads while training, restored afterwards
             (``None``: leave as is). One is the default because these networks are small:
@@ -476,7 +475,7 @@ def fit_generative_model(
         progress: show progress (see :func:`fit_vae`).
 
     Returns:
-        The :class:`GenerativeModel` and ``{"vae": history, "gan": history or None}``.
+        The :class:`~operators.vaegan.VAEGAN` and ``{"vae": history, "gan": history or None}``.
     """
     rng = as_generator(random_state)
     vae_options, gan_options = dict(vae_options or {}), dict(gan_options or {})
@@ -506,7 +505,7 @@ def fit_generative_model(
         if gan_history is None
         else {k: gan_history[k] for k in ("best_step", "steps", "best_fd", "fd_floor", "seconds")},
     }
-    model = GenerativeModel(
+    model = VAEGAN(
         vae, gan, metadata=metadata, info=summary, refine_steps=refine_steps
     )
     return model, {"vae": vae_history, "gan": gan_history}

@@ -3,8 +3,10 @@
 The encoder sees the vector and its presence mask (``x > 0``) -- the mask makes "which
 components" as visible to the first layer as "how much", which matters for small fractions
 -- and outputs a diagonal Gaussian; the decoder maps a latent point to the parameters of an
-output head (:mod:`operators.heads`), by default :class:`~operators.heads.SparseSimplexHead`,
-whose hard decoding gives sparse rows with exact zeros.
+output head, by default the simplex codec's
+:class:`~operators.codecs.simplex_heads.SparseSimplexHead`, whose hard decoding gives sparse
+rows with exact zeros. What is specific to a kind of data -- the encoder's input features and
+the heads -- comes from a codec (:mod:`operators.codecs`).
 
 The KL term is weighted by ``beta`` (Higgins et al., ICLR 2017) with a linear warm-up from 0
 (Bowman et al., CoNLL 2016; done by :func:`operators.training.fit_vae`): a small ``beta``
@@ -18,7 +20,7 @@ from typing import Any
 
 import torch
 
-from operators.heads import Head, make_head
+from operators.codecs import Codec, make_codec
 from operators.mlp import mlp
 
 __all__ = ["VAE"]
@@ -33,8 +35,11 @@ class VAE(torch.nn.Module):
         n_var: vector length.
         latent_dim: dimension of the latent space.
         hidden: encoder hidden widths; the decoder uses them reversed.
-        head: output head name (``"sparse_simplex"`` or ``"simplex"``), config dict or instance.
+        head: output head name, config dict or instance (``None``: the codec's default;
+            for the simplex codec ``"sparse_simplex"`` or ``"simplex"``).
         generator: source of the initial weights (``None``: a fixed seed).
+        codec: the data kind's codec or its name (default ``"simplex"``; model files saved
+            before codecs existed are simplex models).
     """
 
     def __init__(
@@ -42,17 +47,20 @@ class VAE(torch.nn.Module):
         n_var: int,
         latent_dim: int = 16,
         hidden: tuple[int, ...] = (256, 256),
-        head: str | Head | dict[str, Any] = "sparse_simplex",
+        head: Any = None,
         generator: torch.Generator | None = None,
+        codec: str | Codec = "simplex",
     ) -> None:
         super().__init__()
+        self.codec = make_codec(codec)
         self.n_var = int(n_var)
         self.latent_dim = int(latent_dim)
         self.hidden = tuple(int(h) for h in hidden)
-        self.head = make_head(head, self.n_var)
+        self.head = self.codec.make_head(self.codec.default_head if head is None else head, self.n_var)
         if generator is None:
             generator = torch.Generator().manual_seed(0)
-        self.encoder = mlp((3 * self.n_var, *self.hidden, 2 * self.latent_dim), generator)
+        n_in = self.codec.n_features(self.n_var)
+        self.encoder = mlp((n_in, *self.hidden, 2 * self.latent_dim), generator)
         self.decoder = mlp((self.latent_dim, *self.hidden[::-1], self.head.n_params), generator)
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
@@ -61,29 +69,21 @@ class VAE(torch.nn.Module):
         mu, logvar = out.chunk(2, dim=-1)
         return mu, logvar.clamp(*_LOGVAR_RANGE)
 
-    @staticmethod
-    def features(x: torch.Tensor) -> torch.Tensor:
-        """Encoder input, `(n, n_var)` -> `(n, 3 * n_var)`: fractions, presence mask and the
-        centred log-ratios of the present fractions (0 elsewhere), which resolve small
-        fractions and ratios that the raw fractions squeeze near 0."""
-        present = x > 0
-        m = present.to(x.dtype)
-        log_x = torch.log(torch.where(present, x, torch.ones_like(x)))
-        mean_log = log_x.sum(dim=-1, keepdim=True) / m.sum(dim=-1, keepdim=True).clamp(min=1)
-        clr = (log_x - mean_log) * m
-        return torch.cat([x, m, clr], dim=-1)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        """Encoder input, `(n, n_var)` -> `(n, n_features)`: the codec's features."""
+        return self.codec.features(x)
 
     def decode(self, z: torch.Tensor) -> torch.Tensor:
         """Head parameters, `(n, latent_dim)` -> `(n, head.n_params)`."""
         return self.decoder(z)
 
     def reconstruct(self, x: torch.Tensor, hard: bool = True) -> torch.Tensor:
-        """Decode the posterior mean, `(n, n_var)` -> `(n, n_var)` simplex rows."""
+        """Decode the posterior mean, `(n, n_var)` -> `(n, n_var)` rows."""
         mu, _ = self.encode(x)
         return self.head.decode(self.decode(mu), hard=hard)
 
     def sample(self, n: int, generator: torch.Generator, hard: bool = True) -> torch.Tensor:
-        """Decode `n` draws from the prior N(0, I) into `(n, n_var)` simplex rows."""
+        """Decode `n` draws from the prior N(0, I) into `(n, n_var)` rows."""
         z = torch.randn(n, self.latent_dim, generator=generator)
         return self.head.decode(self.decode(z), hard=hard)
 
@@ -93,7 +93,7 @@ class VAE(torch.nn.Module):
         """Negative beta-ELBO for a batch, from one reparameterised latent draw per row.
 
         Args:
-            x: a `(n, n_var)` batch of simplex rows.
+            x: a `(n, n_var)` batch of rows.
             beta: weight of the KL term.
             generator: source of the reparameterisation noise.
 
@@ -119,4 +119,5 @@ class VAE(torch.nn.Module):
             "latent_dim": self.latent_dim,
             "hidden": list(self.hidden),
             "head": self.head.config(),
+            "codec": self.codec.name,
         }

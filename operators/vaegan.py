@@ -1,4 +1,4 @@
-"""The trained bundle the operators use: a VAE, optionally a latent GAN, numpy in and out.
+"""The first :class:`~operators.generative.GenerativeModel`: a VAE and optionally a latent GAN.
 
 Encoding can be *refined* (semi-amortized inference, Kim et al., ICML 2018): the encoder's
 posterior mean is a first guess, and a few Adam steps on each row's code then minimise the
@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from operators.exceptions import DataError, OperatorsError
+from operators.generative import LATENT_SOURCES
 from operators.vectors import check_shape
 
 if TYPE_CHECKING:
@@ -28,9 +29,7 @@ if TYPE_CHECKING:
     from operators.gan import LatentGAN
     from operators.vae import VAE
 
-__all__ = ["GenerativeModel"]
-
-SOURCES = ("gan", "vae")
+__all__ = ["VAEGAN"]
 
 
 def _unique_rows(X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[np.int64]]:
@@ -52,12 +51,14 @@ def _unique_rows(X: NDArray[np.float64]) -> tuple[NDArray[np.float64], NDArray[n
     return unique, np.asarray(inverse).reshape(-1)
 
 
-class GenerativeModel:
+class VAEGAN:
     """A VAE (encoder + sharp decoder) and an optional latent GAN, in inference mode.
 
-    Every method is batched: one network call for the whole input. Arrays cross this
-    boundary as numpy: vectors as float64 (so that decoded rows sum to 1 to machine
+    Implements :class:`~operators.generative.GenerativeModel`. Every method is batched: one
+    network call for the whole input. Arrays cross this boundary as numpy: vectors as
+    float64 (the VAE's codec makes decoded rows exact, e.g. summing to 1 to machine
     precision), latents as float64 too (the interpolation arithmetic is done in numpy).
+    What depends on the kind of data is the VAE's codec (:mod:`operators.codecs`).
 
     Args:
         vae: the trained VAE.
@@ -111,7 +112,7 @@ class GenerativeModel:
     def __repr__(self) -> str:
         where = f", path={str(self.path)!r}" if self.path else ""
         return (
-            f"GenerativeModel(n_var={self.n_var}, latent_dim={self.latent_dim}, "
+            f"VAEGAN(n_var={self.n_var}, latent_dim={self.latent_dim}, "
             f"gan={self.gan is not None}{where})"
         )
 
@@ -122,6 +123,16 @@ class GenerativeModel:
     @property
     def latent_dim(self) -> int:
         return self.vae.latent_dim
+
+    @property
+    def codec(self) -> Any:
+        """The VAE's codec (:mod:`operators.codecs`)."""
+        return self.vae.codec
+
+    @property
+    def sources(self) -> tuple[str, ...]:
+        """Latent sources :meth:`sample_latent` draws from: ``"gan"`` if trained, ``"vae"``."""
+        return LATENT_SOURCES if self.gan is not None else ("vae",)
 
     def encode(self, X: ArrayLike, refine: bool = True) -> NDArray[np.float64]:
         """Latent codes, `(n, n_var)` -> `(n, latent_dim)`: the posterior means, refined.
@@ -175,14 +186,20 @@ class GenerativeModel:
         return z
 
     def _matches(self, params: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
-        """`(n,)`: the hard decoding of `(n, n_params)` ``params`` has the support of
-        `(n, n_var)` ``x`` and every component within ``refine_tol``."""
-        rec = self.vae.head.decode(params, hard=True)
-        support = ((rec > 0) == (x > 0)).all(dim=1)
-        return support & ((rec - x).abs().amax(dim=1) <= self.refine_tol)
+        """`(n,)`: the hard decoding of `(n, n_params)` ``params`` reproduces `(n, n_var)`
+        ``x`` within ``refine_tol`` (the codec says what that means)."""
+        return self.codec.matches(self.vae.head.decode(params, hard=True), x, self.refine_tol)
+
+    def matches(self, decoded: ArrayLike, X: ArrayLike) -> NDArray[np.bool_]:
+        """`(n,)` bools: hard-decoded rows `(n, n_var)` reproduce the rows `(n, n_var)` ``X``
+        within ``refine_tol``, the test :meth:`encode`'s refinement stops on -- so a latent
+        point that decoded to ``decoded[i]`` serves as a code of ``X[i]``."""
+        rec = torch.as_tensor(np.asarray(decoded, dtype=np.float64))
+        x = torch.as_tensor(np.asarray(X, dtype=np.float64))
+        return self.codec.matches(rec, x, self.refine_tol).numpy()
 
     def decode(self, Z: ArrayLike, hard: bool = True) -> NDArray[np.float64]:
-        """Simplex rows, `(n, latent_dim)` -> `(n, n_var)` float64 summing to 1.
+        """Decoded rows, `(n, latent_dim)` -> `(n, n_var)` float64 (see the codec's ``finish``).
 
         Args:
             Z: latent points.
@@ -194,8 +211,7 @@ class GenerativeModel:
         with torch.inference_mode():
             params = self.vae.decode(torch.as_tensor(Z, dtype=torch.float32))
             rows = self.vae.head.decode(params, hard=hard).double().numpy()
-        # float32 softmax sums to 1 only within ~1e-7; renormalise in float64
-        return rows / rows.sum(axis=1, keepdims=True)
+        return self.codec.finish(rows)
 
     def reconstruct(
         self, X: ArrayLike, hard: bool = True, refine: bool = True
@@ -214,7 +230,7 @@ class GenerativeModel:
                 return self.gan.sample(n, generator).double().numpy()
         if source == "vae":
             return torch.randn(n, self.latent_dim, generator=generator).double().numpy()
-        raise ValueError(f"unknown latent source {source!r}; choose one of {SOURCES}")
+        raise ValueError(f"unknown latent source {source!r}; choose one of {LATENT_SOURCES}")
 
     def sample(
         self, n: int, source: str, generator: torch.Generator, hard: bool = True

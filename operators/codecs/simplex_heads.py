@@ -1,4 +1,4 @@
-"""Decoder output heads: how a decoder's raw outputs become fraction vectors, and their loss.
+"""Decoder output heads of the simplex codec: raw decoder outputs -> fraction rows, and their loss.
 
 A head turns the `(n, n_params)` output of a decoder network into `(n, n_var)` rows on the
 simplex (non-negative, summing to 1) and scores such outputs against data.

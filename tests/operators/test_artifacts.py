@@ -8,7 +8,7 @@ import pytest
 from operators import (
     ArtifactError,
     ArtifactMismatchError,
-    GenerativeModel,
+    VAEGAN,
     load_generative_model,
     read_sidecar,
     save_generative_model,
@@ -39,9 +39,9 @@ def test_expect_names_the_differing_key(model_path):
 
 def test_corrupted_or_missing_files_are_refused(model, tmp_path):
     path = tmp_path / "m"
-    save_generative_model(GenerativeModel(model.vae, model.gan), path)
+    save_generative_model(VAEGAN(model.vae, model.gan), path)
     with pytest.raises(ArtifactError, match="already exists"):
-        save_generative_model(GenerativeModel(model.vae), path)
+        save_generative_model(VAEGAN(model.vae), path)
     tensors, sidecar = model_paths(path)
     blob = bytearray(tensors.read_bytes())
     blob[-1] ^= 0xFF
@@ -61,7 +61,7 @@ def test_corrupted_or_missing_files_are_refused(model, tmp_path):
 
 def test_a_model_without_gan_round_trips(model, tmp_path, data):
     _, test = data
-    bare = GenerativeModel(model.vae)
+    bare = VAEGAN(model.vae)
     save_generative_model(bare, tmp_path / "vae_only", metadata={"note": "no gan"})
     loaded = load_generative_model(tmp_path / "vae_only.json")
     assert loaded.gan is None and loaded.metadata == {"note": "no gan"}

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from operators.heads import SimplexHead, SparseSimplexHead, make_head
+from operators.codecs.simplex_heads import SimplexHead, SparseSimplexHead, make_head
 
 
 def _rows() -> torch.Tensor:

@@ -7,7 +7,7 @@ import pickle
 import pytest
 import torch
 
-from operators import GenerativeModel, load_generative_model, save_generative_model
+from operators import VAEGAN, load_generative_model, save_generative_model
 from operators.exceptions import ArtifactError, ArtifactMismatchError, OperatorsError
 from operators.model_files import (
     model_complete,
@@ -91,7 +91,7 @@ def test_flipped_generator_weights_name_the_file_and_what_to_do(model, tmp_path)
     from evodesign.generators import load_generators
 
     path = tmp_path / "gen"
-    save_generative_model(GenerativeModel(model.vae), path)
+    save_generative_model(VAEGAN(model.vae), path)
     tensors, sidecar = model_paths(path)
     blob = bytearray(tensors.read_bytes())
     blob[len(blob) // 2] ^= 0x01

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 from pymoo.core.population import Population
 
-from operators import GANMutation, GenerativeModel, OperatorsError, latent_step, vector_key
+from operators import GANMutation, VAEGAN, OperatorsError, latent_step, vector_key
 from toy_data import N_VAR, ToyProblem
 
 
@@ -72,7 +72,7 @@ def test_provenance_chains_after_crossover(model, data):
 
 def test_a_model_without_gan_needs_the_prior_source(model, data):
     train, _ = data
-    bare = GenerativeModel(model.vae)
+    bare = VAEGAN(model.vae)
     with pytest.raises(OperatorsError, match="no latent GAN"):
         GANMutation(bare)._do(ToyProblem(), train[:3], random_state=np.random.default_rng(0))
     prior = GANMutation(bare, source="vae")

@@ -15,7 +15,7 @@ from pymoo.core.population import Population
 from operators import (
     ArtifactMismatchError,
     GANMutation,
-    GenerativeModel,
+    VAEGAN,
     GeneratorSampling,
     LatentInterpolationCrossover,
     save_generative_model,
@@ -69,11 +69,11 @@ def test_offspring_are_equal_in_another_process(model, data, tmp_path):
 
 def test_a_replaced_or_corrupted_model_file_is_refused_after_unpickling(model, data, tmp_path):
     train, _ = data
-    own = GenerativeModel(model.vae, model.gan)
+    own = VAEGAN(model.vae, model.gan)
     save_generative_model(own, tmp_path / "m")
     blob = pickle.dumps(GeneratorSampling(own, source="gan"))
     # retrained/replaced under the same name: consistent files, but not the referenced ones
-    save_generative_model(GenerativeModel(model.vae), tmp_path / "m", overwrite=True)
+    save_generative_model(VAEGAN(model.vae), tmp_path / "m", overwrite=True)
     sampling = pickle.loads(blob)
     with pytest.raises(ArtifactMismatchError, match="changed since it was referenced"):
         sampling.do(ToyProblem(), 4, random_state=np.random.default_rng(0))
@@ -86,7 +86,7 @@ def test_a_replaced_or_corrupted_model_file_is_refused_after_unpickling(model, d
 
 def test_an_unsaved_model_cannot_be_pickled_by_reference(model):
     with pytest.raises(pickle.PicklingError, match="never saved"):
-        pickle.dumps(GANMutation(GenerativeModel(model.vae, model.gan)))
+        pickle.dumps(GANMutation(VAEGAN(model.vae, model.gan)))
 
 
 def test_deepcopy_shares_the_model_and_a_path_works_as_model(model, model_path):

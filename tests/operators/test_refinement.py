@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from operators import GenerativeModel, load_generative_model, save_generative_model
+from operators import VAEGAN, load_generative_model, save_generative_model
 
 
 def _matches(model: GenerativeModel, X: np.ndarray, refine: bool) -> np.ndarray:
@@ -16,7 +16,7 @@ def _matches(model: GenerativeModel, X: np.ndarray, refine: bool) -> np.ndarray:
 
 def test_refinement_reconstructs_more_held_out_rows_and_leaves_matching_rows_alone(model, data):
     _, held = data
-    refined = GenerativeModel(model.vae, model.gan, refine_steps=30)
+    refined = VAEGAN(model.vae, model.gan, refine_steps=30)
     before, after = _matches(refined, held, False), _matches(refined, held, True)
     assert before.mean() < 0.98
     assert after.mean() > before.mean() + 0.25 * (1 - before.mean())
@@ -31,27 +31,27 @@ def test_refinement_reconstructs_more_held_out_rows_and_leaves_matching_rows_alo
 
 def test_refine_steps_zero_is_the_posterior_mean_and_settings_are_saved(model, data, tmp_path):
     _, held = data
-    plain = GenerativeModel(model.vae, model.gan, refine_steps=0)
+    plain = VAEGAN(model.vae, model.gan, refine_steps=0)
     np.testing.assert_array_equal(plain.encode(held), plain.encode(held, refine=False))
-    own = GenerativeModel(model.vae, model.gan, refine_steps=7, refine_lr=0.02, refine_tol=0.01)
+    own = VAEGAN(model.vae, model.gan, refine_steps=7, refine_lr=0.02, refine_tol=0.01)
     save_generative_model(own, tmp_path / "m")
     loaded = load_generative_model(tmp_path / "m")
     assert loaded.inference_config() == {"refine_steps": 7, "refine_lr": 0.02, "refine_tol": 0.01}
     np.testing.assert_array_equal(loaded.encode(held[:50]), own.encode(held[:50]))
     with pytest.raises(ValueError, match="refine_steps"):
-        GenerativeModel(model.vae, refine_steps=-1)
+        VAEGAN(model.vae, refine_steps=-1)
 
 
 def test_repeated_rows_get_the_same_code_as_alone(model, data):
     _, held = data
-    refined = GenerativeModel(model.vae, model.gan, refine_steps=10)
+    refined = VAEGAN(model.vae, model.gan, refine_steps=10)
     twice = refined.encode(np.vstack([held[:100], held[:100][::-1]]))
     np.testing.assert_array_equal(twice[:100], twice[100:][::-1])
     np.testing.assert_allclose(twice[:100], refined.encode(held[:100]), atol=1e-5)
 
 
 def test_unique_rows_groups_exactly_equal_rows_only():
-    from operators.generative import _unique_rows
+    from operators.vaegan import _unique_rows
 
     rng = np.random.default_rng(0)
     base = rng.integers(0, 4, size=(300, 12)).astype(float)
