@@ -6,6 +6,11 @@ U(0, 1) per mating, and decoded; the second child uses ``1 - t``. Spherical inte
 all mass lies near a shell of radius ~sqrt(latent_dim), and the straight line between two
 points on it cuts through the low-density interior, where decodings are less realistic;
 the great-circle arc stays on the shell.
+
+Parents whose latent codes are known (kept with the population by the caller, see
+:meth:`LatentInterpolationCrossover.cross`) are not encoded again; every child comes back
+with the latent point it was decoded from, so a mutation can step on from there without
+decoding and re-encoding it.
 """
 
 from __future__ import annotations
@@ -17,7 +22,7 @@ import numpy as np
 from pymoo.core.crossover import Crossover
 
 from operators.acceptance import Accept, check_max_tries, redraw_rejected
-from operators.provenance import CLONE, join_keys, vector_key
+from operators.provenance import crossover_provenance, vector_keys
 from operators.reference import ModelHolder
 from operators.vectors import check_shape
 
@@ -111,6 +116,25 @@ def interpolation_children(
     return pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t])).reshape(2, n, -1)
 
 
+def _guided(
+    pairs: _Pairs,
+    t: NDArray[np.float64],
+    accept: Accept,
+    random_state: np.random.Generator,
+    max_tries: int,
+    extrapolation: float,
+) -> NDArray[np.float64]:
+    """The `(2n, n_var)` children of :func:`guided_interpolation_children`."""
+    n = pairs.n
+    first = pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t]))
+
+    def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        return pairs.children(rows, draw_weights(random_state, len(rows), extrapolation))
+
+    Y, _ = redraw_rejected(first, draw, accept, max_tries, parents=(pairs.A, pairs.B))
+    return Y
+
+
 def guided_interpolation_children(
     model: GenerativeModel,
     Xa: ArrayLike,
@@ -149,37 +173,63 @@ def guided_interpolation_children(
     t = np.broadcast_to(np.asarray(t, dtype=np.float64), (n,))
     _check_method(method)
     pairs = _Pairs(model, Xa, Xb, method)
-    first = pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t]))
-
-    def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        return pairs.children(rows, draw_weights(random_state, len(rows), extrapolation))
-
-    Y, _ = redraw_rejected(first, draw, accept, max_tries, parents=(pairs.A, pairs.B))
-    return Y.reshape(2, n, -1)
+    return _guided(pairs, t, accept, random_state, max_tries, extrapolation).reshape(2, n, -1)
 
 
 class _Pairs:
     """The `2n` child slots of `n` matings: slot ``r`` interpolates from parent ``a`` of
-    mating ``r % n`` (towards ``b``) with weight ``T[r]``; parents encoded at most once."""
+    mating ``r % n`` (towards ``b``) with weight ``T[r]``; parents encoded at most once,
+    those with a known code (``Za``/``Zb`` rows without NaN) never.
 
-    def __init__(self, model: GenerativeModel, Xa: NDArray, Xb: NDArray, method: str) -> None:
+    ``codes`` holds, per slot, the latent point of its last child: the interpolated point
+    it was decoded from, or the copied parent's code at ``T`` 0 or 1 (NaN if unknown)."""
+
+    def __init__(
+        self,
+        model: GenerativeModel,
+        Xa: NDArray,
+        Xb: NDArray,
+        method: str,
+        Za: NDArray | None = None,
+        Zb: NDArray | None = None,
+    ) -> None:
         self.model, self.method, self.n = model, method, len(Xa)
         self.A, self.B = np.concatenate([Xa, Xa]), np.concatenate([Xb, Xb])
-        self._Z: NDArray | None = None
+        d = model.latent_dim
+        self._Z = np.full((2 * self.n, d), np.nan)
+        if Za is not None:
+            self._Z[: self.n] = Za
+        if Zb is not None:
+            self._Z[self.n :] = Zb
+        self._encoded = False
+        self.codes = np.full((2 * self.n, d), np.nan)
+
+    def _parent_codes(self) -> NDArray[np.float64]:
+        """`(2n, latent_dim)` codes of the parents ``a`` then ``b``, the unknown ones
+        encoded (one call) the first time they are needed."""
+        if not self._encoded:
+            todo = np.flatnonzero(np.isnan(self._Z).any(axis=1))
+            if len(todo):
+                P = np.concatenate([self.A[: self.n], self.B[: self.n]])
+                self._Z[todo] = self.model.encode(P[todo])
+            self._encoded = True
+        return self._Z
 
     def children(self, rows: NDArray[np.int64], T: NDArray[np.float64]) -> NDArray[np.float64]:
         """`(m, n_var)` children of the slots ``rows`` at the `(m,)` weights ``T``."""
         A, B = self.A[rows], self.B[rows]
+        pair = rows % self.n
         out = np.empty_like(A)
         at_a, at_b = T == 0.0, T == 1.0
         out[at_a], out[at_b] = A[at_a], B[at_b]
+        codes = np.where(at_a[:, None], self._Z[pair], self._Z[self.n + pair])
         mid = ~(at_a | at_b)
         if mid.any():
-            if self._Z is None:
-                self._Z = self.model.encode(np.concatenate([self.A[: self.n], self.B[: self.n]]))
-            pair = rows[mid] % self.n
-            Za, Zb = self._Z[pair], self._Z[self.n + pair]
-            out[mid] = self.model.decode(INTERPOLATIONS[self.method](Za, Zb, T[mid]))
+            Z = self._parent_codes()
+            Za, Zb = Z[pair[mid]], Z[self.n + pair[mid]]
+            codes[mid] = INTERPOLATIONS[self.method](Za, Zb, T[mid])
+            out[mid] = self.model.decode(codes[mid])
+        self.codes[rows] = codes
         return out
 
 
@@ -228,6 +278,39 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         self.max_tries = check_max_tries(max_tries)
         self._hold(model)
 
+    def cross(
+        self,
+        X: NDArray,
+        random_state: np.random.Generator,
+        Z: NDArray | None = None,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        """Children of all matings, with their latent codes: the public array-level entry.
+
+        Args:
+            X: a `(2, n_matings, n_var)` array of parents.
+            random_state: the algorithm's generator (weights, redraws).
+            Z: `(2, n_matings, latent_dim)` latent codes of the parents, NaN rows where
+                unknown (``None``: none known); known codes are used as they are, the
+                others encoded (at most once each).
+
+        Returns:
+            ``(Y, Zc)``: the `(2, n_matings, n_var)` children and their `(2, n_matings,
+            latent_dim)` codes -- the latent point each was decoded from, or for a child
+            that copies a parent (``t`` 0 or 1) that parent's code (NaN if unknown).
+        """
+        X = np.asarray(X, dtype=np.float64)
+        n = X.shape[1]
+        Xa = check_shape(X[0], self.model.n_var, "first parents")
+        Xb = check_shape(X[1], self.model.n_var, "second parents")
+        t = draw_weights(random_state, n, self.extrapolation)
+        Za, Zb = (None, None) if Z is None else (Z[0], Z[1])
+        pairs = _Pairs(self.model, Xa, Xb, self.method, Za, Zb)
+        if self.accept is None:
+            Y = pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t]))
+        else:
+            Y = _guided(pairs, t, self.accept, random_state, self.max_tries, self.extrapolation)
+        return Y.reshape(2, n, -1), pairs.codes.reshape(2, n, -1)
+
     def _do(
         self,
         problem: Any,
@@ -237,30 +320,14 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         **kwargs: Any,
     ) -> NDArray:
         """Children of all matings, `(2, n_matings, n_var)` -> `(2, n_matings, n_var)`."""
-        t = draw_weights(random_state, X.shape[1], self.extrapolation)
-        if self.accept is None:
-            return interpolation_children(self.model, X[0], X[1], t, self.method)
-        return guided_interpolation_children(
-            self.model, X[0], X[1], t, self.accept, random_state, self.max_tries, self.method, self.extrapolation
-        )
+        return self.cross(X, random_state)[0]
 
     def do(self, problem: Any, pop: Any, parents: Any = None, *args: Any, **kwargs: Any) -> Any:
         """pymoo's crossover, then provenance on every child (see the class docstring)."""
         off = super().do(problem, pop, parents, *args, **kwargs)
         matings = pop if parents is None else [pop[m] for m in parents]
-        P = np.array([[p.X for p in mating] for mating in matings], dtype=np.float64)
-        keys = [[vector_key(x) for x in pair] for pair in P]
-        # pymoo lays children out offspring-major: row i belongs to mating i % n_matings
-        j = np.arange(len(off)) % len(matings)
-        Y = off.get("X")
-        same = np.stack([(Y == P[j, k]).all(axis=1) for k in range(self.n_parents)], axis=1)
-        operators, parent_strings = [], []
-        for i, row in enumerate(same):
-            if row.any():
-                operators.append(CLONE)
-                parent_strings.append(keys[j[i]][int(row.argmax())])
-            else:
-                operators.append(self.name)
-                parent_strings.append(join_keys(keys[j[i]]))
-        off.set("operator", operators, "parents", parent_strings)
+        P = np.swapaxes(np.array([[p.X for p in mating] for mating in matings], dtype=np.float64), 0, 1)
+        keys = vector_keys(P.reshape(-1, P.shape[-1])).reshape(P.shape[0], P.shape[1]).T
+        operator, parent_str = crossover_provenance(off.get("X"), P, keys, self.name)
+        off.set("operator", operator, "parents", parent_str)
         return off

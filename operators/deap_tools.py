@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, MutableSequence
 import numpy as np
 
 from operators.crossover import draw_weights, guided_interpolation_children, interpolation_children
-from operators.mutation import guided_latent_step, latent_step
+from operators.mutation import DEFAULT_DIRECTION, DEFAULT_STRENGTH, guided_latent_step, latent_step
 from operators.seeding import torch_generator
 
 if TYPE_CHECKING:
@@ -71,11 +71,11 @@ def mutate(
     ind: MutableSequence[Any],
     model: GenerativeModel,
     rng: np.random.Generator,
-    strength: float = 0.3,
+    strength: float = DEFAULT_STRENGTH,
     source: str = "gan",
     accept: Accept | None = None,
     max_tries: int = 4,
-    direction: str = "toward",
+    direction: str = DEFAULT_DIRECTION,
 ) -> tuple[MutableSequence[Any]]:
     """A latent step of ``strength`` towards a GAN sample (or along the difference of two), in place.
 
@@ -83,12 +83,14 @@ def mutate(
         ind: the individual, length ``n_var``.
         model: the generative model.
         rng: numpy Generator; seeds the torch generator of the GAN draw.
-        strength: step length in [0, 1]; 0 leaves ``ind`` unchanged.
+        strength: step length in [0, 1] (default 0.6, as :class:`~operators.GANMutation`);
+            0 leaves ``ind`` unchanged.
         source: ``"gan"`` or ``"vae"``.
         accept: optional acceptance test; a rejected mutant is redrawn (see
             :class:`~operators.mutation.GANMutation`).
         max_tries: draws in all, with ``accept``.
-        direction: ``"toward"`` or ``"difference"`` (see :func:`~operators.mutation.latent_step`).
+        direction: ``"difference"`` (default) or ``"toward"`` (see
+            :func:`~operators.mutation.latent_step`).
 
     Returns:
         ``(ind,)``, DEAP's convention for mutations.

@@ -7,6 +7,11 @@ lie in latent space, so the step moves the parent towards a realistic region, an
 GAN sample. Alternatives considered: Gaussian noise on ``z`` is blind to where the data
 are and walks off into holes of the latent space; the nearest of several GAN samples keeps
 steps small but needs a tuning knob of its own that ``strength`` already provides.
+
+Defaults are the measured best of the campaign (``docs/benchmarks/NOTES.md``): strength 0.6
+along the ``"difference"`` of two generator samples. Rows whose latent code is known (a
+crossover child's interpolated point, a parent's kept code; see :meth:`GANMutation.mutate`)
+step from it without being encoded again.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from pymoo.core.mutation import Mutation
 
 from operators.acceptance import Accept, check_max_tries, redraw_rejected
 from operators.generative import LATENT_SOURCES
-from operators.provenance import CLONE, vector_key
+from operators.provenance import mutation_provenance
 from operators.reference import ModelHolder
 from operators.seeding import torch_generator
 from operators.vectors import check_shape
@@ -30,10 +35,20 @@ if TYPE_CHECKING:
 
     from operators.generative import GenerativeModel
 
-__all__ = ["DIRECTIONS", "GANMutation", "guided_latent_step", "latent_step"]
+__all__ = [
+    "DEFAULT_DIRECTION",
+    "DEFAULT_STRENGTH",
+    "DIRECTIONS",
+    "GANMutation",
+    "guided_latent_step",
+    "latent_step",
+]
 
 #: how a mutation step is aimed: towards a generator sample, or along the difference of two
 DIRECTIONS = ("toward", "difference")
+#: the measured best step (docs/benchmarks/NOTES.md); the campaign's config passes its own
+DEFAULT_STRENGTH = 0.6
+DEFAULT_DIRECTION = "difference"
 
 
 def _step(
@@ -52,13 +67,50 @@ def _check_direction(direction: str) -> None:
         raise ValueError(f"unknown direction {direction!r}; choose one of {DIRECTIONS}")
 
 
+def _codes(model: GenerativeModel, X: NDArray, Z: NDArray | None) -> NDArray[np.float64]:
+    """`(n, latent_dim)` codes of `(n, n_var)` ``X``: the known rows of ``Z`` (no NaN) as
+    they are, the others encoded in one call."""
+    if Z is None:
+        return model.encode(X)
+    z = np.array(Z, dtype=np.float64, copy=True)
+    todo = np.flatnonzero(np.isnan(z).any(axis=1))
+    if len(todo):
+        z[todo] = model.encode(X[todo])
+    return z
+
+
+def _mutants(
+    model: GenerativeModel,
+    X: NDArray,
+    strength: float,
+    generator: torch.Generator,
+    accept: Accept | None,
+    max_tries: int,
+    source: str,
+    direction: str,
+    Z: NDArray | None = None,
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`(n, n_var)` mutants of ``X`` and the `(n, latent_dim)` points they were decoded from."""
+    z = _codes(model, X, Z)
+    codes = np.empty_like(z)
+
+    def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
+        codes[rows] = _step(model, z[rows], strength, generator, source, direction)
+        return model.decode(codes[rows])
+
+    Y = draw(np.arange(len(X)))
+    if accept is not None:
+        Y, _ = redraw_rejected(Y, draw, accept, max_tries, parents=(X,))
+    return Y, codes
+
+
 def latent_step(
     model: GenerativeModel,
     X: ArrayLike,
     strength: float,
     generator: torch.Generator,
     source: str = "gan",
-    direction: str = "toward",
+    direction: str = DEFAULT_DIRECTION,
 ) -> NDArray[np.float64]:
     """Move each row towards a generator sample in latent space; one encode, one decode.
 
@@ -69,11 +121,11 @@ def latent_step(
             itself (a float64 copy, bit-identical).
         generator: source of the latent samples.
         source: ``"gan"`` (default) or ``"vae"`` (the N(0, I) prior).
-        direction: ``"toward"`` (default): ``z + strength * (z_gan - z)``, a pull
-            towards where the data are; ``"difference"``: ``z + strength * (z_gan1 -
-            z_gan2)``, a step whose directions and lengths follow the spread of the data
-            (differential evolution's difference vector, drawn from the generator) with no
-            pull back to the data's centre.
+        direction: ``"difference"`` (default): ``z + strength * (z_gan1 - z_gan2)``, a
+            step whose directions and lengths follow the spread of the data (differential
+            evolution's difference vector, drawn from the generator) with no pull back to
+            the data's centre; ``"toward"``: ``z + strength * (z_gan - z)``, a pull
+            towards where the data are.
 
     Returns:
         A `(n, n_var)` array of children.
@@ -82,8 +134,7 @@ def latent_step(
     _check_direction(direction)
     if strength == 0.0 or len(X) == 0:
         return X.copy()
-    z = model.encode(X)
-    return model.decode(_step(model, z, strength, generator, source, direction))
+    return _mutants(model, X, strength, generator, None, 1, source, direction)[0]
 
 
 def guided_latent_step(
@@ -94,7 +145,7 @@ def guided_latent_step(
     accept: Accept,
     max_tries: int = 4,
     source: str = "gan",
-    direction: str = "toward",
+    direction: str = DEFAULT_DIRECTION,
 ) -> NDArray[np.float64]:
     """:func:`latent_step`, then rejected children redrawn towards new latent samples.
 
@@ -111,7 +162,7 @@ def guided_latent_step(
         accept: the acceptance test.
         max_tries: draws per row in all, the first one included.
         source: ``"gan"`` (default) or ``"vae"``.
-        direction: ``"toward"`` or ``"difference"`` (see :func:`latent_step`).
+        direction: ``"difference"`` or ``"toward"`` (see :func:`latent_step`).
 
     Returns:
         A `(n, n_var)` array of children.
@@ -120,13 +171,7 @@ def guided_latent_step(
     _check_direction(direction)
     if strength == 0.0 or len(X) == 0:
         return X.copy()
-    z = model.encode(X)
-
-    def draw(rows: NDArray[np.int64]) -> NDArray[np.float64]:
-        return model.decode(_step(model, z[rows], strength, generator, source, direction))
-
-    Y, _ = redraw_rejected(draw(np.arange(len(X))), draw, accept, max_tries, parents=(X,))
-    return Y
+    return _mutants(model, X, strength, generator, accept, max_tries, source, direction)[0]
 
 
 class GANMutation(ModelHolder, Mutation):
@@ -140,11 +185,11 @@ class GANMutation(ModelHolder, Mutation):
     Args:
         model: a :class:`~operators.generative.GenerativeModel` or the path of a saved one;
             pickled by reference (see :mod:`operators.reference`).
-        strength: step length in [0, 1] (see :func:`latent_step`).
+        strength: step length in [0, 1] (see :func:`latent_step`); default 0.6.
         prob: probability that a row is mutated.
         source: ``"gan"`` (default) or ``"vae"`` (prior samples, for a model without GAN).
-        direction: ``"toward"`` (default, a pull towards a sample) or ``"difference"``
-            (a step along the difference of two samples; see :func:`latent_step`).
+        direction: ``"difference"`` (default, a step along the difference of two samples)
+            or ``"toward"`` (a pull towards a sample; see :func:`latent_step`).
         accept: optional acceptance test (:mod:`operators.acceptance`): mutants it
             rejects, that equal their parent or that duplicate an accepted mutant of the
             same call, are redrawn towards a new latent sample,
@@ -157,12 +202,12 @@ class GANMutation(ModelHolder, Mutation):
     def __init__(
         self,
         model: GenerativeModel | str | os.PathLike,
-        strength: float = 0.3,
+        strength: float = DEFAULT_STRENGTH,
         prob: float = 1.0,
         source: str = "gan",
         accept: Accept | None = None,
         max_tries: int = 4,
-        direction: str = "toward",
+        direction: str = DEFAULT_DIRECTION,
         **kwargs: Any,
     ) -> None:
         super().__init__(prob=prob, **kwargs)
@@ -178,6 +223,29 @@ class GANMutation(ModelHolder, Mutation):
         self.max_tries = check_max_tries(max_tries)
         self._hold(model)
 
+    def mutate(
+        self, X: NDArray, random_state: np.random.Generator, Z: NDArray | None = None
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
+        """Every row mutated, with its latent code: the public array-level entry.
+
+        Args:
+            X: a `(n, n_var)` array of rows.
+            random_state: the algorithm's generator (seeds the latent draws).
+            Z: `(n, latent_dim)` codes of the rows, NaN where unknown (``None``: none
+                known); known codes are stepped from as they are, the others encoded.
+
+        Returns:
+            ``(Y, Zm)``: the `(n, n_var)` mutants and the `(n, latent_dim)` latent points
+            they were decoded from. With ``strength`` 0: a copy of ``X`` and ``Z``.
+        """
+        X = check_shape(X, self.model.n_var, "parents")
+        if self.strength == 0.0 or len(X) == 0:
+            return X.copy(), None if Z is None else np.array(Z, dtype=np.float64, copy=True)
+        generator = torch_generator(random_state)
+        return _mutants(
+            self.model, X, self.strength, generator, self.accept, self.max_tries, self.source, self.direction, Z
+        )
+
     def _do(
         self,
         problem: Any,
@@ -188,27 +256,13 @@ class GANMutation(ModelHolder, Mutation):
     ) -> NDArray:
         """Mutated rows, `(n, n_var)` -> `(n, n_var)`; pymoo then keeps those selected by
         ``prob``."""
-        if self.strength == 0.0:
-            return np.array(X, copy=True)
-        generator = torch_generator(random_state)
-        if self.accept is None:
-            return latent_step(self.model, X, self.strength, generator, self.source, self.direction)
-        return guided_latent_step(
-            self.model, X, self.strength, generator, self.accept, self.max_tries, self.source, self.direction
-        )
+        return self.mutate(X, random_state)[0]
 
     def do(self, problem: Any, pop: Any, inplace: bool = True, *args: Any, **kwargs: Any) -> Any:
         """pymoo's mutation, then provenance on the rows it changed."""
         before = np.array(pop.get("X"), dtype=np.float64, copy=True)
         operators, parents = pop.get("operator"), pop.get("parents")
         off = super().do(problem, pop, inplace, *args, **kwargs)
-        changed = np.flatnonzero((off.get("X") != before).any(axis=1))
-        for i in changed:
-            ind, operator = off[i], operators[i]
-            if operator is None or operator == CLONE:
-                ind.set("operator", self.name)
-                ind.set("parents", vector_key(before[i]))
-            else:
-                ind.set("operator", f"{operator}+{self.name}")
-                ind.set("parents", parents[i])
+        operator, parent_str = mutation_provenance(operators, parents, before, off.get("X"), self.name)
+        off.set("operator", operator, "parents", parent_str)
         return off

@@ -34,8 +34,8 @@ def test_strength_zero_returns_the_parents_bit_identical(model, data):
 def test_strength_one_lands_on_gan_samples_and_small_strength_stays_close(model, data):
     train, _ = data
     rng = np.random.default_rng(0)
-    near = GANMutation(model, strength=0.05)._do(ToyProblem(), train[:200], random_state=rng)
-    far = GANMutation(model, strength=1.0)._do(ToyProblem(), train[:200], random_state=rng)
+    near = GANMutation(model, strength=0.05, direction="toward")._do(ToyProblem(), train[:200], random_state=rng)
+    far = GANMutation(model, strength=1.0, direction="toward")._do(ToyProblem(), train[:200], random_state=rng)
     reconstruction = model.reconstruct(train[:200])
     dist_near = np.abs(near - reconstruction).sum(axis=1).mean()
     dist_far = np.abs(far - reconstruction).sum(axis=1).mean()
