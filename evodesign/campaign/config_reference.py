@@ -28,15 +28,17 @@ from pydantic import BaseModel
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticUndefined
 
-from evodesign.campaign.config import CampaignConfig, _toml_value
+from evodesign.campaign.config import DEFAULT_SPACE_KIND, CampaignConfig, space_kinds
+from evodesign.campaign.config.messages import toml_value as _toml_value
+from evodesign.campaign.config.space import settings_model
 
-__all__ = ["config_reference", "field_description", "key_rows", "undocumented_keys"]
+__all__ = ["config_reference", "field_description", "key_rows", "space_settings_models", "undocumented_keys"]
 
 #: What the reference says before the tables.
 _INTRO = """\
 # Campaign file reference
 
-<!-- Generated from the pydantic schema in evodesign/campaign/config.py by
+<!-- Generated from the pydantic schema in evodesign/campaign/config/ by
      `python -m evodesign.campaign.config_reference > docs/config.md`; do not edit by hand.
      tests/evodesign/campaign/test_config_reference.py fails when this file is stale. -->
 
@@ -51,6 +53,9 @@ Rules that hold for every key:
   reported, not converted. An integer is accepted where a number is expected.
 - **Unknown keys are refused**, with the valid keys of their table and the closest match.
   Every problem of a file is reported at once, each with its key path and line.
+- **`[space] kind` picks the design space** (`"composition"` when absent); each kind has
+  its own keys, listed below under its heading. An unknown kind is refused with the valid
+  ones; `evodesign check CONFIG` validates a file and prints every key as resolved.
 - **What is hashed.** A run folder and its checkpoint belong to the hash of the resolved
   config less `[verify]` (`CampaignConfig.hash`). Trained surrogates are cached by the data
   set, `[space]`, `[surrogate]` and the surrogate objectives; generators by the data set,
@@ -250,11 +255,30 @@ def field_description(model: type[BaseModel], name: str) -> str:
     return _rst_to_markdown(" ".join(text.split()))
 
 
+def space_settings_models() -> dict[str, type[BaseModel]]:
+    """``kind -> settings model`` of the design spaces evodesign ships, the default first.
+
+    Kinds registered from outside the package (a plug-in, a test's toy space) are left
+    out, so the reference does not depend on what else a process imported.
+    """
+    models = {kind: settings_model(kind) for kind in space_kinds()}
+    shipped = {k: m for k, m in models.items() if m.__module__.startswith("evodesign.")}
+    return dict(sorted(shipped.items(), key=lambda item: item[0] != DEFAULT_SPACE_KIND))
+
+
+def _space_heading(kind: str) -> str:
+    return "[space]" if kind == DEFAULT_SPACE_KIND else f'[space] kind = "{kind}"'
+
+
 def _tables() -> Iterator[tuple[str, str, type[BaseModel]]]:
-    """``(key, heading, model)`` of every table of a campaign file, in schema order."""
+    """``(key, heading, model)`` of every table of a campaign file, in schema order;
+    ``[space]`` once per space kind (headed ``[space] kind = "..."`` but for the default)."""
     for key, field in CampaignConfig.model_fields.items():
         annotation, _ = _unwrap(field.annotation)
-        if typing.get_origin(annotation) is tuple:
+        if key == "space":
+            for kind, model in space_settings_models().items():
+                yield key, _space_heading(kind), model
+        elif typing.get_origin(annotation) is tuple:
             yield key, f"[[{key}]]", _unwrap(typing.get_args(annotation)[0])[0]
         else:
             yield key, f"[{key}]", annotation

@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 
 from evodesign.campaign.config import CampaignConfig
-from evodesign.campaign.config_reference import config_reference, key_rows, undocumented_keys
+from evodesign.campaign.config_reference import config_reference, key_rows, space_settings_models, undocumented_keys
 
 ROOT = Path(__file__).resolve().parents[3]
 DOC = ROOT / "docs" / "config.md"
@@ -24,13 +24,34 @@ def test_committed_reference_is_current() -> None:
 def test_every_table_and_key_is_listed() -> None:
     text = config_reference()
     rows = {(r["table"], r["key"]) for r in key_rows()}
-    for table, field in CampaignConfig.model_fields.items():
-        heading = f"[[{table}]]" if table == "objectives" else f"[{table}]"
+    tables = []  # (heading, model), [space] once per shipped kind
+    for table in CampaignConfig.model_fields:
+        if table == "space":
+            kinds = space_settings_models()
+            assert list(kinds)[0] == "composition" and kinds["composition"] is CampaignConfig._TABLES["space"]
+            tables += [("[space]" if k == "composition" else f'[space] kind = "{k}"', m) for k, m in kinds.items()]
+        else:
+            heading = f"[[{table}]]" if table == "objectives" else f"[{table}]"
+            tables.append((heading, CampaignConfig._TABLES[table]))
+    for heading, model in tables:
         assert f"## `{heading}`" in text
-        model = CampaignConfig._TABLES[table]
         for key in model.model_fields:
             assert (heading, key) in rows
-    assert len(rows) == sum(len(m.model_fields) for m in CampaignConfig._TABLES.values())
+    assert len(rows) == sum(len(m.model_fields) for _, m in tables)
+
+
+def test_a_kind_registered_outside_evodesign_stays_out_of_the_reference() -> None:
+    from pydantic import BaseModel, ConfigDict
+
+    from evodesign.representation import registry
+
+    class ToySettings(BaseModel):
+        model_config = ConfigDict(extra="forbid", frozen=True)
+        kind: str = "toy-reference"
+
+    registry.space_settings.register("toy-reference", "toy-reference", ToySettings)
+    assert "toy-reference" not in space_settings_models()
+    assert "toy-reference" not in config_reference()
 
 
 def test_every_key_is_documented_in_the_schema() -> None:

@@ -1,0 +1,109 @@
+"""Hashes of a campaign config: of the run (checkpoints, run folders) and of what trained
+models depend on (the model cache), each over only the sections that change it.
+
+A hash is the sha256 of canonical JSON (sorted keys, ASCII, infinite window ends written
+as ``"inf"``) of the resolved config's TOML data, so it does not depend on how the file was
+written (key order, defaults left out or spelled out).
+
+Keys added after hashes were first stored are hashed only when set away from their
+default, so caches and run folders made before they existed stay valid: the surrogate keys
+of :data:`LATER_SURROGATE_KEYS`, and ``[space] kind = "composition"``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+from evodesign.campaign.config.sections import SurrogateSection
+from evodesign.campaign.config.space import DEFAULT_SPACE_KIND
+
+if TYPE_CHECKING:
+    from evodesign.campaign.config.schema import CampaignConfig
+
+__all__ = ["LATER_SURROGATE_KEYS", "campaign_hash", "digest", "generator_hash", "surrogate_hash"]
+
+# Bumped when the meaning of a hashed section changes, so that old caches are not reused.
+_HASH_VERSION = 1
+
+#: ``[surrogate]`` keys added after models were first cached (hashed only when set away
+#: from their defaults)
+LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs")
+
+
+def _space(data: Mapping[str, Any]) -> dict[str, Any]:
+    """``[space]`` as hashed: the default kind left out, as in files written before the key."""
+    space = dict(data["space"])
+    if space.get("kind") == DEFAULT_SPACE_KIND:
+        space.pop("kind")
+    return space
+
+
+def surrogate_hash(config: CampaignConfig) -> str:
+    """sha256 of what the trained surrogates depend on: data set, space, ``[surrogate]``
+    and the surrogate targets."""
+    data = config.to_toml_dict()
+    surrogate = dict(data["surrogate"])
+    for key in LATER_SURROGATE_KEYS:
+        if surrogate.get(key) == SurrogateSection.model_fields[key].default:
+            surrogate.pop(key, None)
+    return digest(
+        {
+            "kind": "surrogate",
+            "dataset": config.campaign.dataset,
+            "space": _space(data),
+            "surrogate": surrogate,
+            "targets": list(config.surrogate_targets),
+        }
+    )
+
+
+def generator_hash(config: CampaignConfig) -> str:
+    """sha256 of what the trained generators depend on: data set, space, ``[generators]``."""
+    data = config.to_toml_dict()
+    return digest(
+        {
+            "kind": "generators",
+            "dataset": config.campaign.dataset,
+            "space": _space(data),
+            "generators": data["generators"],
+        }
+    )
+
+
+def campaign_hash(config: CampaignConfig) -> str:
+    """sha256 of the resolved config, less ``[verify]`` (it acts after the search, so
+    checkpoints and run folders of the same search keep their hash) and less
+    ``[campaign] cache_dir`` (where the models live, not what they are)."""
+    data = config.to_toml_dict()
+    data.pop("verify", None)
+    # where models are cached does not change the search: a moved cache still resumes
+    data.get("campaign", {}).pop("cache_dir", None)
+    data["space"] = _space(data)
+    return digest({"kind": "campaign", **data})
+
+
+def _finite_json(value: Any) -> Any:
+    """``value`` with infinite floats (open window ends) written as "inf" / "-inf"."""
+    if isinstance(value, float) and math.isinf(value):
+        return "inf" if value > 0 else "-inf"
+    if isinstance(value, Mapping):
+        return {k: _finite_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite_json(v) for v in value]
+    return value
+
+
+def digest(payload: Mapping[str, Any]) -> str:
+    """sha256 (hex) of ``payload`` as canonical JSON, with the hash version."""
+    canonical = json.dumps(
+        _finite_json({"version": _HASH_VERSION, **payload}),
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=True,
+        allow_nan=False,
+    )
+    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

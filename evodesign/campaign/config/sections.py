@@ -1,0 +1,249 @@
+"""The tables of a campaign file that stand on their own: ``[campaign]``, ``[surrogate]``,
+``[generators]``, ``[search]``, ``[screen]`` and ``[verify]``.
+
+``[space]`` (one model per space kind), ``[[objectives]]`` and ``[constraints]`` have modules
+of their own; :class:`~evodesign.campaign.config.schema.CampaignConfig` gathers them all.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Annotated, Literal
+
+from pydantic import Field, field_validator, model_validator
+
+from evodesign.campaign.config.messages import alternatives, did_you_mean, show
+from evodesign.campaign.config.table import StrictTable
+
+__all__ = [
+    "MAX_POP_SIZE",
+    "MAX_SCREEN_SAMPLES",
+    "CampaignSection",
+    "GeneratorsSection",
+    "ScreenSection",
+    "SearchSection",
+    "SurrogateSection",
+    "VerifySection",
+]
+
+#: Upper bounds of the sizes that fill memory: a population or a screen beyond these is a typo
+#: (one more zero), and would stop the run with an out-of-memory error minutes later.
+MAX_POP_SIZE = 100_000
+MAX_SCREEN_SAMPLES = 10_000_000
+
+_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
+
+
+class CampaignSection(StrictTable):
+    """``[campaign]``: what the campaign is called and what it learns from.
+
+    Attributes:
+        name: folder name under ``runs/output/``: letters, digits, ``_`` and ``-``.
+        dataset: a built-in data set (:func:`evodesign.datasets.list_datasets`), or the
+            path of a CSV file with a ``formula`` column and numeric target columns
+            (:func:`evodesign.datasets.load_csv`), relative to the config file's folder.
+        seed: seed of the search (numpy SeedSequence); >= 0.
+        description: free text, for the reader.
+        formula_column: the column of a CSV ``dataset`` that holds the formulas; unset
+            means ``"formula"``. Not used with a built-in data set.
+    """
+
+    name: str
+    dataset: str = "transport"
+    seed: int = Field(0, ge=0)
+    description: str | None = None
+    formula_column: str | None = Field(None, min_length=1)
+    #: folder of trained models, relative to the config file; unset: $EVODESIGN_CACHE_DIR or
+    #: the per-user cache (see evodesign.campaign.models.default_cache_dir)
+    cache_dir: str | None = Field(None, min_length=1)
+
+    @field_validator("name")
+    @classmethod
+    def _folder_name(cls, value: str) -> str:
+        if not _NAME.match(value):
+            raise ValueError(
+                f"got {show(value)}: the name becomes a folder under runs/output/, so it may "
+                "hold only letters, digits, '_' and '-' (e.g. 'thermoelectric-v2')"
+            )
+        return value
+
+    @field_validator("dataset")
+    @classmethod
+    def _known_dataset(cls, value: str) -> str:
+        from evodesign.datasets import list_datasets
+
+        names = list_datasets()
+        if value not in names and not value.lower().endswith(".csv"):
+            raise ValueError(
+                f"got {show(value)}: not a built-in data set{did_you_mean(value, names)}; "
+                f"valid: {alternatives(names)}, or the path of a .csv file (relative to "
+                "the config file's folder)"
+            )
+        return value
+
+class SurrogateSection(StrictTable):
+    """``[surrogate]``: the models that predict the data-set targets (a mean and a std).
+
+    Attributes:
+        model: ``"ensemble"`` (deep ensemble of MLPs with a calibrated std) or ``"forest"``
+            (random forest; std from the spread of its trees).
+        n_members: networks in the ensemble.
+        hidden: widths of each network's hidden layers.
+        max_epochs: most training epochs of the ensemble.
+        patience: epochs without validation improvement before a network stops.
+        architecture: ``"mlp"`` (plain layers) or ``"residual"`` (pre-LayerNorm residual
+            blocks, one per entry of ``hidden``, all of one width).
+        dropout: dropout inside residual blocks (``"residual"`` only).
+        lr_schedule: ``"constant"`` or ``"cosine"`` (warm-up, then decay to 0 at
+            ``max_epochs``).
+        warmup_epochs: warm-up of the cosine schedule.
+        n_estimators: trees of the forest.
+        seed: training seed, separate from the campaign seed so that runs with other
+            seeds reuse the same trained models.
+    """
+
+    model: Literal["ensemble", "forest"] = "ensemble"
+    n_members: int = Field(5, ge=1, le=64)
+    hidden: Annotated[
+        tuple[Annotated[int, Field(ge=1, le=16384)], ...], Field(strict=False, min_length=1, max_length=16)
+    ] = (256, 256)
+    max_epochs: int = Field(200, ge=1, le=100_000)
+    patience: int = Field(20, ge=1, le=100_000)
+    architecture: Literal["mlp", "residual"] = "mlp"
+    dropout: float = Field(0.0, ge=0, lt=1)
+    lr_schedule: Literal["constant", "cosine"] = "constant"
+    warmup_epochs: int = Field(0, ge=0, le=100_000)
+    n_estimators: int = Field(200, ge=1, le=10_000)
+    seed: int = Field(0, ge=0)
+
+    @model_validator(mode="after")
+    def _residual_width(self) -> SurrogateSection:
+        if self.architecture == "residual" and len(set(self.hidden)) != 1:
+            raise ValueError(f"architecture = 'residual' needs one repeated width in hidden (e.g. [256, 256, 256]), got {list(self.hidden)}")
+        return self
+
+
+class GeneratorsSection(StrictTable):
+    """``[generators]``: the VAE + latent GAN behind the learned operators.
+
+    Attributes:
+        latent_dim: size of the VAE's latent space.
+        max_epochs: most VAE training epochs.
+        gan_steps: most GAN generator steps.
+        strict_valid: learn only from SMACT strict-valid known compounds.
+        seed: training seed, separate from the campaign seed so that runs with other
+            seeds reuse the same trained models.
+    """
+
+    latent_dim: int = Field(32, ge=2, le=256)
+    max_epochs: int = Field(150, ge=1, le=100_000)
+    gan_steps: int = Field(3000, ge=1, le=10_000_000)
+    strict_valid: bool = True
+    seed: int = Field(0, ge=0)
+
+
+class SearchSection(StrictTable):
+    """``[search]``: the NSGA-II budget and its variation operators.
+
+    Attributes:
+        pop_size: designs per generation; even (parents mate in pairs), >= 4.
+        n_gen: generations.
+        operators: ``"learned"`` (latent interpolation + GAN mutation) or ``"classical"``
+            (SBX + polynomial mutation), both with the same decoding and repair.
+        crossover_prob: probability that a pair of parents is recombined.
+        mutation_prob: probability that a child is mutated.
+        mutation_strength: GAN mutation step: the share of the way to a GAN sample
+            (``"toward"``), or the scale of the difference of two GAN samples
+            (``"difference"``); 0 leaves children unchanged.
+        interpolation: latent crossover path, ``"slerp"`` or ``"lerp"``.
+        extrapolation: latent crossover weights drawn U(-e, 1 + e): children beyond a parent.
+        mutation_direction: GAN mutation ``"toward"`` a sample or along the ``"difference"``
+            of two samples (default: with the oracle as fitness it searched as well as
+            SBX/PM, where the pull towards samples lagged; docs/benchmarks.md).
+        sampling: first generation from the ``"generators"``, ``"known"`` compounds or a
+            ``"mix"`` of both.
+        repair: decode to nearby formulas that pass the SMACT check when one exists.
+        guided: learned operators redraw a child that fails the charge-balance check or
+            clones a parent (validity-guided variation, up to ``max_tries`` draws).
+        max_tries: draws per child with ``guided`` (the first one included).
+        checkpoint_every: generations between checkpoints.
+        max_per_system: niching by chemical system (the set of elements): in the survival,
+            designs beyond this many per system rank behind every design of a system below
+            it (they survive only if there is room), and ``pareto.csv`` reports at most this
+            many per system (``pareto_all.csv`` keeps the whole front); 0: no cap, plain
+            NSGA-II and the whole front in ``pareto.csv``. 1 (the default): on the default
+            campaign, over 100 chemical systems on the front (2: under 100).
+    """
+
+    pop_size: int = Field(200, ge=4, le=MAX_POP_SIZE)
+    n_gen: int = Field(40, ge=1, le=100_000)
+    operators: Literal["learned", "classical"] = "learned"
+    crossover_prob: float = Field(0.9, ge=0, le=1)
+    mutation_prob: float = Field(0.3, ge=0, le=1)
+    mutation_strength: float = Field(0.6, ge=0, le=1)
+    interpolation: Literal["slerp", "lerp"] = "slerp"
+    extrapolation: float = Field(0.0, ge=0, le=1)
+    mutation_direction: Literal["toward", "difference"] = "difference"
+    sampling: Literal["generators", "known", "mix"] = "mix"
+    repair: bool = True
+    guided: bool = True
+    max_tries: int = Field(8, ge=1, le=64)
+    checkpoint_every: int = Field(1, ge=1)
+    max_per_system: int = Field(1, ge=0)
+
+    @field_validator("pop_size")
+    @classmethod
+    def _even(cls, value: int) -> int:
+        if value % 2:
+            raise ValueError(
+                f"got {value}: pop_size must be even (NSGA-II mates parents in pairs); "
+                f"use {value - 1} or {value + 1}"
+            )
+        return value
+
+
+class ScreenSection(StrictTable):
+    """``[screen]``: the one-shot alternative to the search (draw, filter, keep the front).
+
+    Attributes:
+        n_samples: candidates drawn.
+        source: ``"gan"`` (latent GAN), ``"prior"`` (VAE prior), ``"known"`` (decoded known
+            compounds) or ``"random"`` (uniform over the space).
+    """
+
+    n_samples: int = Field(20000, ge=1, le=MAX_SCREEN_SAMPLES)
+    source: Literal["gan", "prior", "known", "random"] = "gan"
+
+
+class VerifySection(StrictTable):
+    """``[verify]``: crystal structures and CHGNet energies for the front (``evodesign
+    verify``; see :mod:`evodesign.structures`). It does not change the search, so it is
+    left out of :meth:`CampaignConfig.hash`.
+
+    Attributes:
+        top: designs verified, the first rows of ``pareto.csv``.
+        n_structures: candidate structures relaxed per design (twice as many are drawn).
+        relax_steps: most CHGNet relaxation steps per structure.
+        max_atoms: most atoms per cell.
+        timeout_s: seconds per design before its worker is killed (a ``timed_out`` row).
+        max_e_form: if set, the screening bound on the formation energy (eV/atom): a
+            ``verify_pass`` column and ``pareto_verified.csv`` of the designs that pass.
+        max_e_above_hull: if set, the screening bound on the energy above the hull of the
+            phases built with the same model (eV/atom), applied the same way.
+        after_run: run this check on the ``top`` designs at the end of every ``evodesign
+            run`` (verdicts in ``pareto.csv``, CIFs in ``structures/``); off by default,
+            since it needs the ``structures`` extra and minutes of CHGNet relaxations.
+        n_jobs: compositions verified at once by ``after_run`` (worker processes).
+    """
+
+    top: int = Field(20, ge=0, le=10_000)
+    n_structures: int = Field(3, ge=1, le=64)
+    relax_steps: int = Field(50, ge=1, le=100_000)
+    max_atoms: int = Field(24, ge=1, le=200)
+    timeout_s: float = Field(180.0, gt=0)
+    max_e_form: float | None = None
+    max_e_above_hull: float | None = Field(None, ge=0)
+    after_run: bool = False
+    n_jobs: int = Field(1, ge=1, le=256)
+
+
