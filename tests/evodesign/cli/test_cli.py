@@ -163,13 +163,13 @@ def test_messages_are_not_wrapped_or_styled(tmp_path):
 def test_bench_tables_are_drawn_not_repr(monkeypatch):
     from rich.table import Table
 
-    import evodesign.cli as cli
+    from evodesign.cli.console import console, say
 
     table = Table(title="t")
     table.add_column("target")
     table.add_row("S_p")
     printed = []
-    monkeypatch.setattr(cli.console, "print", lambda *a, **k: printed.append(a[0]))
-    cli._say(table)
-    cli._say("[search] stays")
+    monkeypatch.setattr(console, "print", lambda *a, **k: printed.append(a[0]))
+    say(table)
+    say("[search] stays")
     assert printed[0] is table and printed[1] == "[search] stays"

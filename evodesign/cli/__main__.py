@@ -1,0 +1,7 @@
+"""``python -m evodesign.cli``: the same as the ``evodesign`` command."""
+
+from __future__ import annotations
+
+from evodesign.cli import main
+
+main()

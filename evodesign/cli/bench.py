@@ -1,0 +1,255 @@
+"""``evodesign bench ...``: each benchmark prints its table and writes its JSON (``--json``).
+
+The work is in :mod:`evodesign.benchmarks`; these commands parse options, refuse to
+overwrite a result before any work, and write the JSON atomically.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any, Optional
+
+import typer
+
+from evodesign.cli.apps import bench_app
+from evodesign.cli.console import say
+from evodesign.cli.errors import fail
+from evodesign.exceptions import EvodesignError
+
+__all__ = [
+    "bench_constraints",
+    "bench_featurizer",
+    "bench_operators",
+    "bench_overhead",
+    "bench_report",
+    "bench_search",
+    "bench_surrogate",
+    "bench_verify",
+]
+
+
+def _json_object(flag: str, text: str) -> dict[str, Any]:
+    """The JSON object given to an option such as ``--ensemble``, or a clear error."""
+    try:
+        value = json.loads(text)
+    except json.JSONDecodeError as err:
+        fail(f"{flag} is not valid JSON ({err.msg} at character {err.pos}): {text}")
+    if not isinstance(value, dict):
+        fail(f"{flag} must be a JSON object of settings, got {text}")
+    return value
+
+
+def _check_json_target(path: Path | None, overwrite: bool) -> None:
+    """Refuse up front (before any work) to overwrite an existing result."""
+    if path is not None and path.exists() and not overwrite:
+        fail(f"{path} already exists; pass --overwrite to replace it, or choose another --json")
+
+
+def _write_json(path: Path | None, result: dict[str, Any]) -> None:
+    if path is None:
+        return
+    from evodesign.campaign.checkpoint import atomic_write_text
+
+    atomic_write_text(path, json.dumps(result, indent=2, sort_keys=False) + "\n")
+    say(f"wrote {path}")
+
+
+@bench_app.command("featurizer")
+def bench_featurizer(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    n: int = typer.Option(2000, help="number of compositions"),
+    seed: int = typer.Option(0, help="seed of the composition sample"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Compositions per second of our Magpie featurizer and matminer's, same input, one run."""
+    from evodesign.benchmarks.featurizer import format_featurizer_table, run_featurizer_benchmark
+
+    _check_json_target(json_path, overwrite)
+    result = run_featurizer_benchmark(n=n, seed=seed)
+    say(format_featurizer_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("surrogate")
+def bench_surrogate(
+    dataset: str = typer.Option("transport", help="built-in data set"),
+    targets: str = typer.Option("log10_PF_p,S_p", help="comma-separated target columns"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    seed: int = typer.Option(0, help="seed of the split and the models"),
+    max_rows: Optional[int] = typer.Option(None, help="subsample the data (smoke tests)"),
+    ensemble: Optional[str] = typer.Option(
+        None, help='JSON of DeepEnsembleRegressor settings, e.g. \'{"architecture": "residual", "dropout": 0.1}\''
+    ),
+    joint: bool = typer.Option(False, help="one ensemble for all targets, as a campaign trains it"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula."""
+    import sys
+
+    from evodesign.benchmarks.surrogate import format_surrogate_table, run_surrogate_benchmark
+
+    _check_json_target(json_path, overwrite)
+    names = [t.strip() for t in targets.split(",") if t.strip()]
+    params: dict[str, Any] = {}
+    if ensemble:
+        params = _json_object("--ensemble", ensemble)
+        from evodesign.surrogates import DeepEnsembleRegressor
+
+        valid = set(DeepEnsembleRegressor().get_params()) - {"random_state"}
+        unknown = sorted(set(params) - valid)
+        if unknown:
+            fail(f"--ensemble: unknown setting(s) {unknown}; valid: {sorted(valid)}")
+        if "hidden_layer_sizes" in params:
+            params["hidden_layer_sizes"] = tuple(params["hidden_layer_sizes"])
+    result = run_surrogate_benchmark(dataset, names, seed=seed, max_rows=max_rows, ensemble_params=params,
+                                     joint=joint)
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    say(format_surrogate_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("operators")
+def bench_operators(
+    dataset: str = typer.Option("transport", help="built-in data set"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    n_offspring: int = typer.Option(4000, help="offspring per arm"),
+    seed: int = typer.Option(0, help="seed of the split, the training and the parents"),
+    max_epochs: Optional[int] = typer.Option(None, help="cap on VAE epochs"),
+    gan_steps: Optional[int] = typer.Option(None, help="cap on GAN generator steps"),
+    max_rows: Optional[int] = typer.Option(None, help="subsample the compositions (smoke tests)"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Validity, uniqueness and novelty of learned vs classical offspring (held-out parents)."""
+    from evodesign.benchmarks.operators import format_operators_table, run_operators_benchmark
+
+    _check_json_target(json_path, overwrite)
+    vae_options = {} if max_epochs is None else {"max_epochs": max_epochs}
+    gan_options = {} if gan_steps is None else {"n_steps": gan_steps}
+    result = run_operators_benchmark(
+        dataset, n_offspring=n_offspring, seed=seed, vae_options=vae_options,
+        gan_options=gan_options, max_rows=max_rows,
+    )
+    say(format_operators_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("overhead")
+def bench_overhead(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    pop_sizes: str = typer.Option("100,1000,5000", help="comma-separated population sizes"),
+    n_gen: int = typer.Option(10, help="generations timed per population size"),
+    seed: int = typer.Option(0, help="seed of the populations and the operators"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """NSGA-II time per generation excluding fitness: ours vs plain pymoo, same run."""
+    import sys
+
+    from evodesign.benchmarks.overhead import format_overhead_table, run_overhead_benchmark
+
+    _check_json_target(json_path, overwrite)
+    sizes = tuple(int(p) for p in pop_sizes.split(",") if p.strip())
+    result = run_overhead_benchmark(pop_sizes=sizes, n_gen=n_gen, seed=seed)
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    say(format_overhead_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("search")
+def bench_search(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    quick: bool = typer.Option(False, help="a few minutes: data slice, small models, tiny budgets"),
+    config: Path = typer.Option(Path("runs/thermoelectric.toml"), help="the campaign benchmarked"),
+    seeds: Optional[int] = typer.Option(None, help="seeds per arm (full: 8, quick: 2)"),
+    pop_size: Optional[int] = typer.Option(None, help="population (full: 200, quick: 24)"),
+    n_gen: Optional[int] = typer.Option(None, help="generations (full: 40, quick: 6)"),
+    seed: int = typer.Option(0, help="campaign seed; run i uses its i-th child"),
+    out: Path = typer.Option(Path("runs/output/bench-search"), help="split, models, oracle and run folders"),
+    arms: Optional[str] = typer.Option(None, help="comma-separated subset of the arms (learned and classical always run)"),
+    ablations: Optional[str] = typer.Option(None, help="comma-separated ablations of the learned arm, or 'none'"),
+    deap_seeds: Optional[int] = typer.Option(None, help="seeds of the DEAP cross-check (0: skip)"),
+    scale: bool = typer.Option(True, help="also the parallel-seeds and ZDT1 checks"),
+    fitness: str = typer.Option("surrogate", help="'surrogate' (the protocol) or 'oracle' (diagnostic: search the oracle itself)"),
+    surrogate: Optional[str] = typer.Option(
+        None, help='JSON of [surrogate] settings for every arm, e.g. \'{"architecture": "residual"}\''
+    ),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Learned operators vs SBX/PM, latent GA, screening, known and random designs, scored
+    by an oracle on held-out data; speed and scale checks."""
+    import sys
+
+    from evodesign.benchmarks.search import format_search_table, run_search_benchmark
+
+    _check_json_target(json_path, overwrite)
+    try:
+        from evodesign.benchmarks.search import ARMS
+
+        options: dict[str, Any] = {"n_seeds": seeds, "pop_size": pop_size, "n_gen": n_gen, "deap_seeds": deap_seeds,
+                                   "fitness": fitness}
+        if surrogate:
+            options["surrogate"] = _json_object("--surrogate", surrogate)
+        if ablations is not None:
+            options["ablations"] = [] if ablations == "none" else [a.strip() for a in ablations.split(",") if a.strip()]
+        if not scale:
+            options.update(parallel_n_gen=0, zdt1_seeds=0)
+        chosen = list(ARMS) if arms is None else [a.strip() for a in arms.split(",") if a.strip()]
+        result = run_search_benchmark(config, quick=quick, seed=seed, out_root=out, arms=chosen, **options)
+    except (EvodesignError, ValueError) as err:
+        fail(str(err))
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    print(format_search_table(result))  # plain print: the table is wider than a terminal
+    _write_json(json_path, result)
+
+
+@bench_app.command("constraints")
+def bench_constraints(
+    config: Path = typer.Option(Path("runs/thermoelectric.toml"), help="the campaign whose rules are measured"),
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    max_rows: Optional[int] = typer.Option(None, help="subsample the data (smoke tests)"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Known compounds of the data that each plausibility rule would reject."""
+    from evodesign.benchmarks.constraints import format_constraints_table, run_constraints_benchmark
+
+    _check_json_target(json_path, overwrite)
+    result = run_constraints_benchmark(config, max_rows=max_rows)
+    say(format_constraints_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("report")
+def bench_report(
+    results: Path = typer.Option(Path("docs/benchmarks"), help="folder of benchmark JSON files"),
+    out: Path = typer.Option(Path("docs/benchmarks.md"), help="the Markdown file to write"),
+) -> None:
+    """Regenerate docs/benchmarks.md from the benchmark JSON files."""
+    from evodesign.benchmarks.report import write_report
+
+    write_report(results, out)
+    say(f"wrote {out}")
+
+
+@bench_app.command("verify")
+def bench_verify(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    out: Path = typer.Option(Path("runs/output/verify-calibration"), help="scratch run folder (reused by re-runs)"),
+    n_jobs: int = typer.Option(2, help="worker processes"),
+    n_compounds: Optional[int] = typer.Option(None, help="first N compounds of the prototype list"),
+    seed: int = typer.Option(0, help="seed of the candidate structures"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Calibrate `verify` on known compounds: E_form < 0, and the energy found vs the known
+    prototype relaxed the same way."""
+    import sys
+
+    from evodesign.structures.calibration import PROTOTYPES, format_verify_table, run_verify_calibration
+
+    _check_json_target(json_path, overwrite)
+    formulas = list(PROTOTYPES)[:n_compounds] if n_compounds else None
+    result = run_verify_calibration(out, formulas=formulas, n_jobs=n_jobs, seed=seed, progress=say)
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    print(format_verify_table(result))
+    _write_json(json_path, result)
+
+
