@@ -11,15 +11,28 @@ work on arrays:
 1. **selection** -- NSGA-II's binary tournament (pymoo's ``binary_tournament`` with
    ``comp_by_dom_and_crowding``: lower constraint violation, then Pareto dominance, then
    larger crowding distance, then a coin flip), vectorized over all tournaments;
-2. **variation** -- the crossover's and mutation's own ``_do`` on `(n_parents, n_matings,
-   n_var)` / `(n, n_var)` arrays (so learned operators, guided or not, and pymoo's SBX/PM
-   run unchanged), each mating crossed with the crossover's ``prob``, each child mutated
-   with the mutation's ``prob``;
+2. **variation** -- the operators' array-level entries (:mod:`operators.variation`) on
+   `(n_parents, n_matings, n_var)` / `(n, n_var)` arrays (so learned operators, guided or
+   not, and pymoo's SBX/PM run unchanged), each mating crossed with the crossover's
+   ``prob``, each child mutated with the mutation's ``prob``;
 3. **repair** (snap to formulas) and **duplicate elimination** (hash) on the array, before
    any ``Individual`` is created;
-4. **provenance** (:mod:`operators.provenance`): ``"operator"`` is the crossover's name,
-   ``"clone"`` for a child identical to a parent, with ``"+<mutation name>"`` appended when
-   the mutation changed it; ``"parents"`` the parents' vector keys.
+4. **provenance** (:mod:`operators.provenance`, the same functions as the operators' own
+   ``do``): ``"operator"`` is the crossover's name, ``"clone"`` for a child identical to a
+   parent, with ``"+<mutation name>"`` appended when the mutation changed it;
+   ``"parents"`` the parents' vector keys.
+
+**Latent codes** (learned operators sharing one model): every individual keeps its latent
+code in the population attribute ``"Z"`` (a `(latent_dim,)` row, NaN while unknown), saved
+in checkpoints with the rest of the population. Parents without one are encoded once, when
+first selected, and keep it; a crossover child's code is the latent point it was decoded
+from, and a mutation steps on from there (no decode -> re-encode in between). A child keeps
+the code it was decoded from if that point reproduces its *repaired* vector (same support,
+every fraction within the model's ``refine_tol``: the test the model's own refined encoding
+stops on), so a parent's code means what it meant when every parent was re-encoded each
+generation: a code whose decoding is that parent. Otherwise the child's code is unknown and
+it is encoded if it is ever selected. Measured at population 1,000 (``evodesign bench
+overhead``): re-encoding parents was ~3/4 of the learned arm's time per generation.
 
 It asks for ``missing / kept_share`` children per round, ``kept_share`` being the share of
 children that survived duplicate elimination last time (kept across generations and saved
@@ -38,12 +51,16 @@ from pymoo.core.population import Population
 from pymoo.core.variable import get as variable_value
 
 from evodesign.search.duplicates import duplicate_mask
-from operators.provenance import CLONE, vector_key
+from operators.provenance import crossover_provenance, mutation_provenance, vector_keys
+from operators.variation import crossover_arrays, mutation_arrays, shared_model
 
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["BatchMating", "binary_tournament"]
+__all__ = ["CODES", "BatchMating", "binary_tournament"]
+
+#: the population attribute holding each individual's latent code
+CODES = "Z"
 
 
 def binary_tournament(
@@ -100,8 +117,9 @@ class BatchMating(Mating):
 
     Args:
         selection: kept for pymoo's interface (the binary tournament above is used).
-        crossover / mutation: pymoo operators; only their ``_do``, ``prob``,
-            ``n_parents`` and ``n_offsprings`` are used.
+        crossover / mutation: pymoo operators; their array-level entries
+            (:mod:`operators.variation`), ``prob``, ``n_parents`` and ``n_offsprings``
+            are used.
         max_factor: never ask for more than ``max_factor`` times the missing children.
         **kwargs: ``repair`` (a :class:`~evodesign.search.SpaceRepair`),
             ``eliminate_duplicates``, ``n_max_iterations``.
@@ -126,37 +144,74 @@ class BatchMating(Mating):
         return np.flatnonzero(~duplicate_mask(Y, others))
 
     def _children(
-        self, problem: Any, X: NDArray[np.float64], keys: NDArray[np.object_], parents: NDArray[np.int64], random_state: np.random.Generator
-    ) -> tuple[NDArray[np.float64], NDArray[np.object_], NDArray[np.object_]]:
-        """Children `(n, n_var)` of the `(n_matings, n_parents)` index array, with provenance."""
+        self,
+        problem: Any,
+        X: NDArray[np.float64],
+        Z: NDArray[np.float64] | None,
+        keys: NDArray[np.object_],
+        parents: NDArray[np.int64],
+        random_state: np.random.Generator,
+    ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.object_], NDArray[np.object_]]:
+        """Children of the `(n_matings, n_parents)` index array, with codes and provenance.
+
+        Args:
+            problem: the pymoo problem.
+            X: `(pop_size, n_var)` population.
+            Z: `(pop_size, latent_dim)` population codes, NaN where unknown (``None``: no
+                codes); the selected parents' unknown codes are encoded and written into it.
+            keys: `(pop_size,)` vector keys.
+            parents: the matings.
+            random_state: the algorithm's generator.
+
+        Returns:
+            ``(Y, Zc, operator, parents)``: `(n, n_var)` children offspring-major, their
+            `(n, latent_dim)` codes (or ``None``) and `(n,)` provenance strings.
+        """
         cx, mut = self.crossover, self.mutation
         n_matings = len(parents)
+        if Z is not None:
+            chosen = np.unique(parents)
+            todo = chosen[np.isnan(Z[chosen]).any(axis=1)]
+            if len(todo):
+                Z[todo] = shared_model(cx, mut).encode(X[todo])
         Xp = np.swapaxes(X[parents], 0, 1)  # (n_parents, n_matings, n_var)
         cross = random_state.random(n_matings) < variable_value(cx.prob, size=n_matings)
-        out = np.empty((cx.n_offsprings, n_matings, X.shape[1]))
         # without crossover a mating's children are copies of its parents (pymoo's rule
-        # for n_offsprings == n_parents)
-        out[:] = Xp[np.arange(cx.n_offsprings) % cx.n_parents]
+        # for n_offsprings == n_parents), with their codes
+        copies = np.arange(cx.n_offsprings) % cx.n_parents
+        out = np.empty((cx.n_offsprings, n_matings, X.shape[1]))
+        out[:] = Xp[copies]
+        Zout = None
+        if Z is not None:
+            Zp = np.swapaxes(Z[parents], 0, 1)
+            Zout = np.array(Zp[copies])
         if cross.any():
-            out[:, cross] = cx._do(problem, Xp[:, cross], random_state=random_state)
+            Zx = None if Z is None else Zp[:, cross]
+            out[:, cross], Zc = crossover_arrays(cx, problem, Xp[:, cross], random_state, Z=Zx)
+            if Zout is not None:
+                Zout[:, cross] = Zc
         Y = out.reshape(-1, X.shape[1])  # offspring-major, as pymoo lays children out
-        j = np.arange(len(Y)) % n_matings
-        same = np.stack([(Y == X[parents[j, k]]).all(axis=1) for k in range(parents.shape[1])], axis=1)
-        clone = same.any(axis=1)
-        operator = np.where(clone, CLONE, _names(cx)).astype(object)
-        pk = keys[parents[j]]  # (n, n_parents) parent keys per child
-        parent_str = np.array([",".join(row) for row in pk], dtype=object)
-        parent_str[clone] = pk[clone, same[clone].argmax(axis=1)]
+        Zc = None if Zout is None else Zout.reshape(len(Y), -1)
+        operator, parent_str = crossover_provenance(Y, Xp, keys[parents], _names(cx))
         hit = np.flatnonzero(random_state.random(len(Y)) <= variable_value(mut.prob, size=len(Y)))
         if len(hit):
             before = Y[hit].copy()
-            Y[hit] = mut._do(problem, Y[hit], random_state=random_state)
-            moved = (Y[hit] != before).any(axis=1)
-            changed = hit[moved]
-            fresh = operator[changed] == CLONE  # a mutated copy: its parent is the copy's source
-            operator[changed] = np.where(fresh, _names(mut), operator[changed] + ("+" + _names(mut)))
-            parent_str[changed[fresh]] = [vector_key(x) for x in before[moved][fresh]]
-        return Y, operator, parent_str
+            Y[hit], Zm = mutation_arrays(mut, problem, before, random_state, Z=None if Zc is None else Zc[hit])
+            if Zc is not None:
+                Zc[hit] = Zm
+            operator[hit], parent_str[hit] = mutation_provenance(
+                operator[hit], parent_str[hit], before, Y[hit], _names(mut)
+            )
+        return Y, Zc, operator, parent_str
+
+    @staticmethod
+    def _population_codes(pop: Any, latent_dim: int) -> NDArray[np.float64]:
+        """`(len(pop), latent_dim)` codes of the population, NaN rows where unknown."""
+        Z = np.full((len(pop), latent_dim), np.nan)
+        for i, z in enumerate(pop.get(CODES, to_numpy=False)):
+            if z is not None:
+                Z[i] = z
+        return Z
 
     def do(
         self,
@@ -174,11 +229,14 @@ class BatchMating(Mating):
         CV = np.asarray(pop.get("CV"), dtype=np.float64).reshape(len(pop), -1)[:, 0]
         crowding = pop.get("crowding")
         crowding = np.zeros(len(pop)) if crowding is None or crowding.dtype == object else np.asarray(crowding, dtype=np.float64)
-        keys = np.array([vector_key(x) for x in X], dtype=object)
+        keys = vector_keys(X)
+        cx = self.crossover
+        model = shared_model(cx, self.mutation)
+        Z = None if model is None else self._population_codes(pop, model.latent_dim)
         kept_X = np.empty((0, X.shape[1]))
+        kept_Z: list[NDArray] = []
         kept_op: list[NDArray] = []
         kept_par: list[NDArray] = []
-        cx = self.crossover
         for _ in range(n_max_iterations):
             missing = n_offsprings - len(kept_X)
             if missing <= 0:
@@ -187,15 +245,24 @@ class BatchMating(Mating):
             n_ask = max(missing, math.ceil(missing * factor))
             n_matings = math.ceil(n_ask / cx.n_offsprings)
             parents = self._select(CV, F, crowding, n_matings, cx.n_parents, random_state)
-            Y, operator, parent_str = self._children(problem, X, keys, parents, random_state)
-            Y = self._repair(problem, Y)
+            Y, Zc, operator, parent_str = self._children(problem, X, Z, keys, parents, random_state)
+            repaired = self._repair(problem, Y)
+            if Zc is not None:  # a code that no longer decodes to its repaired child is dropped
+                Zc[~model.matches(Y, repaired)] = np.nan
+            Y = repaired
             new = self._new_rows(Y, np.concatenate([X, kept_X]))
             self.kept_share = max(len(new) / len(Y), 1.0 / self.max_factor) if len(Y) else self.kept_share
             new = new[:missing]
             kept_X = np.concatenate([kept_X, Y[new]])
+            if Zc is not None:
+                kept_Z.append(Zc[new])
             kept_op.append(operator[new])
             kept_par.append(parent_str[new])
         off = Population.new("X", kept_X)
         if len(off):
             off.set("operator", np.concatenate(kept_op), "parents", np.concatenate(kept_par))
+        if Z is not None:
+            pop.set(CODES, Z)  # parents encoded this generation keep their codes
+            if len(off):
+                off.set(CODES, np.concatenate(kept_Z))
         return off

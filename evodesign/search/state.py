@@ -5,7 +5,8 @@ What resuming needs is small and plain:
 
 * the population: decision vectors ``X``, objectives ``F``, constraint values ``G``/``H``,
   violations ``CV`` and every per-individual datum pymoo or evodesign stored (rank,
-  crowding distance, the surrogate's means and stds, operator and parent keys, ...);
+  crowding distance, the surrogate's means and stds, operator and parent keys, the latent
+  codes ``Z`` of the learned operators, ...);
 * the algorithm's ``random_state`` (numpy's bit-generator state is a JSON dict of ints);
 * counters: generation, evaluations, the termination's progress, the problem's counts of
   evaluated / failed / feasible designs, and the mating's share of kept children.
@@ -60,7 +61,13 @@ def capture_search_state(algorithm: Any) -> tuple[dict[str, np.ndarray], dict[st
     sparse: dict[str, dict[str, Any]] = {}
     keys = sorted(set().union(*(ind.data.keys() for ind in pop))) if len(pop) else []
     for key in keys:
-        values = pop.get(key)
+        listed = pop.get(key, to_numpy=False)
+        if any(isinstance(v, np.ndarray) and v.ndim == 1 for v in listed):
+            # a vector per individual (the latent codes "Z"): unknown ones are NaN rows,
+            # which is what the mating reads them as
+            arrays[f"data.{key}"] = _vector_rows(key, listed)
+            continue
+        values = np.array(listed)
         if values.dtype == object and all(isinstance(v, str) for v in values):
             text[key] = [str(v) for v in values]
         elif values.dtype == object:
@@ -203,6 +210,18 @@ def population_from_state(
     for ind in pop:
         ind.evaluated = set(evaluated)
     return pop
+
+
+def _vector_rows(name: str, values: list[Any]) -> np.ndarray:
+    """`(n, d)` float64 rows of a per-individual vector datum, NaN rows for ``None``."""
+    width = {np.shape(v) for v in values if v is not None}
+    if len(width) != 1 or len(next(iter(width))) != 1:
+        raise SearchStateError(f"per-individual datum {name!r} holds vectors of lengths {sorted(width)}")
+    out = np.full((len(values), next(iter(width))[0]), np.nan)
+    for i, v in enumerate(values):
+        if v is not None:
+            out[i] = v
+    return out
 
 
 def _with_nones(name: str, values: np.ndarray, sparse: Any) -> np.ndarray:
