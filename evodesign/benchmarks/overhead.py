@@ -11,14 +11,17 @@ a burst of load from other processes hits all arms alike:
   the default duplicate elimination (pairwise ``cdist``, O(N^2));
 * ``classical``: SBX + PM + :class:`~evodesign.search.SpaceRepair` +
   :class:`~evodesign.search.HashDuplicateElimination` (hash of rows, O(N log N));
-* ``learned``: latent-interpolation crossover + GAN mutation (``operators``) with the same
-  repair and duplicate elimination. The VAE + GAN have the default architecture but are
+* ``learned``: latent-interpolation crossover + GAN mutation (``operators``, default
+  settings, every child mutated) with the same repair and duplicate elimination; latent
+  codes are kept with the population (:mod:`evodesign.search.mating`), so a parent is
+  encoded once, not every generation. The VAE + GAN have the default architecture but are
   trained for a few seconds on random compositions: the time depends on the architecture,
   not on what the model learned.
 
 A generation's overhead is the wall time of ``algorithm.next()`` minus the time spent inside
 the problem's ``_evaluate``; the first call (initialization) is not counted. Reported: the
-median over generations per arm and population, its ratio to the ``pymoo`` arm, and the mean
+median over generations per arm and population, its ratios to the ``pymoo`` and the
+``classical`` arms, and the mean
 time per generation spent in variation (crossover + mutation), repair, duplicate
 elimination, and the number of matings pymoo needed to fill the offspring (more than one when
 duplicates were removed). Timings are noisy on shared machines; the ratios within one run are
@@ -43,10 +46,12 @@ if TYPE_CHECKING:
 
     from evodesign.representation import CompositionSpace
 
-__all__ = ["ARMS", "TARGET_MS", "format_overhead_table", "run_overhead_benchmark"]
+__all__ = ["ARMS", "TARGET", "format_overhead_table", "run_overhead_benchmark"]
 
 ARMS = ("pymoo", "classical", "learned")
-TARGET_MS = {"pop_size": 1000, "ms": 40.0}  # issue 4: ours <= 40 ms per generation at 1,000
+# issue 13: the learned arm costs at most 1.5x the classical arm per generation at 1,000,
+# both measured in the same run (absolute milliseconds depend on the machine and its load)
+TARGET = {"pop_size": 1000, "arm": "learned", "ratio_to_classical": 1.5}
 
 # The default architecture (operators.training), trained for seconds on random compositions.
 # Not for quality, but not untrained either: pymoo re-mates until it has enough offspring
@@ -256,9 +261,11 @@ def run_overhead_benchmark(
         n_obj, arms and their operators), ``model`` (architecture and training of the
         learned arm's model), ``results[str(pop_size)][arm]`` with ``n_gen``, ``median_ms``,
         ``min_ms``, ``overhead_ms`` (per generation), mean ``evaluate_ms``,
-        ``variation_ms``, ``repair_ms``, ``dedup_ms``, ``matings_per_gen`` and (except for
-        ``pymoo``) ``ratio_to_pymoo`` = median / pymoo's median; ``target`` (the issue's
-        40 ms at 1,000 and whether each arm meets it) and ``environment``.
+        ``variation_ms``, ``repair_ms``, ``dedup_ms``, ``matings_per_gen``, (except for
+        ``pymoo``) ``ratio_to_pymoo`` = median / pymoo's median and (the learned arm,
+        with the classical one) ``ratio_to_classical``; ``target`` (the learned arm at most 1.5x the classical
+        arm at 1,000: ``ratio_to_classical``, ``ms`` = 1.5 x the classical median of this
+        run, and ``met``) and ``environment``.
     """
     from evodesign.representation import CompositionSpace
 
@@ -305,11 +312,12 @@ def run_overhead_benchmark(
 
             torch.set_num_threads(threads_before)
 
-    target = {**TARGET_MS, "met": {}}
-    at = results.get(str(TARGET_MS["pop_size"]))
-    if at is not None:
-        target["met"] = {arm: at[arm]["median_ms"] <= TARGET_MS["ms"] for arm in arms
-                         if arm != "pymoo"}
+    target: dict[str, Any] = {**TARGET, "met": {}}
+    at = results.get(str(TARGET["pop_size"]))
+    if at is not None and TARGET["arm"] in at and "classical" in at:
+        # also as milliseconds of this run, the form the report prints
+        target["ms"] = TARGET["ratio_to_classical"] * at["classical"]["median_ms"]
+        target["met"] = {TARGET["arm"]: at[TARGET["arm"]]["median_ms"] <= target["ms"]}
     return {
         "benchmark": "overhead",
         "settings": {
@@ -327,9 +335,11 @@ def run_overhead_benchmark(
                 "classical": "design_nsga2 as campaigns run it: BatchMating (array-based "
                 "tournament, variation and provenance) with SBX + PM, SpaceRepair, hash "
                 "duplicate elimination",
-                "learned": "design_nsga2 with LatentInterpolationCrossover + "
-                "GANMutation(strength 0.3) (unguided; the model encodes with its default "
-                "refinement), SpaceRepair, hash duplicate elimination",
+                "learned": "design_nsga2 with LatentInterpolationCrossover + GANMutation "
+                "(defaults: strength 0.6, direction difference, every child mutated; "
+                "unguided), SpaceRepair, hash duplicate elimination; latent codes kept with "
+                "the population, so only parents without one are encoded (with the model's "
+                "default refinement)",
             },
             "initial_population": "CompositionSpace.random_vectors (2-4 elements), same per arm",
         },
@@ -374,6 +384,8 @@ def _run_pop(
         for arm in arms:
             if arm != "pymoo":
                 out[arm]["ratio_to_pymoo"] = out[arm]["median_ms"] / base
+    if "classical" in out and "learned" in out:
+        out["learned"]["ratio_to_classical"] = out["learned"]["median_ms"] / out["classical"]["median_ms"]
     return out
 
 
@@ -401,12 +413,13 @@ def _timed_generation(algorithm: Any, watch: _Stopwatch) -> dict[str, float]:
 def format_overhead_table(result: dict[str, Any]) -> str:
     """A plain-text table: one row per population size and arm.
 
-    Columns: median overhead ms per generation, its ratio to pymoo's defaults, the mean ms
+    Columns: median overhead ms per generation, its ratios to pymoo's defaults and (learned
+    arm) to the classical arm, the mean ms
     per generation in selection, variation, repair, duplicate elimination and survival,
     matings and offspring made per generation, and generations timed.
     """
-    header = ("pop", "arm", "median ms", "vs pymoo", "select", "vary", "repair", "dedup",
-              "survive", "matings", "made", "gens")
+    header = ("pop", "arm", "median ms", "vs pymoo", "vs classical", "select", "vary", "repair",
+              "dedup", "survive", "matings", "made", "gens")
     rows = [header]
     for pop, arms in result["results"].items():
         for arm, r in arms.items():
@@ -414,6 +427,7 @@ def format_overhead_table(result: dict[str, Any]) -> str:
             rows.append((
                 f"{int(pop):,}", arm, f"{r['median_ms']:.1f}",
                 "1" if arm == "pymoo" else ("-" if ratio is None else f"{ratio:.3f}"),
+                f"{r['ratio_to_classical']:.2f}" if "ratio_to_classical" in r else "-",
                 f"{r['selection_ms']:.1f}", f"{r['variation_ms']:.1f}", f"{r['repair_ms']:.1f}",
                 f"{r['dedup_ms']:.1f}", f"{r['survival_ms']:.1f}", f"{r['matings_per_gen']:.2f}",
                 f"{r['offspring_made_per_gen']:,.0f}", str(r["n_gen"]),
@@ -434,6 +448,12 @@ def format_overhead_table(result: dict[str, Any]) -> str:
     notes = []
     t = result.get("target", {})
     if t.get("met"):
-        notes.append(f"target <= {t['ms']:.0f} ms at pop {t['pop_size']:,}: " + ", ".join(
-            f"{arm} {'met' if ok else 'NOT met'}" for arm, ok in t["met"].items()))
+        at = result["results"][str(t["pop_size"])]
+        notes.append(
+            f"target at pop {t['pop_size']:,}: {t['arm']} <= {t['ratio_to_classical']}x classical: "
+            + ", ".join(
+                f"{arm} {at[arm]['ratio_to_classical']:.2f}x ({'met' if ok else 'NOT met'})"
+                for arm, ok in t["met"].items()
+            )
+        )
     return "\n".join([title, *lines, *notes])

@@ -30,6 +30,7 @@ def design_nsga2(
     check: Callable[[np.ndarray], np.ndarray] | None = None,
     max_factor: float = 4.0,
     max_per_system: int | None = None,
+    codes: str = "decoded",
 ) -> NSGA2:
     """pymoo's NSGA-II whose children are snapped to integer formulas and deduplicated by hash.
 
@@ -44,6 +45,8 @@ def design_nsga2(
         max_per_system: designs per chemical system the survival prefers over the rest
             (:class:`~evodesign.search.survival.SystemNicheSurvival`); ``None`` or 0:
             pymoo's rank-and-crowding survival, plain NSGA-II.
+        codes: which children of learned operators keep the latent point they were
+            decoded from as their code (:class:`~evodesign.search.mating.BatchMating`).
 
     Returns:
         The (not yet set up) algorithm.
@@ -66,6 +69,7 @@ def design_nsga2(
         crossover,
         mutation,
         max_factor=max_factor,
+        codes=codes,
         repair=repair,
         eliminate_duplicates=dedup,
         n_max_iterations=algorithm.mating.n_max_iterations,

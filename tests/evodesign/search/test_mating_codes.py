@@ -12,7 +12,7 @@ from pymoo.operators.mutation.pm import PM
 
 from evodesign.representation import CompositionSpace
 from evodesign.search.algorithm import design_nsga2
-from evodesign.search.mating import CODES
+from evodesign.search.mating import CODES, BatchMating
 from evodesign.search.state import capture_search_state, restore_search_state
 from operators import GANMutation, GeneratorSampling, LatentInterpolationCrossover, fit_generative_model
 
@@ -42,11 +42,12 @@ def model():
     torch.set_num_threads(before)
 
 
-def _algorithm(model, pop_size=30, mutation_prob=0.5):
+def _algorithm(model, pop_size=30, mutation_prob=0.5, codes="decoded"):
     X0 = SPACE.random_vectors(pop_size, np.random.default_rng(1), min_elements=2)
     sampling = GeneratorSampling(model, source="data", data=X0)  # with provenance, as campaigns
     algorithm = design_nsga2(
-        SPACE, pop_size, sampling, LatentInterpolationCrossover(model), GANMutation(model, prob=mutation_prob)
+        SPACE, pop_size, sampling, LatentInterpolationCrossover(model), GANMutation(model, prob=mutation_prob),
+        codes=codes,
     )
     algorithm.setup(Cheap(), termination=("n_gen", 50), seed=2)
     return algorithm
@@ -69,23 +70,38 @@ def test_parents_are_encoded_once_and_children_keep_their_decoded_point(model, m
     algorithm.next()  # the initial population has no codes yet
     rows = _encoded_rows(model, monkeypatch)
     algorithm.next()
-    first = sum(rows)
-    assert 0 < first <= 30  # each selected parent at most once, in one call a round
-    Z = np.asarray(algorithm.pop.get(CODES), dtype=np.float64)
-    assert Z.shape == (30, model.latent_dim)
-    known = ~np.isnan(Z).any(axis=1)
-    assert known.any()
-    X = algorithm.pop.get("X")
-    # a kept code decodes to its individual (within the model's tolerance), or it is the
-    # parent's own encoding (refinement may not reach a match with this tiny model)
-    decodes = model.matches(model.decode(Z[known]), X[known])
-    encoded = np.isclose(Z[known], model.encode(X[known]), atol=1e-5).all(axis=1)
-    assert (decodes | encoded).all() and decodes.any()
+    assert 0 < sum(rows) <= 30  # each selected parent at most once
     rows.clear()
     for _ in range(3):
         algorithm.next()
-    # later generations encode only newcomers whose decoded point did not survive repair
-    assert sum(rows) < 3 * 30
+        pop = algorithm.pop
+        Z = BatchMating._population_codes(pop, model.latent_dim)
+        # an offspring's code is the point it was decoded from: it repairs to the offspring
+        born = np.array([not op.startswith("GeneratorSampling") for op in pop.get("operator")])
+        assert born.any() and not np.isnan(Z[born]).any()
+        repaired = algorithm.repair._do(None, model.decode(Z[born]))
+        np.testing.assert_array_equal(repaired, pop.get("X")[born])
+    # only the initial individuals selected for the first time are ever encoded
+    assert sum(rows) < 30
+
+
+def test_verified_codes_decode_to_their_individual_or_are_its_encoding(model, monkeypatch):
+    algorithm = _algorithm(model, codes="verified")
+    for _ in range(4):
+        algorithm.next()
+    Z = np.asarray(algorithm.pop.get(CODES), dtype=np.float64)
+    known = ~np.isnan(Z).any(axis=1)
+    X = algorithm.pop.get("X")
+    # a kept child's point decodes to it within the model's tolerance; a parent's code is
+    # its own encoding (refinement may not reach a match with this tiny model)
+    decodes = model.matches(model.decode(Z[known]), X[known])
+    encoded = np.isclose(Z[known], model.encode(X[known]), atol=1e-5).all(axis=1)
+    assert (decodes | encoded).all() and decodes.any()
+
+
+def test_an_unknown_codes_policy_is_refused(model):
+    with pytest.raises(ValueError, match="unknown codes policy 'fresh'; choose one of"):
+        _algorithm(model, codes="fresh")
 
 
 def test_codes_travel_through_the_search_state_bit_identically(model):
