@@ -33,12 +33,16 @@ if TYPE_CHECKING:
     from operators import GenerativeModel
 
     from evodesign.datasets import MaterialsDataset
+    from evodesign.representation import KnownDesigns
 
 __all__ = ["generator_metadata", "load_generators", "train_generators", "training_vectors"]
 
 
 def training_vectors(
-    data: MaterialsDataset, space: CompositionSpace, strict_valid: bool = True
+    data: MaterialsDataset,
+    space: CompositionSpace,
+    strict_valid: bool = True,
+    known: KnownDesigns | None = None,
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Fraction vectors of the known compositions a generator should learn from.
 
@@ -46,17 +50,23 @@ def training_vectors(
         data: the data set.
         space: the representation (its element vocabulary must cover the data's).
         strict_valid: keep only SMACT strict-valid compositions.
+        known: the data set's formulas that fit the space, when already computed (a
+            campaign's ``models.known``); None: :func:`evodesign.campaign.assembly.known_designs`.
 
     Returns:
-        ``(X, keep)``: `(n_kept, n_var)` fractions and the `(len(data),)` mask of kept rows.
+        ``(X, keep)``: `(n_kept, n_var)` fractions, in data order, and the `(len(data),)`
+        mask of kept rows.
     """
-    X = space.to_vectors(data.compositions)
-    counts = space.decode(X)
-    exact = np.abs(space.fractions(counts) - X).max(axis=1) < 1e-9
-    keep = exact
+    if known is None:
+        from evodesign.campaign.assembly import known_designs
+
+        known = known_designs(space, space.to_vectors(data.compositions))
+    valid = np.ones(len(known), dtype=bool)
     if strict_valid:
-        keep = keep & SmactValidity(space.elements)(counts)
-    return X[keep], keep
+        valid = np.asarray(SmactValidity(space.elements)(known.designs), dtype=bool)
+    keep = np.zeros(len(data), dtype=bool)
+    keep[known.rows[valid]] = True
+    return known.vectors[valid], keep
 
 
 def generator_metadata(

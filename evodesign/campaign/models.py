@@ -45,9 +45,9 @@ import numpy as np
 from filelock import FileLock, Timeout
 from operators.model_files import model_complete, model_paths, remove_model_files, sha256_file
 
+from evodesign.campaign.assembly import build_space, known_designs
 from evodesign.datasets import list_datasets, load_csv, load_dataset
 from evodesign.exceptions import ArtifactError, DataError
-from evodesign.representation import CompositionSpace
 from operators.progress import labelled
 from operators.training import torch_threads
 
@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
     from evodesign.campaign.config import CampaignConfig
     from evodesign.datasets import MaterialsDataset
+    from evodesign.representation import CompositionSpace, KnownDesigns
     from evodesign.surrogates import PropertyModel
 
 __all__ = [
@@ -220,9 +221,12 @@ class CampaignModels:
         surrogate: the property model (None when every objective is analytic).
         surrogate_path: its sidecar path (None likewise).
         generators_path: the generators' sidecar path (None when not needed).
-        known_counts: `(n_known, n_var)` integer formulas of the data set's compositions
-            that fit the space (novelty and nearest-known lookups).
-        known_vectors: `(n_known, n_var)` their fractions.
+        vectors: `(n_data, n_var)` the space's vectors of every row of the data set (the
+            surrogate's training inputs, the known materials' ranges of the normalisation).
+        known: the data set's designs that fit the space
+            (:func:`~evodesign.campaign.assembly.known_designs`), computed once per run:
+            the generators' training data, novelty, the ``nearest_known`` column and known
+            sampling read it.
         timings: seconds spent loading or training each part.
     """
 
@@ -231,8 +235,8 @@ class CampaignModels:
     surrogate: PropertyModel | None
     surrogate_path: Path | None
     generators_path: Path | None
-    known_counts: NDArray[np.int64]
-    known_vectors: NDArray[np.float64]
+    vectors: NDArray[np.float64]
+    known: KnownDesigns
     timings: dict[str, float] = field(default_factory=dict)
 
     @cached_property
@@ -241,7 +245,7 @@ class CampaignModels:
         if self.surrogate is None:
             return np.zeros((len(self.data), 0))
         with torch_threads(1):
-            _, std = self.surrogate.predict(self.space.to_vectors(self.data.compositions))
+            _, std = self.surrogate.predict(self.vectors)
         return std
 
     def auto_std_bounds(self) -> dict[str, float]:
@@ -373,20 +377,16 @@ def prepare_models(
     timings: dict[str, float] = {}
     start = time.perf_counter()
     data = load_campaign_data(config, base_dir)
-    space = CompositionSpace(
-        data.elements, max_atoms=config.space.max_atoms, max_elements=config.space.max_elements
-    )
+    space = build_space(config, data)
     X_all = space.to_vectors(data.compositions)
-    counts_all = space.decode(X_all)
-    exact = np.abs(space.fractions(counts_all) - X_all).max(axis=1) < 1e-9
-    known_counts = counts_all[exact]
+    known = known_designs(space, X_all)
     timings["data_s"] = time.perf_counter() - start
 
     if need_generators:
         # checked before the surrogate trains: minutes of training lost to a refusal
         from evodesign.generators import training_vectors
 
-        Xg, _ = training_vectors(data, space, config.generators.strict_valid)
+        Xg, _ = training_vectors(data, space, config.generators.strict_valid, known=known)
         if len(Xg) < 20:
             raise ArtifactError(
                 f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "
@@ -485,7 +485,7 @@ def prepare_models(
         surrogate=surrogate,
         surrogate_path=surrogate_path,
         generators_path=generators_path,
-        known_counts=known_counts,
-        known_vectors=space.fractions(known_counts),
+        vectors=X_all,
+        known=known,
         timings=timings,
     )

@@ -23,7 +23,7 @@ from evodesign.exceptions import UsageError
 
 if TYPE_CHECKING:
     from evodesign.campaign.config import CampaignConfig
-    from evodesign.campaign.runner import CampaignResult
+    from evodesign.campaign.results import CampaignResult
 
 __all__ = ["BACKENDS", "run_seeds"]
 

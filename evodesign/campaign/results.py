@@ -17,6 +17,10 @@ A run folder ``runs/output/<campaign>/<run-id>/`` holds:
 * ``pareto.png`` (the front over the known materials in grey) and ``convergence.png``;
 * ``checkpoint.bin`` (runs only; see :mod:`evodesign.campaign.checkpoint`).
 
+Everything here works from plain data -- the space, the objectives, arrays and pymoo
+populations, the config for what it records -- never from a campaign object, so the run's
+life cycle (:mod:`evodesign.campaign.runner`) imports this module and not the reverse.
+
 Hypervolume is computed on objectives normalised by the range the known materials of the
 data set span (0 = the best known value, 1 = the worst), with the reference point 1.1 in
 every objective, so values are comparable across generations, seeds and arms.
@@ -25,9 +29,10 @@ every objective, so values are comparable across generations, seeds and arms.
 from __future__ import annotations
 
 import json
+import os
 import platform
 import sys
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from importlib import metadata as importlib_metadata
 from pathlib import Path
@@ -44,19 +49,41 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from evodesign.campaign.config import CampaignConfig
-    from evodesign.campaign.models import CampaignModels
-    from evodesign.campaign.runner import Campaign, CampaignResult
     from evodesign.datasets import MaterialsDataset
     from evodesign.objectives import Objective
     from evodesign.problem import DesignProblem
-    from evodesign.representation import CompositionSpace
+    from evodesign.representation import CompositionSpace, KnownDesigns
 
-__all__ = ["CHECKPOINT", "Normalizer", "cap_per_system", "load_run", "pareto_tables", "write_run"]
+__all__ = [
+    "CHECKPOINT", "CampaignResult", "Normalizer", "cap_per_system", "load_run", "pareto_tables", "write_run",
+]
 
 PACKAGES = ("evodesign", "numpy", "torch", "pymoo", "pymatgen", "smact", "matminer", "deap", "joblib", "pandas")
 HISTORY_COLUMNS = (
     "gen", "n_eval", "hypervolume", "n_nondominated", "n_systems", "feasible_fraction", "failures", "seconds",
 )
+
+
+@dataclass
+class CampaignResult:
+    """What a run or screen leaves behind.
+
+    Attributes:
+        run_dir: the output folder.
+        designs: the Pareto set, one row per formula: a ``composition`` column of pymatgen
+            Compositions, objective means and stds, constraint values, novelty, nearest known
+            formula, operator and parents (the same table as ``pareto.csv``).
+        history: one row per generation (``history.csv``).
+        manifest: versions, seeds, artifact hashes, timings (``manifest.json``).
+    """
+
+    run_dir: Path
+    designs: pd.DataFrame
+    history: pd.DataFrame
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    def __repr__(self) -> str:
+        return f"CampaignResult({self.run_dir}, {len(self.designs)} designs)"
 
 
 # ---------------------------------------------------------------------- normalisation / HV
@@ -74,20 +101,33 @@ class Normalizer:
     known: pd.DataFrame
 
     @classmethod
-    def from_models(cls, campaign: Campaign, models: CampaignModels) -> Normalizer:
-        """Ranges from the campaign's data set (see :meth:`from_data`)."""
-        return cls.from_data(campaign.objectives, models.data, models.space)
+    def from_data(
+        cls,
+        objectives: list[Objective],
+        data: MaterialsDataset,
+        space: CompositionSpace,
+        vectors: NDArray[np.float64] | None = None,
+    ) -> Normalizer:
+        """Ranges from a data set: true values for surrogate targets, computed analytic ones.
 
-    @classmethod
-    def from_data(cls, objectives: list[Objective], data: MaterialsDataset, space: CompositionSpace) -> Normalizer:
-        """Ranges from a data set: true values for surrogate targets, computed HHI."""
-        from evodesign.properties import SupplyRisk
+        Every row of the data set counts, also those outside the space (a five-element
+        compound is still a known material and a fair reference).
+
+        Args:
+            objectives: the objectives (F's columns).
+            data: the data set.
+            space: the space its analytic properties are computed in.
+            vectors: `(len(data), n_var)` the space's vectors of the data's rows (the
+                campaign's ``models.vectors``); None: computed here.
+        """
+        from evodesign.representation.registry import analytic_properties
 
         columns = {}
-        fractions = space.to_vectors(data.compositions)
+        fractions = space.to_vectors(data.compositions) if vectors is None else vectors
         for o in objectives:
             if o.analytic:
-                v = SupplyRisk(space.elements, kind=o.name.split("_", 1)[1])(fractions)
+                # of the rows' exact fractions: a row outside the space has no design
+                v = analytic_properties.get(space.kind, o.name)(space)(fractions)
             else:
                 v = data.frame[o.name].to_numpy(dtype=np.float64)
             columns[o.name] = v
@@ -209,7 +249,8 @@ def progress_line(row: dict[str, Any], n_gen: int, elapsed: float, done: int) ->
 
 # ---------------------------------------------------------------------- provenance
 def update_archive(archive: dict[str, str], algorithm: Any, space: CompositionSpace) -> None:
-    """Record the formula of every individual seen, by vector key (parents are named by key)."""
+    """Record the label (formula) of every individual seen, by vector key (parents are
+    named by key)."""
     pops = [algorithm.pop]
     if getattr(algorithm, "off", None) is not None:
         pops.append(algorithm.off)
@@ -218,8 +259,8 @@ def update_archive(archive: dict[str, str], algorithm: Any, space: CompositionSp
         keys = [vector_key(x) for x in X]
         new = [i for i, k in enumerate(keys) if k not in archive]
         if new:
-            formulas = space.formulas(space.decode(X[new]))
-            archive.update({keys[i]: f for i, f in zip(new, formulas)})
+            labels = space.labels(space.decode(X[new]))
+            archive.update({keys[i]: f for i, f in zip(new, labels)})
 
 
 def population(X: NDArray[np.float64], out: dict[str, NDArray], operator: str) -> Any:
@@ -234,73 +275,103 @@ def population(X: NDArray[np.float64], out: dict[str, NDArray], operator: str) -
 
 
 # ---------------------------------------------------------------------- pareto table
-def pareto_table(campaign: Campaign, problem: DesignProblem, pop: Any, archive: dict[str, str]) -> pd.DataFrame:
+def pareto_table(
+    space: CompositionSpace,
+    objectives: list[Objective],
+    pop: Any,
+    *,
+    constraint_labels: list[str],
+    known: KnownDesigns,
+    archive: dict[str, str] | None = None,
+    max_per_system: int | None = None,
+) -> pd.DataFrame:
     """The ``pareto.csv`` table: the reported designs of :func:`pareto_tables`."""
-    return pareto_tables(campaign, problem, pop, archive)[0]
+    return pareto_tables(
+        space, objectives, pop, constraint_labels=constraint_labels, known=known, archive=archive,
+        max_per_system=max_per_system,
+    )[0]
 
 
 def pareto_tables(
-    campaign: Campaign, problem: DesignProblem, pop: Any, archive: dict[str, str]
+    space: CompositionSpace,
+    objectives: list[Objective],
+    pop: Any,
+    *,
+    constraint_labels: list[str],
+    known: KnownDesigns,
+    archive: dict[str, str] | None = None,
+    max_per_system: int | None = None,
 ) -> tuple[pd.DataFrame, pd.DataFrame]:
     """The ``pareto.csv`` and ``pareto_all.csv`` tables of a population.
 
     Args:
-        campaign: the campaign (its models and ``[search] max_per_system``).
-        problem: the problem (constraint labels).
-        pop: the final population.
-        archive: formulas by vector key, for the parents column.
+        space: the design space (decoding, and the columns of :meth:`space.table`).
+        objectives: the objectives (the population's ``values`` columns, in order).
+        pop: the final pymoo population (X, F, G, ``values``, ``values_std``, provenance).
+        constraint_labels: the `n_constr` labels of G's columns (``problem.constraint_labels``).
+        known: the known designs (the ``novel``, ``nearest_known`` and
+            ``nearest_distance`` columns).
+        archive: labels by vector key, for the parents column.
+        max_per_system: ``[search] max_per_system``.
 
     Returns:
         ``(reported, full)``: ``full`` holds every feasible non-dominated design, ``reported``
         at most ``max_per_system`` of them per chemical system (:func:`cap_per_system`;
-        all of them when the cap is 0). Both sorted by the first objective, best first.
+        all of them when the cap is 0 or None). Both sorted by the first objective, best
+        first.
     """
-    from evodesign.constraints import nearest_known
-
-    models = campaign.models
-    space = models.space
-    idx = feasible_front(pop)
-    sub = pop[idx]
-    X = sub.get("X") if len(sub) else np.zeros((0, space.n_var))
-    counts = space.decode(X) if len(X) else np.zeros((0, space.n_var), dtype=np.int64)
-    table = pd.DataFrame({"formula": space.formulas(counts) if len(counts) else []})
-    table["composition"] = space.to_compositions(space.fractions(counts)) if len(counts) else []
-    table["n_elements"] = (counts > 0).sum(axis=1)
-    table["n_atoms"] = counts.sum(axis=1)
-    # after the composition, where load_run puts it back
-    table.insert(2, "chemical_system", chemical_system_names(counts, space.elements) if len(counts) else [])
-    values = sub.get("values") if len(sub) else np.zeros((0, len(campaign.objectives)))
-    values_std = sub.get("values_std") if len(sub) else np.zeros((0, len(campaign.objectives)))
-    for j, o in enumerate(campaign.objectives):
+    archive = archive or {}
+    sub = pop[feasible_front(pop)]
+    empty = len(sub) == 0
+    X = np.zeros((0, space.n_var)) if empty else sub.get("X")
+    designs = np.zeros((0, space.n_var), dtype=np.int64) if empty else space.decode(X)
+    table = pd.DataFrame(_design_columns(space, designs))
+    n_obj = len(objectives)
+    values = np.zeros((0, n_obj)) if empty else sub.get("values")
+    values_std = np.zeros((0, n_obj)) if empty else sub.get("values_std")
+    for j, o in enumerate(objectives):
         table[o.name] = values[:, j]
         if not o.analytic:
             table[f"{o.name}_std"] = values_std[:, j]
-    problem_labels = problem.constraint_labels
-    G = sub.get("G") if len(sub) else np.zeros((0, len(problem_labels)))
-    for j, label in enumerate(problem_labels):
+    G = np.zeros((0, len(constraint_labels))) if empty else sub.get("G")
+    for j, label in enumerate(constraint_labels):
         table[f"g_{label}"] = G[:, j]
-    known_ids = space.row_ids(models.known_counts)
-    table["novel"] = ~np.isin(space.row_ids(counts), known_ids) if len(counts) else []
-    if len(counts):
-        index, distance = nearest_known(space, counts, models.known_counts)
-        table["nearest_known"] = space.formulas(models.known_counts[index])
-        table["nearest_distance"] = distance
-    else:
+    table["novel"] = [] if empty else ~known.contains(space.ids(designs))
+    if empty:
         table["nearest_known"], table["nearest_distance"] = [], []
-    operators = sub.get("operator") if len(sub) else []
-    parents = sub.get("parents") if len(sub) else []
+    else:
+        from evodesign.constraints import nearest_known
+
+        index, distance = nearest_known(space, designs, known.designs)
+        table["nearest_known"] = [known.labels[i] for i in index]
+        table["nearest_distance"] = distance
+    operators = [] if empty else sub.get("operator")
+    parents = [] if empty else sub.get("parents")
     table["operator"] = [str(o) if o is not None else "" for o in operators]
     table["parents"] = [
         ";".join(archive.get(k, k) for k in parent_keys(p if isinstance(p, str) else None)) for p in parents
     ]
-    cap = campaign.config.search.max_per_system
-    F = sub.get("F") if len(sub) else np.zeros((0, len(campaign.objectives)))
-    reported = cap_per_system(table["chemical_system"].to_numpy(dtype=object), F, cap)
-    first = campaign.objectives[0]
+    F = np.zeros((0, n_obj)) if empty else sub.get("F")
+    reported = cap_per_system(table["chemical_system"].to_numpy(dtype=object), F, max_per_system)
+    first = objectives[0]
     ascending = first.direction == "min" or first.target is not None
     order = table[first.name].sort_values(ascending=ascending, kind="stable").index.to_numpy()
     full = table.loc[order].reset_index(drop=True)
     return table.loc[order[reported[order]]].reset_index(drop=True), full
+
+
+def _design_columns(space: CompositionSpace, designs: NDArray[np.int64]) -> dict[str, Any]:
+    """The design columns of a results table: the space's :meth:`table` columns with the
+    pymatgen ``composition`` (the in-memory table's currency; ``load_run`` rebuilds it)
+    and the ``chemical_system`` after the label."""
+    columns = space.table(designs)
+    label, rest = next(iter(columns)), list(columns)[1:]
+    return {
+        label: columns[label],
+        "composition": space.to_compositions(space.encode(designs)) if len(designs) else [],
+        "chemical_system": chemical_system_names(designs, space.elements) if len(designs) else [],
+        **{name: columns[name] for name in rest},
+    }
 
 
 # ---------------------------------------------------------------------- files
@@ -336,7 +407,7 @@ def _versions() -> dict[str, str]:
 
 
 def manifest(
-    campaign: Campaign,
+    config: CampaignConfig,
     seed: int,
     index: int,
     n_runs: int,
@@ -347,12 +418,12 @@ def manifest(
 ) -> dict[str, Any]:
     """The manifest of a run (completed by the runner with counts and timings)."""
     return {
-        "campaign": campaign.config.campaign.name,
+        "campaign": config.campaign.name,
         "kind": "run",
         "status": status,
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "command": " ".join(sys.argv),
-        "config_hash": campaign.config.hash(),
+        "config_hash": config.hash(),
         "seed": seed,
         "run_index": index,
         "n_runs": n_runs,
@@ -360,7 +431,7 @@ def manifest(
         "pymoo_seed": pymoo_seed,
         "artifacts": artifacts,
         "versions": _versions(),
-        "machine": {"platform": platform.platform(), "cpu_count": __import__("os").cpu_count()},
+        "machine": {"platform": platform.platform(), "cpu_count": os.cpu_count()},
     }
 
 
@@ -370,7 +441,8 @@ def write_manifest(run_dir: Path, data: dict[str, Any]) -> None:
 
 def write_run(
     run_dir: Path,
-    campaign: Campaign,
+    config: CampaignConfig,
+    objectives: list[Objective],
     designs: pd.DataFrame,
     history: list[dict[str, Any]],
     manifest_data: dict[str, Any],
@@ -381,11 +453,12 @@ def write_run(
     the result.
 
     Args:
+        config: the campaign (the plots' title and hard windows).
+        objectives: its objectives (the plots' axes).
         designs: the reported designs (``pareto.csv``; :func:`pareto_tables`' first table).
         all_designs: the whole feasible front (``pareto_all.csv``); default ``designs``.
     """
     from evodesign.campaign.plots import draw_run_plots
-    from evodesign.campaign.runner import CampaignResult
 
     if all_designs is None:
         all_designs = designs
@@ -395,7 +468,7 @@ def write_run(
     atomic_write_text(run_dir / "history.csv", history_frame.to_csv(index=False))
     manifest_data.update(system_summary(designs, all_designs))
     write_manifest(run_dir, manifest_data)
-    draw_run_plots(run_dir, campaign.config, campaign.objectives, designs, history_frame, normalizer.known)
+    draw_run_plots(run_dir, config, objectives, designs, history_frame, normalizer.known)
     return CampaignResult(run_dir=run_dir, designs=designs, history=history_frame, manifest=manifest_data)
 
 
@@ -439,7 +512,6 @@ def load_run(run_dir: str | Path) -> CampaignResult:
     """Read a finished run folder back (designs get their pymatgen Compositions again)."""
     from pymatgen.core import Composition
 
-    from evodesign.campaign.runner import CampaignResult
     from evodesign.exceptions import DataError
 
     run_dir = Path(run_dir)

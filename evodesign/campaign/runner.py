@@ -29,13 +29,12 @@ from __future__ import annotations
 import shutil
 import sys
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable
 
 import numpy as np
-from pymoo.core.sampling import Sampling
 
+from evodesign.campaign import assembly, results
 from evodesign.campaign.checkpoint import (
     CHECKPOINT,
     LEGACY_CHECKPOINT,
@@ -46,19 +45,21 @@ from evodesign.campaign.checkpoint import (
     write_checkpoint,
 )
 from evodesign.campaign.config import CampaignConfig
-from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models
+from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models, resolve_dataset
+from evodesign.campaign.results import CampaignResult
 from evodesign.exceptions import EvodesignError, UsageError
-from evodesign.objectives import Objective
-from evodesign.problem import DesignProblem
 from evodesign.search.state import SearchStateError, capture_search_state, restore_search_state
 from operators.progress import labelled
 from operators.training import torch_threads
 
 if TYPE_CHECKING:
-    import pandas as pd
-    from numpy.typing import NDArray
+    from evodesign.constraints import Constraint
+    from evodesign.datasets import MaterialsDataset
+    from evodesign.objectives import Objective
+    from evodesign.problem import DesignProblem
+    from evodesign.representation import CompositionSpace
 
-__all__ = ["Campaign", "CampaignResult", "KnownSampling", "RunExistsError", "child_seed", "cli_wording", "run_id"]
+__all__ = ["Campaign", "CampaignResult", "RunExistsError", "child_seed", "cli_wording", "run_id"]
 
 DEFAULT_OUT = Path("runs/output")
 #: draws a screen makes at most to collect n_samples distinct formulas
@@ -111,28 +112,6 @@ def run_id(seed: int, index: int = 0, n_runs: int = 1, kind: str = "run") -> str
     return base if kind == "run" else f"{kind}-{base}"
 
 
-@dataclass
-class CampaignResult:
-    """What a run or screen leaves behind.
-
-    Attributes:
-        run_dir: the output folder.
-        designs: the Pareto set, one row per formula: a ``composition`` column of pymatgen
-            Compositions, objective means and stds, constraint values, novelty, nearest known
-            formula, operator and parents (the same table as ``pareto.csv``).
-        history: one row per generation (``history.csv``).
-        manifest: versions, seeds, artifact hashes, timings (``manifest.json``).
-    """
-
-    run_dir: Path
-    designs: pd.DataFrame
-    history: pd.DataFrame
-    manifest: dict[str, Any] = field(default_factory=dict)
-
-    def __repr__(self) -> str:
-        return f"CampaignResult({self.run_dir}, {len(self.designs)} designs)"
-
-
 class Campaign:
     """A design campaign built from a :class:`~evodesign.campaign.config.CampaignConfig`.
 
@@ -146,6 +125,13 @@ class Campaign:
             run and output root: models are keyed by data + settings hash.
         base_dir: folder that relative paths in the config are read from.
         progress: print progress (training, then one line per generation).
+        models: already prepared models to reuse (e.g. one set for several arms of a
+            benchmark, or with another predictor put in with ``dataclasses.replace``);
+            None: :meth:`prepare` loads or trains them on first use.
+
+    The parts of a search are made by :mod:`evodesign.campaign.assembly`; the methods
+    :meth:`problem`, :meth:`algorithm`, :meth:`constraints` and :meth:`repair_check` give
+    this campaign's.
     """
 
     def __init__(
@@ -156,13 +142,14 @@ class Campaign:
         cache_dir: str | Path | None = None,
         base_dir: str | Path = ".",
         progress: bool = True,
+        models: CampaignModels | None = None,
     ) -> None:
         self.config = config
         self.out_root = Path(out_root)
         self.base_dir = Path(base_dir)
         self.cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(config, self.base_dir)
         self.progress = progress
-        self._models: CampaignModels | None = None
+        self._models = models
 
     @classmethod
     def from_toml(cls, path: str | Path, **kwargs: Any) -> Campaign:
@@ -176,20 +163,8 @@ class Campaign:
     # ------------------------------------------------------------------ building blocks
     @property
     def objectives(self) -> list[Objective]:
-        """The objectives; a range target's ``display`` label says it is one: its own
-        label with " (target 1.1–1.7)" added, or "band_gap: target 1.1–1.7 eV"."""
-        from evodesign.properties.units import format_window
-
-        out = []
-        for o in self.config.objectives:
-            label = o.label
-            if o.target is not None:
-                if label is None:
-                    label = f"{o.name}: target {format_window(*o.target, o.name)}"
-                elif "target" not in label.lower():
-                    label = f"{label} (target {format_window(*o.target)})"
-            out.append(Objective(o.name, o.direction, o.kappa, tuple(o.target) if o.target else None, label))
-        return out
+        """The objectives (:func:`~evodesign.campaign.assembly.build_objectives`)."""
+        return assembly.build_objectives(self.config)
 
     def _needs_generators(self, kind: str = "run") -> bool:
         if kind == "screen":
@@ -210,124 +185,31 @@ class Campaign:
             )
         return self._models
 
-    def prepare_data(self) -> tuple[Any, Any]:
-        """The data set and the composition space only (no models): for reports."""
-        from evodesign.campaign.models import resolve_dataset
-        from evodesign.representation import CompositionSpace
-
+    def prepare_data(self) -> tuple[MaterialsDataset, CompositionSpace]:
+        """The data set and the design space only (no models): for reports."""
         data = resolve_dataset(self.config.campaign.dataset, self.base_dir, self.config.campaign.formula_column)
-        space = CompositionSpace(data.elements, max_atoms=self.config.space.max_atoms, max_elements=self.config.space.max_elements)
-        return data, space
+        return data, assembly.build_space(self.config, data)
 
     @property
     def models(self) -> CampaignModels:
+        """The prepared models (:meth:`prepare` on first use)."""
         return self.prepare()
 
-    def constraints(self) -> list[Any]:
+    def constraints(self) -> list[Constraint]:
         """The constraint objects of the config, in a fixed order."""
-        from evodesign import constraints as C
-        from evodesign.properties import SupplyRisk
-
-        m, cfg = self.models, self.config.constraints
-        space = m.space
-        out: list[Any] = []
-        if cfg.charge_balance != "off":
-            out.append(C.ChargeBalance(space, mode=cfg.charge_balance, min_state_share=cfg.oxidation_state_min_share))
-        out.append(C.MaxElements(self.config.space.max_elements))
-        if self.config.space.min_elements > 1:  # plausibility: no single elements
-            out.append(C.MinElements(self.config.space.min_elements))
-        out.append(C.MaxAtoms(self.config.space.max_atoms))
-        allow = list(self.config.space.allow) or None
-        out.append(C.ElementFilter(space, allow=allow, deny=tuple(self.config.space.deny)))
-        if not cfg.molecular:  # plausibility: no all-non-metal (molecular) formulas
-            out.append(C.NotOnlyNonmetals(space))
-        if cfg.novel:
-            out.append(C.Novelty(space, m.known_counts))
-        if m.surrogate is not None and cfg.max_std != "off":
-            bounds = m.auto_std_bounds() if cfg.max_std == "auto" else dict(cfg.max_std)
-            out.append(C.SurrogateTrust(bounds))
-        hhi = [o.name for o in self.objectives if o.analytic]
-        if hhi and cfg.hhi_missing == "infeasible":
-            out.append(C.KnownSupplyRisk(SupplyRisk(space.elements, kind="production")))
-        for name, (low, high) in cfg.ranges.items():  # hard windows, in file order
-            analytic = None
-            if name in ("hhi_production", "hhi_reserve"):
-                analytic = SupplyRisk(space.elements, kind=name.split("_", 1)[1])
-                values = np.asarray(analytic(m.known_counts), dtype=np.float64)
-            else:
-                values = m.data.frame[name].to_numpy(dtype=np.float64)
-            finite = values[np.isfinite(values)]
-            scale = float(finite.std()) if len(finite) > 1 else 0.0
-            out.append(C.PropertyWindow(name, low, high, confidence=cfg.range_confidence,
-                                        scale=scale if scale > 0 else 1.0, analytic=analytic))
-        return out
+        return assembly.build_constraints(self.config, self.models)
 
     def problem(self) -> DesignProblem:
         """The pymoo problem (objectives, constraints, surrogate attached)."""
-        from evodesign.properties import SupplyRisk
+        return assembly.build_problem(self.config, self.models)
 
-        m = self.models
-        analytic = {
-            name: SupplyRisk(m.space.elements, kind=name.split("_", 1)[1])
-            for name in ("hhi_production", "hhi_reserve")
-            if any(o.name == name for o in self.objectives)
-        }
-        return DesignProblem(
-            m.space,
-            self.objectives,
-            self.constraints(),
-            predictor=m.surrogate,
-            analytic=analytic,
-            analytic_fallback=10_000.0,
-        )
-
-    def _repair_check(self) -> Any:
+    def repair_check(self) -> Any:
         """The SMACT check that repair prefers (cached by formula), or None."""
-        from evodesign.chemistry.validity_filter import CachedSmactValidity
-
-        if not self.config.search.repair:
-            return None
-        mode = "cdvae" if self.config.constraints.charge_balance == "cdvae" else "strict"
-        return CachedSmactValidity(
-            self.models.space.elements, mode, min_state_share=self.config.constraints.oxidation_state_min_share
-        )
+        return assembly.repair_check(self.config, self.models)
 
     def algorithm(self) -> Any:
-        """The NSGA-II of the config (operators, repair, duplicate elimination)."""
-        from pymoo.operators.crossover.sbx import SBX
-        from pymoo.operators.mutation.pm import PM
-
-        from evodesign.chemistry.validity_filter import ValidityFilter
-        from evodesign.search.algorithm import design_nsga2
-        from operators import GANMutation, GeneratorSampling, LatentInterpolationCrossover
-
-        s, m = self.config.search, self.models
-        path = m.generators_path
-        if s.sampling == "known" or path is None:
-            sampling = KnownSampling(m.known_vectors)
-        else:
-            source = {"generators": "gan", "mix": "mix"}[s.sampling]
-            sampling = GeneratorSampling(str(path), source=source, data=m.known_vectors)
-        if s.operators == "learned":
-            guide: dict[str, Any] = {}
-            if s.guided:
-                mode = "cdvae" if self.config.constraints.charge_balance == "cdvae" else "strict"
-                accept = ValidityFilter(
-                    m.space, mode=mode, repair=s.repair, min_state_share=self.config.constraints.oxidation_state_min_share
-                )
-                guide = {"accept": accept, "max_tries": s.max_tries}
-            crossover = LatentInterpolationCrossover(
-                str(path), method=s.interpolation, prob=s.crossover_prob, extrapolation=s.extrapolation, **guide
-            )
-            mutation = GANMutation(
-                str(path), strength=s.mutation_strength, prob=s.mutation_prob, direction=s.mutation_direction, **guide
-            )
-        else:
-            crossover = SBX(prob=s.crossover_prob, eta=15)
-            mutation = PM(prob=s.mutation_prob, eta=20)
-        return design_nsga2(
-            m.space, s.pop_size, sampling, crossover, mutation, check=self._repair_check(), max_per_system=s.max_per_system
-        )
+        """The NSGA-II of the config (sampling, operators, repair, duplicate elimination)."""
+        return assembly.build_algorithm(self.config, self.models)
 
     # ------------------------------------------------------------------ folders
     def run_dir(self, seed: int, index: int = 0, n_runs: int = 1, kind: str = "run") -> Path:
@@ -404,8 +286,6 @@ class Campaign:
         Returns:
             The :class:`CampaignResult`.
         """
-        from evodesign.campaign import results
-
         seed = self.config.campaign.seed if seed is None else int(seed)
         run_dir = Path(out) if out is not None else self.run_dir(seed, index, n_runs)
         self._claim(run_dir, resume, overwrite)
@@ -439,12 +319,12 @@ class Campaign:
                 self._say(f"resuming {run_dir} at generation {header['generation']}")
             results.write_config(run_dir, self.config, self.base_dir)
             results.write_data_report(run_dir, models.data)
-            manifest = results.manifest(self, seed, index, n_runs, ss, pymoo_seed, artifacts, status="running")
+            manifest = results.manifest(self.config, seed, index, n_runs, ss, pymoo_seed, artifacts, status="running")
             manifest["timings"] = {"prepare_s": prepare_s}
             results.write_manifest(run_dir, manifest)
             if history and not algorithm.has_next():
                 self._say(f"{run_dir} had already finished; rewriting its outputs")
-            normalizer = results.Normalizer.from_models(self, models)
+            normalizer = self._normalizer(models)
             n_gen = self.config.search.n_gen
             search_start = time.perf_counter()
             while algorithm.has_next():
@@ -464,7 +344,7 @@ class Campaign:
                     )
                 if on_generation is not None:
                     on_generation(row["gen"])
-            designs, all_designs = results.pareto_tables(self, problem, algorithm.pop, archive)
+            designs, all_designs = self._pareto_tables(models, problem, algorithm.pop, archive)
             if len(history) < n_gen:
                 # pymoo stops quietly when a generation yields no new formula at all
                 manifest["stopped_early"] = (
@@ -480,16 +360,27 @@ class Campaign:
                 n_generations=len(history),
             )
             manifest["timings"].update(search_s=time.perf_counter() - search_start, total_s=time.perf_counter() - started)
-            result = results.write_run(run_dir, self, designs, history, manifest, normalizer, all_designs=all_designs)
+            result = results.write_run(
+                run_dir, self.config, problem.objectives, designs, history, manifest, normalizer, all_designs=all_designs
+            )
         self._say(f"{results.system_line(result.manifest)} -> {run_dir}")
         if self.config.verify.after_run if verify is None else verify:
             result = self._verify(run_dir, result)
         return result
 
+    def _normalizer(self, models: CampaignModels) -> results.Normalizer:
+        return results.Normalizer.from_data(self.objectives, models.data, models.space, models.vectors)
+
+    def _pareto_tables(
+        self, models: CampaignModels, problem: DesignProblem, pop: Any, archive: dict[str, str]
+    ) -> tuple[Any, Any]:
+        return results.pareto_tables(
+            models.space, list(problem.objectives), pop, constraint_labels=problem.constraint_labels,
+            known=models.known, archive=archive, max_per_system=self.config.search.max_per_system,
+        )
+
     def _verify(self, run_dir: Path, result: CampaignResult) -> CampaignResult:
         """``evodesign verify`` on the run's top designs (``[verify]``), results re-read."""
-        from evodesign.campaign.results import load_run
-
         settings = self.config.verify
         if settings.top == 0 or result.designs.empty:
             return result
@@ -506,7 +397,7 @@ class Campaign:
         started = time.perf_counter()
         verify_run(run_dir, n_jobs=settings.n_jobs, progress=self._say)
         self._say(f"verify: done in {time.perf_counter() - started:.0f} s -> {run_dir / 'pareto.csv'}")
-        return load_run(run_dir)
+        return results.load_run(run_dir)
 
     # ------------------------------------------------------------------ screening
     def screen(
@@ -530,8 +421,6 @@ class Campaign:
         """
         import torch
 
-        from evodesign.campaign import results
-        from evodesign.search import SpaceRepair
         from evodesign.search.duplicates import duplicate_mask
         from operators import load_generative_model
 
@@ -548,7 +437,12 @@ class Campaign:
         n, source, space = self.config.screen.n_samples, self.config.screen.source, models.space
         with torch_threads(threads):
             tick = time.perf_counter()
-            repair = SpaceRepair(space, check=self._repair_check())
+            # the screen's models: self.models would prepare a run's (generators and all)
+            check = assembly.repair_check(self.config, models)
+
+            def repair(X: np.ndarray) -> np.ndarray:  # what the search's repair does to children
+                return space.repair(X, check=check)
+
             if source in ("gan", "prior"):
                 model = load_generative_model(models.generators_path)
                 generator = torch.Generator().manual_seed(draw_seed)
@@ -563,8 +457,9 @@ class Campaign:
             else:
                 draw = None
             if draw is None:  # known compositions: one draw without replacement
-                pick = rng.choice(len(models.known_vectors), size=min(n, len(models.known_vectors)), replace=False)
-                X = repair._do(None, models.known_vectors[pick])
+                known = models.known.vectors
+                pick = rng.choice(len(known), size=min(n, len(known)), replace=False)
+                X = repair(known[pick])
                 n_drawn = len(X)
             else:
                 # draw until n distinct formulas: n_samples is what gets evaluated
@@ -573,26 +468,28 @@ class Campaign:
                     missing = n - len(X)
                     if missing <= 0:
                         break
-                    Y = repair._do(None, draw(missing))
+                    Y = repair(draw(missing))
                     n_drawn += len(Y)
                     Y = Y[~duplicate_mask(Y, X)]
                     X = np.concatenate([X, Y[:missing]])
                 if len(X) < n:
                     self._say(f"warning: {n_drawn:,} draws gave only {len(X):,} distinct formulas")
-            problem = self.problem()
+            problem = assembly.build_problem(self.config, models)
             parts = [problem.evaluate(X[i : i + batch_size], return_as_dictionary=True) for i in range(0, len(X), batch_size)]
             out_dict = {k: np.concatenate([p[k] for p in parts]) for k in parts[0]} if parts else {}
             pop = results.population(X, out_dict, operator=f"screen({source})")
-            normalizer = results.Normalizer.from_models(self, models)
+            normalizer = self._normalizer(models)
             row = results.screen_history_row(pop, problem, normalizer, time.perf_counter() - tick, n_drawn)
             self._say(results.progress_line(row, 1, row["seconds"], 1))
-            designs, all_designs = results.pareto_tables(self, problem, pop, {})
+            designs, all_designs = self._pareto_tables(models, problem, pop, {})
             results.write_config(run_dir, self.config, self.base_dir)
             results.write_data_report(run_dir, models.data)
-            manifest = results.manifest(self, seed, index, n_runs, ss, None, models.artifacts(), status="finished")
+            manifest = results.manifest(self.config, seed, index, n_runs, ss, None, models.artifacts(), status="finished")
             manifest.update(kind="screen", n_samples=n, n_drawn=int(n_drawn), n_unique=int(len(X)), n_evaluations=int(problem.n_evaluated), n_failed=int(problem.n_failed))
             manifest["timings"] = {"prepare_s": prepare_s, "search_s": row["seconds"], "total_s": time.perf_counter() - started}
-            result = results.write_run(run_dir, self, designs, [row], manifest, normalizer, all_designs=all_designs)
+            result = results.write_run(
+                run_dir, self.config, problem.objectives, designs, [row], manifest, normalizer, all_designs=all_designs
+            )
         self._say(f"screened: {results.system_line(result.manifest)} -> {run_dir}")
         return result
 
@@ -616,8 +513,6 @@ class Campaign:
     def _changed_keys(self, saved_path: Path) -> list[str]:
         """Dotted keys whose values differ between a run's saved config.toml and this config."""
         import tomllib
-
-        from evodesign.campaign import results
 
         try:
             saved = tomllib.loads(saved_path.read_text(encoding="utf-8"))
@@ -646,30 +541,3 @@ def _flatten(table: Any, prefix: str = "") -> dict[str, Any]:
             out.update(_flatten(value, f"{prefix}[{i}]"))
         return out
     return {prefix: table}
-
-
-class KnownSampling(Sampling):
-    """Initial population drawn from known compositions (needs no generators).
-
-    Args:
-        data: `(n_data, n_var)` known composition fractions (deduplicated here).
-    """
-
-    def __init__(self, data: NDArray[np.float64]) -> None:
-        super().__init__()
-        self.data = np.unique(np.asarray(data, dtype=np.float64), axis=0)
-
-    def _do(
-        self, problem: Any, n_samples: int, *args: Any, random_state: np.random.Generator, **kwargs: Any
-    ) -> NDArray[np.float64]:
-        """`(n_samples, n_var)` known rows, without replacement while there are enough."""
-        idx = random_state.choice(len(self.data), size=n_samples, replace=n_samples > len(self.data))
-        return self.data[idx]
-
-    def do(self, problem: Any, n_samples: int, *args: Any, **kwargs: Any) -> Any:
-        """pymoo's sampling, then provenance (``"KnownSampling"``, no parents)."""
-        pop = super().do(problem, n_samples, *args, **kwargs)
-        for ind in pop:
-            ind.set("operator", "KnownSampling")
-            ind.set("parents", "")
-        return pop

@@ -21,6 +21,13 @@ def test_training_vectors_are_exact_and_strict_valid():
     np.testing.assert_allclose(space.fractions(counts), X, atol=1e-12)  # decoded exactly
     assert SmactValidity(space.elements)(counts).all()
     assert ((counts > 0).sum(axis=1) <= 4).all() and (counts.sum(axis=1) <= 20).all()
+    # a campaign passes the known designs it computed once: the same rows, bit for bit
+    from evodesign.campaign.assembly import known_designs
+
+    known = known_designs(space, space.to_vectors(data.compositions))
+    X_known, keep_known = training_vectors(data, space, strict_valid=True, known=known)
+    np.testing.assert_array_equal(X_known, X)
+    np.testing.assert_array_equal(keep_known, keep)
 
 
 def test_train_save_and_load_with_matching_space(tmp_path):

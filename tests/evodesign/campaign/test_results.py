@@ -113,9 +113,18 @@ def test_run_pareto_csv_caps_each_system(tiny_runs):
         assert system == "-".join(sorted(el.symbol for el in Composition(formula).elements))
 
 
+def _tables(campaign, problem, pop, max_per_system=None):
+    """pareto_tables from plain data: the campaign's space, objectives and known designs."""
+    cap = campaign.config.search.max_per_system if max_per_system is None else max_per_system
+    return results.pareto_tables(
+        campaign.models.space, campaign.objectives, pop, constraint_labels=problem.constraint_labels,
+        known=campaign.models.known, archive={}, max_per_system=cap,
+    )
+
+
 def test_pareto_tables_cap_and_full_front(plain_population, tmp_path):
     campaign, problem, pop = plain_population
-    reported, full = results.pareto_tables(campaign, problem, pop, {})
+    reported, full = _tables(campaign, problem, pop)
     assert len(full) == len(results.feasible_front(pop))
     assert len(reported) >= 2
     assert full["chemical_system"].value_counts().max() > 1  # the cap binds on this front
@@ -126,23 +135,31 @@ def test_pareto_tables_cap_and_full_front(plain_population, tmp_path):
     assert list(reported.columns) == list(full.columns)
     first = campaign.objectives[0].name
     assert reported[first].is_monotonic_decreasing and full[first].is_monotonic_decreasing
-    assert results.pareto_table(campaign, problem, pop, {}).equals(reported)
+    table = results.pareto_table(
+        campaign.models.space, campaign.objectives, pop, constraint_labels=problem.constraint_labels,
+        known=campaign.models.known, max_per_system=campaign.config.search.max_per_system,
+    )
+    assert table.equals(reported)
 
     # the cap off: both tables are the whole front
-    off = campaign.config.model_copy(update={"search": campaign.config.search.model_copy(update={"max_per_system": 0})})
-    campaign_off = type(campaign)(off, out_root=tmp_path, cache_dir=campaign.cache_dir, progress=False)
-    campaign_off._models = campaign._models
-    reported_off, full_off = results.pareto_tables(campaign_off, problem, pop, {})
+    reported_off, full_off = _tables(campaign, problem, pop, max_per_system=0)
     pd.testing.assert_frame_equal(reported_off.drop(columns="composition"), full.drop(columns="composition"))
     pd.testing.assert_frame_equal(full_off.drop(columns="composition"), full.drop(columns="composition"))
 
 
 def test_write_run_writes_pareto_all(plain_population, tmp_path):
     campaign, problem, pop = plain_population
-    reported, full = results.pareto_tables(campaign, problem, pop, {})
-    normalizer = results.Normalizer.from_models(campaign, campaign.models)
+    reported, full = _tables(campaign, problem, pop)
+    m = campaign.models
+    normalizer = results.Normalizer.from_data(campaign.objectives, m.data, m.space, m.vectors)
+    # the vectors given or computed here: the same ranges
+    again = results.Normalizer.from_data(campaign.objectives, m.data, m.space)
+    np.testing.assert_array_equal(normalizer.lo, again.lo)
+    np.testing.assert_array_equal(normalizer.hi, again.hi)
     manifest = {"status": "finished"}
-    out = results.write_run(tmp_path, campaign, reported, [], manifest, normalizer, all_designs=full)
+    out = results.write_run(
+        tmp_path, campaign.config, campaign.objectives, reported, [], manifest, normalizer, all_designs=full
+    )
     assert len(pd.read_csv(tmp_path / "pareto.csv")) == len(reported)
     assert len(pd.read_csv(tmp_path / "pareto_all.csv")) == len(full)
     assert out.manifest["n_designs"] == len(reported)
@@ -150,5 +167,5 @@ def test_write_run_writes_pareto_all(plain_population, tmp_path):
     assert out.manifest["n_systems"] == reported["chemical_system"].nunique()
     assert out.manifest["max_system_share"] == pytest.approx(1 / len(reported))
     # without all_designs the whole front is the reported one
-    results.write_run(tmp_path, campaign, reported, [], {"status": "finished"}, normalizer)
+    results.write_run(tmp_path, campaign.config, campaign.objectives, reported, [], {"status": "finished"}, normalizer)
     assert len(pd.read_csv(tmp_path / "pareto_all.csv")) == len(reported)

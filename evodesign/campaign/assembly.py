@@ -1,0 +1,280 @@
+"""Assembly: a campaign config and its trained models -> the parts of a search.
+
+Everything a run or a screen is built from, each made in one place from the validated
+:class:`~evodesign.campaign.config.CampaignConfig` and the
+:class:`~evodesign.campaign.models.CampaignModels`:
+
+* :func:`build_space`: the design space (the data set's elements, the ``[space]`` limits);
+* :func:`known_designs`: the data set's designs that fit the space, computed once per run
+  and read by the generators' training data, novelty, results and sampling;
+* :func:`build_objectives`, :func:`build_constraints`, :func:`build_problem`: the pymoo
+  problem;
+* :func:`repair_check`, :func:`build_sampling`, :func:`build_algorithm`: NSGA-II with the
+  learned (or classical) operators, the repair and the duplicate elimination.
+
+The life cycle of a run (folders, checkpoints, resume) is :mod:`evodesign.campaign.runner`'s.
+
+Example:
+    >>> from evodesign.campaign import Campaign, assembly
+    >>> campaign = Campaign.from_toml("runs/thermoelectric.toml")       # doctest: +SKIP
+    >>> problem = assembly.build_problem(campaign.config, campaign.models)  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+from pymoo.core.sampling import Sampling
+
+from evodesign.representation import CompositionSpace, KnownDesigns
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+    from evodesign.campaign.config import CampaignConfig
+    from evodesign.campaign.models import CampaignModels
+    from evodesign.constraints import Constraint
+    from evodesign.datasets import MaterialsDataset
+    from evodesign.objectives import Objective
+    from evodesign.problem import DesignProblem
+    from evodesign.representation import DesignSpace
+
+__all__ = [
+    "KnownSampling",
+    "build_algorithm",
+    "build_constraints",
+    "build_objectives",
+    "build_problem",
+    "build_sampling",
+    "build_space",
+    "known_designs",
+    "repair_check",
+]
+
+#: largest L1 distance between a data row and its design's canonical vector for the row to
+#: count as that design (the composition space's exactness tolerance)
+FIT_TOL = 1e-9
+#: value of an analytic property a design has no data for (e.g. HHI 10,000: the worst)
+ANALYTIC_FALLBACK = 10_000.0
+
+
+# ---------------------------------------------------------------------- space, known designs
+def build_space(config: CampaignConfig, data: MaterialsDataset) -> CompositionSpace:
+    """The design space of a campaign: the data set's elements and ``[space]``'s limits.
+
+    The only place a campaign's space is made from its config.
+
+    Args:
+        config: the campaign.
+        data: its data set (the element vocabulary).
+    """
+    return CompositionSpace(data.elements, max_atoms=config.space.max_atoms, max_elements=config.space.max_elements)
+
+
+def known_designs(space: DesignSpace, X: ArrayLike) -> KnownDesigns:
+    """The designs of a data set's vectors that the space reproduces exactly.
+
+    A row fits when its design's canonical vector is the row itself (within ``FIT_TOL``
+    per component): for compositions, a formula of at most ``max_elements`` elements and
+    ``max_atoms`` atoms per reduced formula unit. Rows that do not fit (a five-element
+    compound, ``Bi0.5Sb1.5Te3`` beyond the atom limit) are no design the search can make.
+
+    Args:
+        space: the design space.
+        X: `(n_data, n_var)` vectors of the data set's rows, in data order.
+
+    Returns:
+        The :class:`~evodesign.representation.KnownDesigns`; ``rows`` are the data rows they
+        come from.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    designs = space.decode(X)
+    vectors = space.encode(designs)
+    fits = np.abs(vectors - X).max(axis=1, initial=0.0) < FIT_TOL if len(X) else np.zeros(0, dtype=bool)
+    designs = designs[fits]
+    return KnownDesigns(
+        vectors=vectors[fits],
+        designs=designs,
+        ids=space.ids(designs),
+        labels=tuple(space.labels(designs)),
+        rows=np.flatnonzero(fits),
+    )
+
+
+# ---------------------------------------------------------------------- the problem
+def build_objectives(config: CampaignConfig) -> list[Objective]:
+    """The objectives; a range target's ``display`` label says it is one: its own label with
+    " (target 1.1–1.7)" added, or "band_gap: target 1.1–1.7 eV"."""
+    from evodesign.objectives import Objective
+    from evodesign.properties.units import format_window
+
+    out = []
+    for o in config.objectives:
+        label = o.label
+        if o.target is not None:
+            if label is None:
+                label = f"{o.name}: target {format_window(*o.target, o.name)}"
+            elif "target" not in label.lower():
+                label = f"{label} (target {format_window(*o.target)})"
+        out.append(Objective(o.name, o.direction, o.kappa, tuple(o.target) if o.target else None, label))
+    return out
+
+
+def analytic_functions(names: list[str], space: DesignSpace) -> dict[str, Any]:
+    """``name -> callable(designs) -> (n,)`` for the analytic properties ``names`` of the
+    space's kind (:data:`~evodesign.representation.registry.analytic_properties`)."""
+    from evodesign.representation.registry import analytic_properties
+
+    return {name: analytic_properties.get(space.kind, name)(space) for name in names}
+
+
+def build_constraints(config: CampaignConfig, models: CampaignModels) -> list[Constraint]:
+    """The constraint objects of the config, in a fixed order (the ``g_*`` columns' order).
+
+    Args:
+        config: the campaign.
+        models: its models (the space, known designs, surrogate and data set).
+    """
+    from evodesign import constraints as C
+
+    space, cfg, limits = models.space, config.constraints, config.space
+    out: list[Any] = []
+    if cfg.charge_balance != "off":
+        out.append(C.ChargeBalance(space, mode=cfg.charge_balance, min_state_share=cfg.oxidation_state_min_share))
+    out.append(C.MaxElements(limits.max_elements))
+    if limits.min_elements > 1:  # plausibility: no single elements
+        out.append(C.MinElements(limits.min_elements))
+    out.append(C.MaxAtoms(limits.max_atoms))
+    out.append(C.ElementFilter(space, allow=list(limits.allow) or None, deny=tuple(limits.deny)))
+    if not cfg.molecular:  # plausibility: no all-non-metal (molecular) formulas
+        out.append(C.NotOnlyNonmetals(space))
+    if cfg.novel:
+        out.append(C.Novelty(space, models.known.designs))
+    if models.surrogate is not None and cfg.max_std != "off":
+        bounds = models.auto_std_bounds() if cfg.max_std == "auto" else dict(cfg.max_std)
+        out.append(C.SurrogateTrust(bounds))
+    if any(o.analytic for o in build_objectives(config)) and cfg.hhi_missing == "infeasible":
+        out.append(C.KnownSupplyRisk(analytic_functions(["hhi_production"], space)["hhi_production"]))
+    analytic_names = set(_analytic_names(space))
+    for name, (low, high) in cfg.ranges.items():  # hard windows, in file order
+        analytic = None
+        if name in analytic_names:
+            analytic = analytic_functions([name], space)[name]
+            values = np.asarray(analytic(models.known.designs), dtype=np.float64)
+        else:
+            values = models.data.frame[name].to_numpy(dtype=np.float64)
+        finite = values[np.isfinite(values)]
+        scale = float(finite.std()) if len(finite) > 1 else 0.0
+        out.append(C.PropertyWindow(name, low, high, confidence=cfg.range_confidence,
+                                    scale=scale if scale > 0 else 1.0, analytic=analytic))
+    return out
+
+
+def _analytic_names(space: DesignSpace) -> tuple[str, ...]:
+    from evodesign.objectives import analytic_property_names
+
+    return analytic_property_names(space.kind)
+
+
+def build_problem(config: CampaignConfig, models: CampaignModels) -> DesignProblem:
+    """The pymoo problem: objectives, constraints, the surrogate and analytic properties."""
+    from evodesign.problem import DesignProblem
+
+    objectives = build_objectives(config)
+    return DesignProblem(
+        models.space,
+        objectives,
+        build_constraints(config, models),
+        predictor=models.surrogate,
+        analytic=analytic_functions([o.name for o in objectives if o.analytic], models.space),
+        analytic_fallback=ANALYTIC_FALLBACK,
+    )
+
+
+# ---------------------------------------------------------------------- the algorithm
+def repair_check(config: CampaignConfig, models: CampaignModels) -> Any:
+    """The SMACT check that the repair prefers (cached by formula), or None without
+    ``[search] repair``."""
+    from evodesign.chemistry.validity_filter import CachedSmactValidity
+
+    if not config.search.repair:
+        return None
+    return CachedSmactValidity(
+        models.space.elements, _smact_mode(config), min_state_share=config.constraints.oxidation_state_min_share
+    )
+
+
+def _smact_mode(config: CampaignConfig) -> str:
+    return "cdvae" if config.constraints.charge_balance == "cdvae" else "strict"
+
+
+class KnownSampling(Sampling):
+    """Initial population drawn from known designs' vectors (needs no generators).
+
+    Args:
+        data: `(n_data, n_var)` known vectors (deduplicated here).
+    """
+
+    def __init__(self, data: NDArray[np.float64]) -> None:
+        super().__init__()
+        self.data = np.unique(np.asarray(data, dtype=np.float64), axis=0)
+
+    def _do(
+        self, problem: Any, n_samples: int, *args: Any, random_state: np.random.Generator, **kwargs: Any
+    ) -> NDArray[np.float64]:
+        """`(n_samples, n_var)` known rows, without replacement while there are enough."""
+        idx = random_state.choice(len(self.data), size=n_samples, replace=n_samples > len(self.data))
+        return self.data[idx]
+
+    def do(self, problem: Any, n_samples: int, *args: Any, **kwargs: Any) -> Any:
+        """pymoo's sampling, then provenance (``"KnownSampling"``, no parents)."""
+        pop = super().do(problem, n_samples, *args, **kwargs)
+        for ind in pop:
+            ind.set("operator", "KnownSampling")
+            ind.set("parents", "")
+        return pop
+
+
+def build_sampling(config: CampaignConfig, models: CampaignModels) -> Sampling:
+    """The initial population: known designs, or the generators' samples (``"mix"``: both)."""
+    from operators import GeneratorSampling
+
+    s, path = config.search, models.generators_path
+    if s.sampling == "known" or path is None:
+        return KnownSampling(models.known.vectors)
+    source = {"generators": "gan", "mix": "mix"}[s.sampling]
+    return GeneratorSampling(str(path), source=source, data=models.known.vectors)
+
+
+def build_algorithm(config: CampaignConfig, models: CampaignModels) -> Any:
+    """The NSGA-II of the config: sampling, operators, repair, duplicate elimination."""
+    from pymoo.operators.crossover.sbx import SBX
+    from pymoo.operators.mutation.pm import PM
+
+    from evodesign.chemistry.validity_filter import ValidityFilter
+    from evodesign.search.algorithm import design_nsga2
+    from operators import GANMutation, LatentInterpolationCrossover
+
+    s, path = config.search, models.generators_path
+    if s.operators == "learned":
+        guide: dict[str, Any] = {}
+        if s.guided:
+            accept = ValidityFilter(
+                models.space, mode=_smact_mode(config), repair=s.repair,
+                min_state_share=config.constraints.oxidation_state_min_share,
+            )
+            guide = {"accept": accept, "max_tries": s.max_tries}
+        crossover = LatentInterpolationCrossover(
+            str(path), method=s.interpolation, prob=s.crossover_prob, extrapolation=s.extrapolation, **guide
+        )
+        mutation = GANMutation(
+            str(path), strength=s.mutation_strength, prob=s.mutation_prob, direction=s.mutation_direction, **guide
+        )
+    else:
+        crossover = SBX(prob=s.crossover_prob, eta=15)
+        mutation = PM(prob=s.mutation_prob, eta=20)
+    return design_nsga2(
+        models.space, s.pop_size, build_sampling(config, models), crossover, mutation,
+        check=repair_check(config, models), max_per_system=s.max_per_system,
+    )
