@@ -125,7 +125,8 @@ def run_verify_calibration(
 
     from evodesign.campaign.checkpoint import atomic_write_text
     from evodesign.datasets import load_dataset
-    from evodesign.structures.verify import VerifySettings, _Pool, settings_dict, verify_run
+    from evodesign.structures.verify import VerifySettings, settings_dict, verify_run
+    from evodesign.structures.workers import WorkerPool
 
     known = set(load_dataset("transport").formulas)
     if formulas is None:
@@ -142,14 +143,14 @@ def run_verify_calibration(
     table = verify_run(out, top=len(formulas), n_jobs=n_jobs, progress=progress, **settings)
     verify_s = time.perf_counter() - start
     full = VerifySettings(**{k: (tuple(v) if k == "space_groups" else v) for k, v in settings.items()})
-    pool = _Pool()
+    pool = WorkerPool()
     prototypes: dict[str, dict[str, Any]] = {}
     start = time.perf_counter()
     try:
         from joblib import Parallel, delayed
 
         def one(formula: str) -> None:
-            kind, value = pool.call("prototype", (formula, full.relax_steps, full.fmax), full.timeout_s)
+            kind, value = pool.call(_relax_prototype, (formula, full.relax_steps, full.fmax), full.timeout_s)
             prototypes[formula] = value if kind == "ok" else {"error": f"{kind}: {value}"}
 
         Parallel(n_jobs=n_jobs, backend="threading")(delayed(one)(f) for f in formulas)

@@ -45,7 +45,6 @@ import json
 import math
 import threading
 import time
-import traceback
 import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -57,6 +56,7 @@ import pandas as pd
 from evodesign.campaign.checkpoint import atomic_write_text
 from evodesign.exceptions import EvodesignError
 from evodesign.structures.generation import COMMON_SPACE_GROUPS
+from evodesign.structures.workers import WorkerPool
 
 __all__ = [
     "NEW_COLUMNS",
@@ -258,118 +258,6 @@ def reference_element(
     }
 
 
-def _relax_prototype(*args: Any) -> dict[str, Any]:
-    from evodesign.structures.calibration import _relax_prototype as task
-
-    return task(*args)
-
-
-_TASKS: dict[str, Callable[..., Any]] = {
-    "composition": verify_composition,
-    "element": reference_element,
-    "prototype": _relax_prototype,
-}
-
-
-def _serve(conn: Any) -> None:
-    """Worker process loop: load CHGNet once, then run tasks until told to stop."""
-    try:
-        from evodesign.structures.relaxation import load_chgnet
-
-        load_chgnet()
-        conn.send(("ready", None))
-    except BaseException:
-        conn.send(("error", traceback.format_exc(limit=3)))
-        return
-    while True:
-        try:
-            message = conn.recv()
-        except EOFError:
-            return
-        if message is None:
-            return
-        name, args = message
-        try:
-            conn.send(("ok", _TASKS[name](*args)))
-        except BaseException as err:  # report, keep serving
-            conn.send(("error", f"{type(err).__name__}: {err}"))
-
-
-class _Worker:
-    """One spawned process serving tasks; killed when a task runs past its limit."""
-
-    def __init__(self, start_timeout: float) -> None:
-        import multiprocessing
-
-        ctx = multiprocessing.get_context("spawn")
-        self.conn, child = ctx.Pipe()
-        self.process = ctx.Process(target=_serve, args=(child,), daemon=True)
-        self.process.start()
-        child.close()
-        if not self.conn.poll(start_timeout):
-            self.kill()
-            raise RuntimeError(f"worker did not load CHGNet within {start_timeout:.0f} s")
-        kind, value = self.conn.recv()
-        if kind != "ready":
-            self.kill()
-            raise RuntimeError(f"worker failed to start: {value}")
-
-    def call(self, name: str, args: tuple[Any, ...], timeout: float) -> tuple[str, Any]:
-        self.conn.send((name, args))
-        if not self.conn.poll(timeout):
-            self.kill()
-            return "timed_out", f"no result within {timeout:g} s; worker killed"
-        try:
-            return self.conn.recv()
-        except (EOFError, OSError):
-            self.kill()
-            return "error", f"worker died (exit code {self.process.exitcode})"
-
-    def kill(self) -> None:
-        if self.process.is_alive():
-            self.process.kill()
-        self.process.join(timeout=10)
-        self.conn.close()
-
-    def close(self) -> None:
-        if self.process.is_alive():
-            try:
-                self.conn.send(None)
-            except OSError:
-                pass
-            self.process.join(timeout=10)
-        self.kill()
-
-
-class _Pool:
-    """One worker process per joblib thread, replaced after a kill."""
-
-    def __init__(self, start_timeout: float = 300.0) -> None:
-        self._local = threading.local()
-        self._workers: list[_Worker] = []
-        self._lock = threading.Lock()
-        self.start_timeout = start_timeout
-
-    def call(self, name: str, args: tuple[Any, ...], timeout: float) -> tuple[str, Any]:
-        worker = getattr(self._local, "worker", None)
-        if worker is None:
-            try:
-                worker = _Worker(self.start_timeout)
-            except RuntimeError as err:
-                return "error", str(err)
-            with self._lock:
-                self._workers.append(worker)
-            self._local.worker = worker
-        kind, value = worker.call(name, args, timeout)
-        if not worker.process.is_alive():
-            self._local.worker = None
-        return kind, value
-
-    def close(self) -> None:
-        for worker in self._workers:
-            worker.close()
-
-
 # ----------------------------------------------------------------------------- run folder
 
 
@@ -401,7 +289,7 @@ def _settings_of(run_dir: Path, overrides: dict[str, Any]) -> tuple[VerifySettin
     top = 20
     config = run_dir / "config.toml"
     if config.exists():
-        from evodesign.campaign import CampaignConfig
+        from evodesign.campaign.config import CampaignConfig
 
         section = getattr(CampaignConfig.from_toml(config), "verify", None)
         if section is not None:
@@ -609,12 +497,12 @@ def verify_run(
     # reference that timed out last time is retried).
     done = [n for n in wanted if records.get(n, {}).get("status") == "ok"]
     elements = sorted({el for n in [*todo, *done] for el in _symbols(n)} - set(refs))
-    pool = _Pool()
+    pool = WorkerPool()
     try:
         with Parallel(n_jobs=n_jobs, backend="threading") as parallel:
             def element(symbol: str) -> None:
                 start = time.perf_counter()
-                kind, value = pool.call("element", (symbol, settings, entropy, spawn_key), settings.timeout_s)
+                kind, value = pool.call(reference_element, (symbol, settings, entropy, spawn_key), settings.timeout_s)
                 if kind == "ok":
                     with lock:
                         refs[symbol] = {**value, "seconds": round(time.perf_counter() - start, 2)}
@@ -627,7 +515,7 @@ def verify_run(
 
             def composition(name: str) -> None:
                 start = time.perf_counter()
-                kind, value = pool.call("composition", (name, settings, entropy, spawn_key), settings.timeout_s)
+                kind, value = pool.call(verify_composition, (name, settings, entropy, spawn_key), settings.timeout_s)
                 seconds = round(time.perf_counter() - start, 2)
                 if kind == "ok":
                     record = dict(value)
