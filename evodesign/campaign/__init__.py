@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from evodesign.campaign.config import (
-    ANALYTIC_OBJECTIVES,
     CampaignConfig,
     CampaignSection,
     ConfigError,
@@ -29,7 +28,6 @@ __all__ = [
     "RunExistsError",
     "load_run",
     "run_seeds",
-    "ANALYTIC_OBJECTIVES",
     "CampaignConfig",
     "CampaignSection",
     "ConfigError",

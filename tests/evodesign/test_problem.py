@@ -54,11 +54,11 @@ def test_objective_transforms():
     assert down.to_minimize([1.0], [0.5]).tolist() == [1.5]
     band = Objective("gap", "min", target=(1.1, 1.7))
     assert band.to_minimize([1.0, 1.4, 2.0]).tolist() == pytest.approx([0.1, 0.0, 0.3])
-    with pytest.raises(ValueError, match="no uncertainty"):
+    with pytest.raises(ValueError, match="computed exactly from the design; remove kappa"):
         Objective("hhi_production", "min", kappa=1.0)
     with pytest.raises(ValueError, match="direction"):
         Objective("a", "up")
-    with pytest.raises(ValueError, match="low < high"):
+    with pytest.raises(ValueError, match="low must be smaller than high"):
         Objective("a", "min", target=(2.0, 1.0))
 
 

@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from evodesign.campaign.config.constraints import ConstraintsSection
 from evodesign.campaign.config.messages import ConfigError
-from evodesign.campaign.config.objectives import ANALYTIC_OBJECTIVES, Objective
+from evodesign.campaign.config.objectives import Objective, analytic_property_names
 from evodesign.campaign.config.schema import CampaignConfig
 from evodesign.campaign.config.sections import (
     MAX_POP_SIZE,
@@ -58,7 +58,6 @@ from evodesign.campaign.config.space import DEFAULT_SPACE_KIND, CompositionSetti
 from evodesign.campaign.config.toml_io import dumps_toml
 
 __all__ = [
-    "ANALYTIC_OBJECTIVES",
     "DEFAULT_SPACE_KIND",
     "MAX_POP_SIZE",
     "MAX_SCREEN_SAMPLES",

@@ -24,7 +24,7 @@ from evodesign.campaign.config.messages import (
     render,
     show,
 )
-from evodesign.campaign.config.objectives import ANALYTIC_OBJECTIVES, Objective
+from evodesign.campaign.config.objectives import Objective, analytic_property_names
 from evodesign.campaign.config.sections import (
     CampaignSection,
     GeneratorsSection,
@@ -99,7 +99,7 @@ class CampaignConfig(StrictTable):
                 if key not in targets:
                     what = (
                         f"{key!r} is computed exactly, it has no surrogate std"
-                        if key in ANALYTIC_OBJECTIVES
+                        if key in analytic_property_names(self.space.kind)
                         else f"{key!r} is not a surrogate objective"
                     )
                     valid = alternatives(targets) if targets else "none (no surrogate objectives)"
@@ -183,7 +183,8 @@ class CampaignConfig(StrictTable):
         """Names of the data-set targets the surrogate predicts: the surrogate objectives in
         order, then the ``[constraints.ranges]`` windows on other data-set targets."""
         names = [o.name for o in self.objectives if not o.analytic]
-        names += [k for k in self.constraints.ranges if k not in ANALYTIC_OBJECTIVES and k not in names]
+        analytic = analytic_property_names(self.space.kind)
+        names += [k for k in self.constraints.ranges if k not in analytic and k not in names]
         return tuple(names)
 
     @property
@@ -223,16 +224,17 @@ class CampaignConfig(StrictTable):
         """
         targets = list(dataset_targets)
         problems: list[Problem] = []
-        valid = ", ".join(repr(t) for t in [*targets, *ANALYTIC_OBJECTIVES])
+        analytic = analytic_property_names(self.space.kind)
+        valid = ", ".join(repr(t) for t in [*targets, *analytic])
         for key in self.constraints.ranges:
-            if key in ANALYTIC_OBJECTIVES or key in targets:
+            if key in analytic or key in targets:
                 continue
             problems.append(
                 (
                     ("constraints", "ranges", key),
                     f"got {show(key)}: a window needs a target of data set "
                     f"{self.campaign.dataset!r} or an analytic property"
-                    f"{did_you_mean(key, [*targets, *ANALYTIC_OBJECTIVES])}; valid: {valid}",
+                    f"{did_you_mean(key, [*targets, *analytic])}; valid: {valid}",
                 )
             )
         for i, objective in enumerate(self.objectives):
@@ -243,7 +245,7 @@ class CampaignConfig(StrictTable):
                     ("objectives", i, "name"),
                     f"got {show(objective.name)}: not a target of data set "
                     f"{self.campaign.dataset!r} nor an analytic property"
-                    f"{did_you_mean(objective.name, [*targets, *ANALYTIC_OBJECTIVES])}; "
+                    f"{did_you_mean(objective.name, [*targets, *analytic])}; "
                     f"valid: {valid}",
                 )
             )

@@ -124,7 +124,7 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
     ("range-target-maximised", {"c.toml": campaign(objectives=objective('name = "band_gap"\ndirection = "max"\ntarget = [1.0, 2.0]'))},
      ["run", "{d}/c.toml"], ["[[objectives]][1].direction", "a range target is minimised", "[low, high]"]),
     ("kappa-on-analytic", {"c.toml": campaign(extra=objective('name = "hhi_production"\ndirection = "min"\nkappa = 1.0'))},
-     ["run", "{d}/c.toml"], ["[[objectives]][2].kappa", "computed exactly from the formula; remove kappa"]),
+     ["run", "{d}/c.toml"], ["[[objectives]][2].kappa", "computed exactly from the design; remove kappa"]),
     ("kappa-inf", {"c.toml": campaign(objectives=objective('name = "band_gap"\ndirection = "max"\nkappa = inf'))},
      ["run", "{d}/c.toml"], ["[[objectives]][1].kappa", "got inf"]),
     ("objective-twice", {"c.toml": campaign(extra=OBJECTIVE)}, ["run", "{d}/c.toml"],

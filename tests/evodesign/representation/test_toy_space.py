@@ -61,7 +61,7 @@ def test_the_toy_space_is_a_design_space_and_is_registered():
     assert "bitstring" in registry.spaces.names()
     assert "ones" in registry.analytic_properties.names("bitstring")
     assert space_from_dict(space.to_dict()).n_bits == 6
-    assert Objective("ones").analytic  # found through the registry, nowhere else
+    assert Objective("ones", "max").analytic  # found through the registry, nowhere else
     with pytest.raises(registry.RegistryError, match="valid: 'bitstring', 'composition'"):
         space_from_dict({"kind": "bitstrng"})
 
