@@ -1,0 +1,40 @@
+"""Compare a run's front with the saved seed-0 front of the default campaign.
+
+The fixture tests/data/thermoelectric_seed0_front.txt holds the formulas of
+``evodesign run runs/thermoelectric.toml --seed 0`` before the design-space refactor
+(issue 13). A refactor that keeps behaviour keeps these formulas; anything else is a
+difference to explain.
+
+Usage::
+
+    evodesign run runs/thermoelectric.toml --seed 0 --out /tmp/front
+    python runs/regression_front.py /tmp/front/thermoelectric/seed0
+"""
+
+from __future__ import annotations
+
+import csv
+import sys
+from pathlib import Path
+
+FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "data" / "thermoelectric_seed0_front.txt"
+
+
+def main(run_dir: str) -> int:
+    table = Path(run_dir) / "pareto.csv"
+    with table.open(newline="", encoding="utf-8") as handle:
+        now = {row["formula"] for row in csv.DictReader(handle)}
+    before = set(FIXTURE.read_text(encoding="utf-8").split())
+    same = now & before
+    print(f"front now: {len(now)} formulas; saved: {len(before)}; in both: {len(same)} "
+          f"(Jaccard {len(same) / len(now | before):.3f})")
+    for label, names in (("only now", now - before), ("only saved", before - now)):
+        if names:
+            print(f"{label} ({len(names)}): {', '.join(sorted(names))}")
+    return 0 if now == before else 1
+
+
+if __name__ == "__main__":
+    if len(sys.argv) != 2:
+        sys.exit(__doc__)
+    sys.exit(main(sys.argv[1]))
