@@ -326,7 +326,8 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         """pymoo's crossover, then provenance on every child (see the class docstring)."""
         off = super().do(problem, pop, parents, *args, **kwargs)
         matings = pop if parents is None else [pop[m] for m in parents]
-        P = np.swapaxes(np.array([[p.X for p in mating] for mating in matings], dtype=np.float64), 0, 1)
+        P = np.array([[p.X for p in mating] for mating in matings], dtype=np.float64)
+        P = np.swapaxes(P, 0, 1)  # (n_parents, n_matings, n_var)
         keys = vector_keys(P.reshape(-1, P.shape[-1])).reshape(P.shape[0], P.shape[1]).T
         operator, parent_str = crossover_provenance(off.get("X"), P, keys, self.name)
         off.set("operator", operator, "parents", parent_str)

@@ -243,7 +243,8 @@ class GANMutation(ModelHolder, Mutation):
             return X.copy(), None if Z is None else np.array(Z, dtype=np.float64, copy=True)
         generator = torch_generator(random_state)
         return _mutants(
-            self.model, X, self.strength, generator, self.accept, self.max_tries, self.source, self.direction, Z
+            self.model, X, self.strength, generator, self.accept, self.max_tries, self.source,
+            self.direction, Z,
         )
 
     def _do(
@@ -263,6 +264,7 @@ class GANMutation(ModelHolder, Mutation):
         before = np.array(pop.get("X"), dtype=np.float64, copy=True)
         operators, parents = pop.get("operator"), pop.get("parents")
         off = super().do(problem, pop, inplace, *args, **kwargs)
-        operator, parent_str = mutation_provenance(operators, parents, before, off.get("X"), self.name)
+        after = off.get("X")
+        operator, parent_str = mutation_provenance(operators, parents, before, after, self.name)
         off.set("operator", operator, "parents", parent_str)
         return off

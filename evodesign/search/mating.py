@@ -217,7 +217,8 @@ class BatchMating(Mating):
         hit = np.flatnonzero(random_state.random(len(Y)) <= variable_value(mut.prob, size=len(Y)))
         if len(hit):
             before = Y[hit].copy()
-            Y[hit], Zm = mutation_arrays(mut, problem, before, random_state, Z=None if Zc is None else Zc[hit])
+            Zh = None if Zc is None else Zc[hit]
+            Y[hit], Zm = mutation_arrays(mut, problem, before, random_state, Z=Zh)
             if Zc is not None:
                 Zc[hit] = Zm
             operator[hit], parent_str[hit] = mutation_provenance(
