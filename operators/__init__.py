@@ -1,7 +1,12 @@
 """Learned variation operators for evolutionary search (generic over vectors).
 
 This package knows vectors, not chemistry: it depends on torch, numpy and pymoo only,
-and :mod:`evodesign` builds the materials engine on top of it.
+and :mod:`evodesign` builds the materials engine on top of it. The operators (crossover,
+mutation, sampling, acceptance, provenance, DEAP tools) use a model only through the
+:class:`GenerativeModel` protocol (encode / decode / latent sampling); :class:`VAEGAN` is
+its first implementation, and what is specific to a kind of data lives in a codec
+(:mod:`operators.codecs`; :class:`SimplexCodec` for fraction rows). Array-level entries
+with latent codes: :mod:`operators.variation`.
 """
 
 from __future__ import annotations

@@ -63,3 +63,21 @@ def test_mutate_steps_from_known_codes(model, data, monkeypatch):
     # strength 0: the rows and codes as they are
     same, codes = GANMutation(model, strength=0.0).mutate(X, np.random.default_rng(0), Z=Z)
     assert np.array_equal(same, X) and np.array_equal(codes, Z)
+
+
+def test_guided_operators_return_the_code_of_each_childs_last_draw(model, data):
+    from toy_data import FewComponents
+
+    train, _ = data
+    X = np.stack([train[:40], train[40:80]])
+    accept = FewComponents(2)
+    Y, Zc = LatentInterpolationCrossover(model, accept=accept, max_tries=4).cross(X, np.random.default_rng(0))
+    assert accept.calls > 1  # some children were redrawn
+    flat, codes = Y.reshape(80, -1), Zc.reshape(80, -1)
+    mid = ~np.isnan(codes).any(axis=1)
+    assert mid.any()
+    np.testing.assert_array_equal(model.decode(codes[mid]), flat[mid])
+    accept = FewComponents(2)
+    M, Zm = GANMutation(model, accept=accept, max_tries=4).mutate(flat, np.random.default_rng(1), Z=codes)
+    assert accept.calls > 1
+    np.testing.assert_array_equal(model.decode(Zm), M)
