@@ -261,7 +261,7 @@ def _cell(stat: dict[str, Any] | None, digits: int = 3) -> str:
 
 
 def _search_section(r: dict[str, Any], folder: Path) -> list[str]:
-    from evodesign.benchmarks.search import plot_search
+    from evodesign.benchmarks.search.tables import plot_search
 
     s, split, oracle = r["settings"], r["split"], r["oracle"]
     plots = plot_search(r, folder)

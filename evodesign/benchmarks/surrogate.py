@@ -132,8 +132,9 @@ def run_surrogate_benchmark(
         results[target] = {}
         models = {
             "ensemble": shared if joint else DeepEnsembleRegressor(random_state=seed, **(ensemble_params or {})),
-            # the baseline as sessions 1-3 measured it: trained on every training row, the
-            # raw spread of the trees (calibrate=False); forest_params can override both
+            # the baseline: trained on every training row, with the raw spread of the trees
+            # (calibrate=False), so that it stays comparable with the forest figures in
+            # docs/benchmarks/NOTES.md; forest_params can override both
             "rf": RandomForestSurrogate(random_state=seed, **{"calibrate": False, **(forest_params or {})}),
         }
         for name, model in models.items():

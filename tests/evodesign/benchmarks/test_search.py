@@ -8,17 +8,11 @@ import numpy as np
 import pytest
 import torch
 
-from evodesign.benchmarks.oracle import Oracle, make_split, nondominated, objectives_of, to_minimize
-from evodesign.benchmarks.search import (
-    ARMS,
-    _crowding,
-    _slice,
-    _thin,
-    _wilcoxon,
-    format_search_table,
-    run_search_benchmark,
-    zdt1_regression,
-)
+from evodesign.benchmarks.search import ARMS, format_search_table, run_search_benchmark, zdt1_regression
+from evodesign.benchmarks.search.judge import crowding_distance, thin
+from evodesign.benchmarks.search.oracle import Oracle, make_split, nondominated, objectives_of, to_minimize
+from evodesign.benchmarks.search.protocol import slice_rows
+from evodesign.benchmarks.search.statistics import wilcoxon_paired
 from evodesign.campaign import CampaignConfig
 from evodesign.datasets import load_csv, load_dataset
 from evodesign.exceptions import DataError
@@ -48,7 +42,7 @@ def config():
 
 @pytest.fixture(scope="module")
 def data():
-    return _slice(load_dataset("transport"), 800, seed=0)
+    return slice_rows(load_dataset("transport"), 800, seed=0)
 
 
 @pytest.fixture(scope="module")
@@ -103,19 +97,19 @@ def test_thin_keeps_the_extremes_and_at_most_k():
     t = rng.random(400)
     values = np.column_stack([t, 1 - t, 1000 * rng.random(400)])  # max, max, min
     objectives = objectives_of(CampaignConfig.from_toml(CONFIG))
-    keep = _thin(values, objectives, k=50)
+    keep = thin(values, objectives, k=50)
     assert len(keep) == 50 and len(set(keep.tolist())) == 50
-    assert _thin(values[:10], objectives, k=50).tolist() == list(range(10))
+    assert thin(values[:10], objectives, k=50).tolist() == list(range(10))
     F = np.array([[0.0, 1.0], [0.5, 0.5], [0.6, 0.4], [1.0, 0.0]])
-    d = _crowding(F)
+    d = crowding_distance(F)
     assert np.isinf(d[[0, 3]]).all() and np.isfinite(d[[1, 2]]).all()
 
 
 def test_wilcoxon_is_paired_and_reports_wins():
     a = [0.5, 0.6, 0.7, 0.8, 0.9]
-    out = _wilcoxon(a, [x - 0.1 for x in a])
+    out = wilcoxon_paired(a, [x - 0.1 for x in a])
     assert out["wins"] == 5 and out["losses"] == 0 and out["p_value"] == pytest.approx(0.0625)
-    assert _wilcoxon(a, a)["p_value"] is None
+    assert wilcoxon_paired(a, a)["p_value"] is None
 
 
 def test_zdt1_regression_reaches_the_pymoo_hypervolume():
@@ -163,7 +157,7 @@ def test_bench_search_smoke(tmp_path):
 
 
 def test_latent_problem_charges_each_formula_once(tmp_path):
-    from evodesign.benchmarks.latent_ga import LatentProblem
+    from evodesign.benchmarks.search.latent_ga import LatentProblem
 
     class Model:
         latent_dim = 2
@@ -200,7 +194,7 @@ def test_cli_refuses_to_overwrite(tmp_path):
 
 
 def test_oracle_predictor_maps_the_campaign_space_onto_the_oracle(config, split):
-    from evodesign.benchmarks.oracle import OraclePredictor
+    from evodesign.benchmarks.search.oracle import OraclePredictor
     from evodesign.representation import CompositionSpace
 
     oracle = Oracle(split.space, objectives_of(config), max_iter=20).fit(split.full)
@@ -250,11 +244,11 @@ def test_run_folder_lock_refuses_a_live_owner_and_takes_over_a_stale_one(tmp_pat
     import subprocess
     import sys
 
-    from evodesign.benchmarks.search import _lock_runs
+    from evodesign.benchmarks.search.lock import lock_runs
     from evodesign.exceptions import EvodesignError
 
     folder = tmp_path / "runs"
-    release = _lock_runs(folder)
+    release = lock_runs(folder)
     assert (folder / ".bench.lock").read_text() == str(os.getpid())
     release()
     assert not (folder / ".bench.lock").exists()
@@ -263,11 +257,11 @@ def test_run_folder_lock_refuses_a_live_owner_and_takes_over_a_stale_one(tmp_pat
     try:
         (folder / ".bench.lock").write_text(str(other.pid))
         with pytest.raises(EvodesignError, match=rf"pid {other.pid}\) is writing runs to .*another --out"):
-            _lock_runs(folder)
+            lock_runs(folder)
     finally:
         other.kill()
         other.wait()
     # its process is gone: the stale lock is taken over
-    release = _lock_runs(folder)
+    release = lock_runs(folder)
     assert (folder / ".bench.lock").read_text() == str(os.getpid())
     release()

@@ -68,12 +68,12 @@ def run_deap_nsga2(
         max_stall: stop after this many generations in a row without a new evaluation.
 
     Returns:
-        The same dict as :func:`evodesign.benchmarks.latent_ga.run_latent_ga`.
+        The same dict as :func:`evodesign.benchmarks.search.latent_ga.run_latent_ga`.
     """
     import torch
     from deap import base, creator, tools
 
-    from evodesign.chemistry.validity_filter import ValidityFilter
+    from evodesign.chemistry import ValidityFilter
     from operators.training import torch_threads
     from evodesign.search import SpaceRepair, formula_keys
     from operators import load_generative_model, mate, mutate
@@ -93,7 +93,7 @@ def run_deap_nsga2(
     start = time.perf_counter()
     with torch_threads(1):
         model = load_generative_model(models.generators_path)
-        repair = SpaceRepair(space, check=campaign._repair_check())
+        repair = SpaceRepair(space, check=campaign.repair_check())
         problem = campaign.problem()
         mode = "cdvae" if campaign.config.constraints.charge_balance == "cdvae" else "strict"
         share = campaign.config.constraints.oxidation_state_min_share
@@ -104,7 +104,7 @@ def run_deap_nsga2(
             """Repair in place (Lamarckian, as the pymoo arms) and set fitnesses."""
             if not inds:
                 return
-            X = repair._do(None, np.asarray(inds, dtype=np.float64))
+            X = repair.do(None, np.asarray(inds, dtype=np.float64))
             keys = [k.tobytes() for k in formula_keys(X)]
             new = list({k: i for i, k in reversed(list(enumerate(keys))) if k not in cache}.values())
             if new:
@@ -122,7 +122,7 @@ def run_deap_nsga2(
         generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
         X0 = np.vstack([
             model.sample(n_gan, "gan" if model.gan is not None else "vae", generator),
-            models.known_vectors[rng.choice(len(models.known_vectors), size=pop_size - n_gan, replace=False)],
+            models.known.vectors[rng.choice(len(models.known.vectors), size=pop_size - n_gan, replace=False)],
         ])
         pop = [Individual(x.tolist()) for x in X0]
         evaluate(pop)
@@ -130,7 +130,7 @@ def run_deap_nsga2(
         for _ in range(10):  # top up with known compounds
             if len(pop) >= pop_size:
                 break
-            extra = [Individual(x.tolist()) for x in models.known_vectors[rng.choice(len(models.known_vectors), size=pop_size - len(pop), replace=False)]]
+            extra = [Individual(x.tolist()) for x in models.known.vectors[rng.choice(len(models.known.vectors), size=pop_size - len(pop), replace=False)]]
             evaluate(extra)
             keys = {ind.key for ind in pop}
             pop += list({ind.key: ind for ind in reversed(extra) if ind.key not in keys}.values())

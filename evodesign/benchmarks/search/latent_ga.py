@@ -144,14 +144,14 @@ def run_latent_ga(
     start = time.perf_counter()
     with torch_threads(1):
         model = load_generative_model(models.generators_path)
-        repair = SpaceRepair(space, check=campaign._repair_check())
+        repair = SpaceRepair(space, check=campaign.repair_check())
         inner = campaign.problem()
-        problem = LatentProblem(model, inner, lambda X: repair._do(None, X), bound=bound)
+        problem = LatentProblem(model, inner, lambda X: repair.do(None, X), bound=bound)
         n_gan = int(round(mix * pop_size))
         generator = torch.Generator().manual_seed(int(rng.integers(2**63 - 1)))
         source = "gan" if model.gan is not None else "vae"
         Z_gan = model.sample_latent(n_gan, source, generator)
-        known = models.known_vectors[rng.choice(len(models.known_vectors), size=pop_size - n_gan, replace=False)]
+        known = models.known.vectors[rng.choice(len(models.known.vectors), size=pop_size - n_gan, replace=False)]
         Z0 = np.clip(np.vstack([Z_gan, model.encode(known)]), -bound, bound)
         dedup = HashDuplicateElimination(func=lambda pop: problem.decode(pop.get("X")))
         algorithm = NSGA2(pop_size=pop_size, sampling=Z0, eliminate_duplicates=dedup)
