@@ -32,41 +32,30 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from operators import GenerativeModel
 
-    from evodesign.datasets import MaterialsDataset
     from evodesign.representation import KnownDesigns
 
 __all__ = ["generator_metadata", "load_generators", "train_generators", "training_vectors"]
 
 
 def training_vectors(
-    data: MaterialsDataset,
-    space: CompositionSpace,
-    strict_valid: bool = True,
-    known: KnownDesigns | None = None,
+    known: KnownDesigns, space: CompositionSpace, strict_valid: bool = True
 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
     """Fraction vectors of the known compositions a generator should learn from.
 
     Args:
-        data: the data set.
-        space: the representation (its element vocabulary must cover the data's).
+        known: the data set's formulas that fit the space (a campaign's ``models.known``;
+            :func:`evodesign.campaign.assembly.known_designs` of a data set's vectors).
+        space: the composition space they are designs of.
         strict_valid: keep only SMACT strict-valid compositions.
-        known: the data set's formulas that fit the space, when already computed (a
-            campaign's ``models.known``); None: :func:`evodesign.campaign.assembly.known_designs`.
 
     Returns:
-        ``(X, keep)``: `(n_kept, n_var)` fractions, in data order, and the `(len(data),)`
-        mask of kept rows.
+        ``(X, keep)``: `(n_kept, n_var)` fractions, in data order, and the `(len(known),)`
+        mask of kept known designs (``known.rows[keep]`` are their data rows).
     """
-    if known is None:
-        from evodesign.campaign.assembly import known_designs
-
-        known = known_designs(space, space.to_vectors(data.compositions))
-    valid = np.ones(len(known), dtype=bool)
+    keep = np.ones(len(known), dtype=bool)
     if strict_valid:
-        valid = np.asarray(SmactValidity(space.elements)(known.designs), dtype=bool)
-    keep = np.zeros(len(data), dtype=bool)
-    keep[known.rows[valid]] = True
-    return known.vectors[valid], keep
+        keep = np.asarray(SmactValidity(space.elements)(known.designs), dtype=bool)
+    return known.vectors[keep], keep
 
 
 def generator_metadata(
@@ -114,12 +103,13 @@ def train_generators(
     Returns:
         The trained model and the path of its JSON sidecar (or None).
     """
+    from evodesign.campaign.assembly import known_designs
     from operators import fit_generative_model, save_generative_model
 
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     data = load_dataset(dataset)
     space = CompositionSpace(data.elements, max_atoms=max_atoms, max_elements=max_elements)
-    X, _ = training_vectors(data, space, strict_valid)
+    X, _ = training_vectors(known_designs(space, space.to_vectors(data.compositions)), space, strict_valid)
     if max_rows is not None and max_rows < len(X):
         X = X[np.sort(rng.choice(len(X), size=max_rows, replace=False))]
     metadata = generator_metadata(space, dataset, X, strict_valid)

@@ -386,7 +386,7 @@ def prepare_models(
         # checked before the surrogate trains: minutes of training lost to a refusal
         from evodesign.generators import training_vectors
 
-        Xg, _ = training_vectors(data, space, config.generators.strict_valid, known=known)
+        Xg, _ = training_vectors(known, space, config.generators.strict_valid)
         if len(Xg) < 20:
             raise ArtifactError(
                 f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "

@@ -12,6 +12,11 @@ Both constraint methods of the seed review share one :class:`~evodesign.problem.
   known/random compositions), decode, evaluate in batches, keep the feasible
   non-dominated ones.
 
+This module holds a run's life cycle: claiming and taking its folder, checkpoints and
+resume, the generation loop, the screen, and ``verify`` after a run. The parts it runs are
+made by :mod:`evodesign.campaign.assembly`, the files it writes by
+:mod:`evodesign.campaign.results`.
+
 Example:
     >>> from evodesign.campaign import Campaign
     >>> result = Campaign.from_toml("runs/thermoelectric.toml").run(seed=0)  # doctest: +SKIP

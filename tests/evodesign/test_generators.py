@@ -5,6 +5,7 @@ import pytest
 from operators import ArtifactMismatchError
 
 from evodesign.chemistry import SmactValidity
+from evodesign.campaign.assembly import known_designs
 from evodesign.datasets import load_transport
 from evodesign.generators import load_generators, train_generators, training_vectors
 from evodesign.representation import CompositionSpace
@@ -13,21 +14,18 @@ from evodesign.representation import CompositionSpace
 def test_training_vectors_are_exact_and_strict_valid():
     data = load_transport()
     space = CompositionSpace(data.elements, max_atoms=20, max_elements=4)
-    X, keep = training_vectors(data, space, strict_valid=True)
-    X_all, keep_all = training_vectors(data, space, strict_valid=False)
-    assert keep.sum() == len(X) and keep_all.sum() == len(X_all)
+    known = known_designs(space, space.to_vectors(data.compositions))
+    X, keep = training_vectors(known, space, strict_valid=True)
+    X_all, keep_all = training_vectors(known, space, strict_valid=False)
+    assert keep.sum() == len(X) and keep_all.sum() == len(X_all) == len(known)
     assert len(X) < len(X_all) < len(data)  # the filters remove something real
     counts = space.decode(X)
     np.testing.assert_allclose(space.fractions(counts), X, atol=1e-12)  # decoded exactly
     assert SmactValidity(space.elements)(counts).all()
     assert ((counts > 0).sum(axis=1) <= 4).all() and (counts.sum(axis=1) <= 20).all()
-    # a campaign passes the known designs it computed once: the same rows, bit for bit
-    from evodesign.campaign.assembly import known_designs
-
-    known = known_designs(space, space.to_vectors(data.compositions))
-    X_known, keep_known = training_vectors(data, space, strict_valid=True, known=known)
-    np.testing.assert_array_equal(X_known, X)
-    np.testing.assert_array_equal(keep_known, keep)
+    # the known designs' vectors are the data rows themselves, bit for bit (the generators'
+    # cache key hashes them)
+    np.testing.assert_array_equal(X, space.to_vectors(data.compositions)[known.rows[keep]])
 
 
 def test_train_save_and_load_with_matching_space(tmp_path):
