@@ -53,7 +53,8 @@ def run_constraints_benchmark(
         ``examples`` -- the most common kinds first, as reduced formulas), ``any`` (the
         union), ``seconds`` and ``command``.
     """
-    from evodesign.campaign.config import CampaignConfig
+    from evodesign.campaign import CampaignConfig
+    from evodesign.campaign.assembly import analytic_functions
     from evodesign.campaign.models import resolve_dataset
     from evodesign.constraints import (
         DesignBatch,
@@ -65,7 +66,7 @@ def run_constraints_benchmark(
         PropertyWindow,
         known_formula_counts,
     )
-    from evodesign.properties import SupplyRisk
+    from evodesign.objectives import analytic_property_names
     from evodesign.representation import CompositionSpace
 
     start = time.perf_counter()
@@ -88,9 +89,10 @@ def run_constraints_benchmark(
     rules += [MaxElements(cfg.space.max_elements), MaxAtoms(cfg.space.max_atoms)]
     if not cfg.constraints.molecular:
         rules.append(NotOnlyNonmetals(space))
+    analytic_names = analytic_property_names(space.kind)
     for name, (low, high) in cfg.constraints.ranges.items():
-        if name in ("hhi_production", "hhi_reserve"):
-            analytic = SupplyRisk(space.elements, kind=name.split("_", 1)[1])
+        if name in analytic_names:
+            analytic = analytic_functions([name], space)[name]
             rules.append(PropertyWindow(name, low, high, analytic=analytic))
         else:
             values = frame[name].to_numpy(dtype=np.float64)

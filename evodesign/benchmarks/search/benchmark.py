@@ -245,8 +245,9 @@ def run_search_benchmark(
         trajectories and the first seed's oracle-scored designs), ``reference_front``,
         ``targets``, ``speed``, ``parallel``, ``zdt1``, ``environment``.
     """
-    from evodesign.benchmarks.search.oracle import make_split, objectives_of
+    from evodesign.benchmarks.search.oracle import make_split
     from evodesign.campaign import CampaignConfig
+    from evodesign.campaign.assembly import build_objectives
     from evodesign.campaign.models import resolve_dataset
 
     settings, arms = _settings(quick, arms, overrides)
@@ -259,7 +260,7 @@ def run_search_benchmark(
     base = CampaignConfig.from_toml(config_path)
     # the structure check is not part of what is compared (and would cost minutes per run)
     base = base.model_copy(update={"verify": base.verify.model_copy(update={"after_run": False})})
-    objectives = objectives_of(base)
+    objectives = build_objectives(base)
     started = time.perf_counter()
 
     data = slice_rows(resolve_dataset(base.campaign.dataset, config_path.parent, base.campaign.formula_column),

@@ -47,28 +47,21 @@ __all__ = ["Oracle", "OraclePredictor", "OracleSplit", "feasible_known", "make_s
 HOLD_OUT_PERCENTILE = 80.0
 
 
-def objectives_of(config: CampaignConfig) -> list[Objective]:
-    """The campaign's objectives as :class:`evodesign.objectives.Objective` values."""
-    from evodesign.objectives import Objective
-
-    return [
-        Objective(o.name, o.direction, o.kappa, tuple(o.target) if o.target else None, o.label)
-        for o in config.objectives
-    ]
-
-
 def objective_values(
     objectives: Sequence[Objective], data: MaterialsDataset, space: CompositionSpace
 ) -> NDArray[np.float64]:
     """True natural values of every objective, `(n_data, n_obj)`; NaN where undefined
     (an element without HHI data)."""
-    from evodesign.properties import SupplyRisk
+    from evodesign.campaign.assembly import analytic_functions
 
     X = space.to_vectors(data.compositions)
+    # on the data's own fractions, not on decoded formulas: a known compound's HHI is that
+    # of its composition even where no formula of the space reproduces it
+    analytic = analytic_functions([o.name for o in objectives if o.analytic], space)
     columns = []
     for o in objectives:
         if o.analytic:
-            columns.append(SupplyRisk(space.elements, kind=o.name.split("_", 1)[1])(X))
+            columns.append(analytic[o.name](X))
         else:
             columns.append(data.frame[o.name].to_numpy(dtype=np.float64))
     return np.column_stack(columns)
@@ -95,12 +88,14 @@ def feasible_known(config: CampaignConfig, space: CompositionSpace, data: Materi
 
     Novelty and surrogate trust are left out: they depend on the split and the model.
     """
+    from evodesign.campaign.assembly import known_designs
     from evodesign.chemistry import SmactValidity
     from evodesign.properties import SupplyRisk
 
     X = space.to_vectors(data.compositions)
     counts = space.decode(X)
-    ok = np.abs(space.fractions(counts) - X).max(axis=1) < 1e-9
+    ok = np.zeros(len(X), dtype=bool)
+    ok[known_designs(space, X).rows] = True
     present = counts > 0
     ok &= present.sum(axis=1) <= config.space.max_elements
     ok &= counts.sum(axis=1) <= config.space.max_atoms
@@ -177,10 +172,10 @@ def make_split(
     Returns:
         The :class:`OracleSplit`.
     """
-    from evodesign.representation import CompositionSpace
+    from evodesign.campaign.assembly import build_objectives, build_space
 
-    objectives = objectives_of(config)
-    space = CompositionSpace(data.elements, max_atoms=config.space.max_atoms, max_elements=config.space.max_elements)
+    objectives = build_objectives(config)
+    space = build_space(config, data)
     values = objective_values(objectives, data, space)
     F = to_minimize(objectives, values)
     finite = np.isfinite(F).all(axis=1)
@@ -350,7 +345,7 @@ class Oracle:
     def values(self, formulas: Sequence[str]) -> NDArray[np.float64]:
         """Oracle natural objective values, `(n,)` formulas -> `(n, n_obj)`; HHI NaN where
         an element has no data."""
-        from evodesign.properties import SupplyRisk
+        from evodesign.campaign.assembly import analytic_functions
 
         if not hasattr(self, "models_"):
             raise DataError("this Oracle is not fitted yet; call fit(data) first")
@@ -360,9 +355,10 @@ class Oracle:
             return out
         X = self.space.to_vectors(list(formulas))
         predicted = self.predict_targets(X)
+        analytic = analytic_functions([o.name for o in self.objectives if o.analytic], self.space)
         for j, o in enumerate(self.objectives):
             if o.analytic:
-                out[:, j] = SupplyRisk(self.space.elements, kind=o.name.split("_", 1)[1])(X)
+                out[:, j] = analytic[o.name](X)
             else:
                 out[:, j] = predicted[:, self.targets.index(o.name)]
         return out

@@ -10,10 +10,11 @@ import torch
 
 from evodesign.benchmarks.search import ARMS, format_search_table, run_search_benchmark, zdt1_regression
 from evodesign.benchmarks.search.judge import crowding_distance, thin
-from evodesign.benchmarks.search.oracle import Oracle, make_split, nondominated, objectives_of, to_minimize
+from evodesign.benchmarks.search.oracle import Oracle, make_split, nondominated, to_minimize
 from evodesign.benchmarks.search.protocol import slice_rows
 from evodesign.benchmarks.search.statistics import wilcoxon_paired
 from evodesign.campaign import CampaignConfig
+from evodesign.campaign.assembly import build_objectives
 from evodesign.datasets import load_csv, load_dataset
 from evodesign.exceptions import DataError
 
@@ -51,7 +52,7 @@ def split(config, data, tmp_path_factory):
 
 
 def test_split_holds_out_the_pareto_set_and_the_top_of_every_objective(config, split):
-    objectives = objectives_of(config)
+    objectives = build_objectives(config)
     train = split.train
     assert 0 < train.sum() < len(train)
     for j, o in enumerate(objectives):
@@ -80,7 +81,7 @@ def test_split_file_is_reused(config, data, split):
 def test_oracle_scores_formulas_and_hhi_is_exact(config, split):
     from evodesign.properties import SupplyRisk
 
-    oracle = Oracle(split.space, objectives_of(config), max_iter=20).fit(split.full)
+    oracle = Oracle(split.space, build_objectives(config), max_iter=20).fit(split.full)
     formulas = ["Bi2Te3", "SnSe", "Fe2O3"]
     values = oracle.values(formulas)
     assert values.shape == (3, 3) and np.isfinite(values).all()
@@ -96,7 +97,7 @@ def test_thin_keeps_the_extremes_and_at_most_k():
     rng = np.random.default_rng(0)
     t = rng.random(400)
     values = np.column_stack([t, 1 - t, 1000 * rng.random(400)])  # max, max, min
-    objectives = objectives_of(CampaignConfig.from_toml(CONFIG))
+    objectives = build_objectives(CampaignConfig.from_toml(CONFIG))
     keep = thin(values, objectives, k=50)
     assert len(keep) == 50 and len(set(keep.tolist())) == 50
     assert thin(values[:10], objectives, k=50).tolist() == list(range(10))
@@ -197,7 +198,7 @@ def test_oracle_predictor_maps_the_campaign_space_onto_the_oracle(config, split)
     from evodesign.benchmarks.search.oracle import OraclePredictor
     from evodesign.representation import CompositionSpace
 
-    oracle = Oracle(split.space, objectives_of(config), max_iter=20).fit(split.full)
+    oracle = Oracle(split.space, build_objectives(config), max_iter=20).fit(split.full)
     # a campaign space with fewer elements, in another order
     small = CompositionSpace(["Te", "Bi", "Se", "Sn", "O", "Fe"])
     formulas = ["Bi2Te3", "SnSe", "Fe2O3"]
