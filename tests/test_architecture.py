@@ -167,3 +167,18 @@ def test_benchmarks_use_public_names_only():
                 if not (isinstance(owner, ast.Name) and owner.id in ("self", "cls")):
                     problems.append(f"{module}:{node.lineno}: {ast.unparse(node)}")
     assert problems == []
+
+
+def test_the_checks_can_fail(tmp_path):
+    """The cycle finder and the import reader catch what they are meant to catch."""
+    assert _cycles({"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}) == [["a", "b", "c"]]
+    assert _cycles({"a": {"b"}, "b": set()}) == []
+    module = tmp_path / "m.py"
+    module.write_text(
+        "from typing import TYPE_CHECKING\n"
+        "from evodesign.problem import DesignProblem\n"
+        "if TYPE_CHECKING:\n    from evodesign.search import mating\n"
+        "def f():\n    from evodesign.campaign import runner\n"
+    )
+    assert _module_level_imports(module, "x") == {"evodesign.problem"}
+    assert _runtime_imports(module, "x") == {"evodesign.problem", "evodesign.campaign", "evodesign.campaign.runner"}
