@@ -159,7 +159,7 @@ def _run_operators_benchmark(
         return interpolation_children(model, A, B, t).reshape(-1, space.n_var)
 
     def mutation():
-        return latent_step(model, np.vstack([A, B]), strength, torch_gen)
+        return latent_step(model, np.vstack([A, B]), strength, torch_gen, direction="toward")
 
     # SBX and PM through pymoo's public ``do``, with prob 1: every pair is crossed and every
     # child mutated (PM still picks each variable with prob 1 / n_var), so the arm measures
@@ -184,7 +184,7 @@ def _run_operators_benchmark(
 
     def mutation_guided(repair):
         accept = ValidityFilter(space, repair=repair)
-        return guided_latent_step(model, np.vstack([A, B]), strength, torch_gen, accept, max_tries)
+        return guided_latent_step(model, np.vstack([A, B]), strength, torch_gen, accept, max_tries, direction="toward")
 
     def difference_guided(repair):
         """The campaign's default mutation (``[search]`` defaults: direction and strength)."""

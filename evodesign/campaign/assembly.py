@@ -130,32 +130,23 @@ def analytic_functions(names: list[str], space: DesignSpace) -> dict[str, Any]:
 
 
 def build_constraints(config: CampaignConfig, models: CampaignModels) -> list[Constraint]:
-    """The constraint objects of the config, in a fixed order (the ``g_*`` columns' order).
+    """The constraint objects of the config, in a fixed order (the ``g_*`` columns' order):
+    the space kind's registered set, then surrogate trust and the property windows.
 
     Args:
         config: the campaign.
         models: its models (the space, known designs, surrogate and data set).
     """
     from evodesign import constraints as C
+    from evodesign.representation.registry import constraint_builders
 
-    space, cfg, limits = models.space, config.constraints, config.space
-    out: list[Any] = []
-    if cfg.charge_balance != "off":
-        out.append(C.ChargeBalance(space, mode=cfg.charge_balance, min_state_share=cfg.oxidation_state_min_share))
-    out.append(C.MaxElements(limits.max_elements))
-    if limits.min_elements > 1:  # plausibility: no single elements
-        out.append(C.MinElements(limits.min_elements))
-    out.append(C.MaxAtoms(limits.max_atoms))
-    out.append(C.ElementFilter(space, allow=list(limits.allow) or None, deny=tuple(limits.deny)))
-    if not cfg.molecular:  # plausibility: no all-non-metal (molecular) formulas
-        out.append(C.NotOnlyNonmetals(space))
-    if cfg.novel:
-        out.append(C.Novelty(space, models.known.designs))
+    space, cfg = models.space, config.constraints
+    # the space's own rules first (for compositions: charge balance, element limits,
+    # novelty, ...), then those every space shares
+    out: list[Any] = list(constraint_builders.get(space.kind, "default")(config, models))
     if models.surrogate is not None and cfg.max_std != "off":
         bounds = models.auto_std_bounds() if cfg.max_std == "auto" else dict(cfg.max_std)
         out.append(C.SurrogateTrust(bounds))
-    if any(o.analytic for o in build_objectives(config)) and cfg.hhi_missing == "infeasible":
-        out.append(C.KnownSupplyRisk(analytic_functions(["hhi_production"], space)["hhi_production"]))
     analytic_names = set(_analytic_names(space))
     for name, (low, high) in cfg.ranges.items():  # hard windows, in file order
         analytic = None

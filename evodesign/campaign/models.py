@@ -306,13 +306,6 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
     )
 
 
-def _default(name: str) -> Any:
-    """A default of :func:`operators.fit_vae` (so the campaign follows the package's)."""
-    from operators import fit_vae
-
-    return inspect.signature(fit_vae).parameters[name].default
-
-
 _WAITED = " (trained meanwhile by another run)"
 
 
@@ -439,6 +432,7 @@ def prepare_models(
     if need_generators:
         from evodesign.generators import generator_metadata, load_generators
         from operators import fit_generative_model, save_generative_model
+        from operators.training import SHARPEN_EPOCHS
 
         start = time.perf_counter()
         options = config.generators
@@ -458,7 +452,7 @@ def prepare_models(
                     "latent_dim": options.latent_dim,
                     "max_epochs": options.max_epochs,
                     # the decoder-sharpening phase never outlasts the main one
-                    "sharpen_epochs": min(_default("sharpen_epochs"), options.max_epochs),
+                    "sharpen_epochs": min(SHARPEN_EPOCHS, options.max_epochs),
                 },
                 gan_options={"n_steps": options.gan_steps},
                 metadata=metadata,

@@ -40,6 +40,7 @@ T = TypeVar("T")
 BUILTIN_MODULES = (
     "evodesign.representation.composition",
     "evodesign.properties.supply_risk",
+    "evodesign.constraints.composition_rules",
 )
 _loaded = False
 
