@@ -34,9 +34,24 @@ def _modules() -> dict[str, Path]:
 MODULES = _modules()
 
 
-def _runtime_imports(path: Path, module: str) -> set[str]:
-    """Modules of ours imported when ``module`` runs (TYPE_CHECKING blocks skipped;
-    imports inside functions count: they run when the function does)."""
+def _imported(node: ast.AST, module: str, is_package: bool) -> set[str]:
+    """The names an import statement brings in (relative imports resolved)."""
+    if isinstance(node, ast.Import):
+        return {alias.name for alias in node.names}
+    if not isinstance(node, ast.ImportFrom):
+        return set()
+    base = node.module or ""
+    if node.level:
+        anchor = module.split(".") if is_package else module.split(".")[:-1]
+        anchor = anchor[: len(anchor) - (node.level - 1)]
+        base = ".".join(anchor + ([base] if base else []))
+    return {base} | {f"{base}.{alias.name}" for alias in node.names}
+
+
+def _imports(path: Path, module: str, module_level: bool) -> set[str]:
+    """Modules of ours that ``module`` imports when it runs, never counting ``if
+    TYPE_CHECKING:`` blocks; ``module_level``: only at import time (not inside functions
+    ), else anywhere (a function's import runs when the function does)."""
     tree = ast.parse(path.read_text())
     is_package = path.name == "__init__.py"
     found: set[str] = set()
@@ -47,44 +62,21 @@ def _runtime_imports(path: Path, module: str) -> set[str]:
                 for orelse in child.orelse:
                     visit(orelse)
                 continue
-            if isinstance(child, ast.Import):
-                found.update(alias.name for alias in child.names)
-            elif isinstance(child, ast.ImportFrom):
-                base = child.module or ""
-                if child.level:
-                    anchor = module.split(".") if is_package else module.split(".")[:-1]
-                    anchor = anchor[: len(anchor) - (child.level - 1)]
-                    base = ".".join(anchor + ([base] if base else []))
-                found.add(base)
-                found.update(f"{base}.{alias.name}" for alias in child.names)
+            if module_level and isinstance(child, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                continue
+            found.update(_imported(child, module, is_package))
             visit(child)
 
     visit(tree)
     return {name for name in found if name in MODULES and name != module}
 
 
+def _runtime_imports(path: Path, module: str) -> set[str]:
+    return _imports(path, module, module_level=False)
+
+
 def _module_level_imports(path: Path, module: str) -> set[str]:
-    """Like :func:`_runtime_imports`, but only the imports that run at import time."""
-    tree = ast.parse(path.read_text())
-    body = [n for n in tree.body if not isinstance(n, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef))]
-    stripped = ast.Module(body=body, type_ignores=[])
-    is_package = path.name == "__init__.py"
-    found: set[str] = set()
-    for node in ast.walk(stripped):
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            node.body = []
-    for node in ast.walk(stripped):
-        if isinstance(node, ast.Import):
-            found.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            base = node.module or ""
-            if node.level:
-                anchor = module.split(".") if is_package else module.split(".")[:-1]
-                anchor = anchor[: len(anchor) - (node.level - 1)]
-                base = ".".join(anchor + ([base] if base else []))
-            found.add(base)
-            found.update(f"{base}.{alias.name}" for alias in node.names)
-    return {name for name in found if name in MODULES and name != module}
+    return _imports(path, module, module_level=True)
 
 
 def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
