@@ -50,8 +50,8 @@ def _imported(node: ast.AST, module: str, is_package: bool) -> set[str]:
 
 def _imports(path: Path, module: str, module_level: bool) -> set[str]:
     """Modules of ours that ``module`` imports when it runs, never counting ``if
-    TYPE_CHECKING:`` blocks; ``module_level``: only at import time (not inside functions
-    ), else anywhere (a function's import runs when the function does)."""
+    TYPE_CHECKING:`` blocks; ``module_level``: only at import time (not inside
+    functions), else anywhere (a function's import runs when the function does)."""
     tree = ast.parse(path.read_text())
     is_package = path.name == "__init__.py"
     found: set[str] = set()
