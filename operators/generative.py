@@ -55,8 +55,9 @@ class GenerativeModel(Protocol):
     @property
     def sources(self) -> tuple[str, ...]: ...
 
-    def encode(self, X: ArrayLike, refine: bool = True) -> NDArray[np.float64]:
-        """Latent codes, `(n, n_var)` -> `(n, latent_dim)`; deterministic."""
+    def encode(self, X: ArrayLike, refine: bool = True, init: ArrayLike | None = None) -> NDArray[np.float64]:
+        """Latent codes, `(n, n_var)` -> `(n, latent_dim)`; deterministic. ``init``:
+        optional `(n, latent_dim)` starting points of a refining encoder (NaN rows: none)."""
 
     def decode(self, Z: ArrayLike, hard: bool = True) -> NDArray[np.float64]:
         """Rows, `(n, latent_dim)` -> `(n, n_var)`; deterministic."""

@@ -134,22 +134,32 @@ class VAEGAN:
         """Latent sources :meth:`sample_latent` draws from: ``"gan"`` if trained, ``"vae"``."""
         return LATENT_SOURCES if self.gan is not None else ("vae",)
 
-    def encode(self, X: ArrayLike, refine: bool = True) -> NDArray[np.float64]:
+    def encode(self, X: ArrayLike, refine: bool = True, init: ArrayLike | None = None) -> NDArray[np.float64]:
         """Latent codes, `(n, n_var)` -> `(n, latent_dim)`: the posterior means, refined.
 
         Args:
             X: the vectors.
             refine: apply the model's refinement (``refine_steps``; see the module
                 docstring); ``False``: the encoder's posterior means.
+            init: optional `(n, latent_dim)` starting codes for the refinement (e.g. the
+                latent point a child was decoded from before it was repaired); rows with a
+                NaN start from the encoder's mean. A start whose decoding already matches
+                its row is kept as it is.
         """
         X = check_shape(X, self.n_var)
         refine = refine and self.refine_steps > 0 and len(X) > 0
         inverse = None
-        if refine:  # a parent drawn twice (tournament selection) is refined once
+        if refine and init is None:  # a parent drawn twice (tournament selection) is refined once
             X, inverse = _unique_rows(X)
         x = torch.as_tensor(X, dtype=torch.float32)
         with torch.inference_mode():
             mu, _ = self.vae.encode(x)
+        if init is not None:
+            start = torch.as_tensor(np.asarray(init, dtype=np.float64), dtype=torch.float32)
+            if start.shape != mu.shape:
+                raise DataError(f"init must have shape {tuple(mu.shape)}, got {tuple(start.shape)}")
+            given = torch.isfinite(start).all(dim=1)
+            mu = torch.where(given[:, None], start, mu)
         if refine:
             mu = self._refine(x, mu.clone())
         Z = mu.double().numpy()

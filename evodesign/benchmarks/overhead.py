@@ -3,7 +3,7 @@
 Protocol: one :class:`~pymoo.core.problem.Problem` over the composition space's vectors
 (``n_var`` = the vocabulary size, 89 for the transport elements) with 3 objectives that cost
 microseconds (vectorized sums of X), so that what is measured is the algorithm. Per
-population size, three NSGA-II arms start from the same initial population (random 2-4
+population size, the NSGA-II arms start from the same initial population (random 2-4
 element compositions; same seed) and are stepped in turn, one generation each round, so that
 a burst of load from other processes hits all arms alike:
 
@@ -16,7 +16,11 @@ a burst of load from other processes hits all arms alike:
   codes are kept with the population (:mod:`evodesign.search.mating`), so a parent is
   encoded once, not every generation. The VAE + GAN have the default architecture but are
   trained for a few seconds on random compositions: the time depends on the architecture,
-  not on what the model learned.
+  not on what the model learned;
+* ``learned_refined`` / ``learned_reencoded``: the same with the other latent-codes
+  policies (``codes="refined"``: a kept child's code refined to its repaired vector;
+  ``codes="none"``: every selected parent encoded every generation, as before codes were
+  kept).
 
 A generation's overhead is the wall time of ``algorithm.next()`` minus the time spent inside
 the problem's ``_evaluate``; the first call (initialization) is not counted. Reported: the
@@ -48,7 +52,15 @@ if TYPE_CHECKING:
 
 __all__ = ["ARMS", "TARGET", "format_overhead_table", "run_overhead_benchmark"]
 
-ARMS = ("pymoo", "classical", "learned")
+ARMS = ("pymoo", "classical", "learned", "learned_decoded", "learned_refined", "learned_reencoded")
+#: the learned arms' latent-codes policy (:data:`evodesign.search.mating.CODE_POLICIES`);
+#: ``None``: design_nsga2's default
+LEARNED_CODES = {
+    "learned": None,
+    "learned_decoded": "decoded",
+    "learned_refined": "refined",
+    "learned_reencoded": "none",
+}
 # issue 13: the learned arm costs at most 1.5x the classical arm per generation at 1,000,
 # both measured in the same run (absolute milliseconds depend on the machine and its load)
 TARGET = {"pop_size": 1000, "arm": "learned", "ratio_to_classical": 1.5}
@@ -129,7 +141,8 @@ def _algorithm(arm: str, pop_size: int, X0: NDArray, space: CompositionSpace, mo
         return design_nsga2(space, pop_size, X0, SBX(eta=15, prob=0.9), PM(eta=20))
     from operators import GANMutation, LatentInterpolationCrossover
 
-    return design_nsga2(space, pop_size, X0, LatentInterpolationCrossover(model), GANMutation(model))
+    codes = {} if LEARNED_CODES[arm] is None else {"codes": LEARNED_CODES[arm]}
+    return design_nsga2(space, pop_size, X0, LatentInterpolationCrossover(model), GANMutation(model), **codes)
 
 
 def _instrument(algorithm: Any, watch: _Stopwatch) -> None:
@@ -238,6 +251,7 @@ def run_overhead_benchmark(
     torch_threads: int | None = 1,
     vae_options: dict[str, Any] | None = None,
     gan_options: dict[str, Any] | None = None,
+    model_path: str | os.PathLike | None = None,
 ) -> dict[str, Any]:
     """Per-generation NSGA-II overhead (fitness excluded) per arm and population size.
 
@@ -255,6 +269,10 @@ def run_overhead_benchmark(
             than it gains.
         vae_options: options of :func:`operators.fit_vae` for the ``learned`` arm's model.
         gan_options: options of :func:`operators.fit_latent_gan`.
+        model_path: a saved generative model (the JSON sidecar, e.g. a campaign's cached
+            generators) to time the learned arms with, instead of training one for seconds.
+            The encoder's refinement stops on rows it reconstructs, so its cost depends on
+            how well the model is trained, which only a trained model shows.
 
     Returns:
         A JSON-ready dict: ``benchmark``, ``settings`` (pop sizes, n_gen, seed, n_var,
@@ -291,7 +309,18 @@ def run_overhead_benchmark(
         torch.set_num_threads(torch_threads)
     try:
         model, model_info = (None, None)
-        if "learned" in arms:
+        if model_path is not None and any(arm in LEARNED_CODES for arm in arms):
+            from operators import load_generative_model
+
+            model = load_generative_model(model_path)
+            if model.n_var != space.n_var:
+                raise ValueError(
+                    f"the model {model_path} has n_var {model.n_var}, but the bench's space has "
+                    f"{space.n_var} elements; give a model trained on the transport elements"
+                )
+            model_info = {"path": str(model_path), "sha256": model.sha256, "trained": "saved model",
+                          "latent_dim": model.latent_dim, "refine_steps": model.refine_steps}
+        elif any(arm in LEARNED_CODES for arm in arms):
             model, model_info = _train_model(space, rng, vae_options, gan_options)
             if progress:
                 print(f"trained the learned arm's model in {model_info['train_seconds']:.1f} s")
@@ -339,7 +368,11 @@ def run_overhead_benchmark(
                 "(defaults: strength 0.6, direction difference, every child mutated; "
                 "unguided), SpaceRepair, hash duplicate elimination; latent codes kept with "
                 "the population, so only parents without one are encoded (with the model's "
-                "default refinement)",
+                "default refinement); a child's code is the point it was decoded from",
+                "learned_refined": "as learned, but a kept child's code is refined from the "
+                "point it was decoded from to a code of its repaired vector (codes='refined')",
+                "learned_reencoded": "as learned, but no codes kept: every selected parent is "
+                "encoded each generation, as before issue 13 (codes='none')",
             },
             "initial_population": "CompositionSpace.random_vectors (2-4 elements), same per arm",
         },
@@ -384,9 +417,10 @@ def _run_pop(
         for arm in arms:
             if arm != "pymoo":
                 out[arm]["ratio_to_pymoo"] = out[arm]["median_ms"] / base
-    if "classical" in out and "learned" in out:
-        learned, classical = out["learned"]["median_ms"], out["classical"]["median_ms"]
-        out["learned"]["ratio_to_classical"] = learned / classical
+    if "classical" in out:
+        for arm in arms:
+            if arm in LEARNED_CODES:
+                out[arm]["ratio_to_classical"] = out[arm]["median_ms"] / out["classical"]["median_ms"]
     return out
 
 

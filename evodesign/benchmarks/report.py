@@ -240,13 +240,20 @@ def _overhead_section(r: dict[str, Any]) -> list[str]:
                 f"{target['ms']:.0f} ms: {_mark(ok)})."
             )
     model = r.get("model")
-    if model:
+    if model and model.get("trained") == "saved model":
         lines.append(
-            f"- learned arm's model: VAE latent {model['vae']['latent_dim']}, hidden "
+            f"- learned arms' model: the saved model {model['path']} (latent "
+            f"{model['latent_dim']}, up to {model['refine_steps']} refinement steps per "
+            "encoded row; a trained model reconstructs most rows at once, so it refines less)."
+        )
+    elif model:
+        lines.append(
+            f"- learned arms' model: VAE latent {model['vae']['latent_dim']}, hidden "
             f"{tuple(model['vae']['hidden'])}; GAN noise {model['gan']['noise_dim']}, hidden "
             f"{tuple(model['gan']['hidden'])}; trained {model['train_seconds']:.0f} s on "
-            f"{model['train_rows']:,} random compositions (architecture, not quality, sets "
-            "the time)."
+            f"{model['train_rows']:,} random compositions (the architecture sets the time of "
+            "a network pass; the encoder's refinement, which stops on rows it reconstructs, "
+            "runs its full steps on nearly every row of so short-trained a model)."
         )
     lines += [
         "",

@@ -141,6 +141,10 @@ def bench_overhead(
     n_gen: int = typer.Option(10, help="generations timed per population size"),
     seed: int = typer.Option(0, help="seed of the populations and the operators"),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+    model: Optional[Path] = typer.Option(
+        None, help="time the learned arms with this saved generative model (its .json sidecar, "
+        "e.g. a campaign's cached generators) instead of one trained for seconds"
+    ),
 ) -> None:
     """NSGA-II time per generation excluding fitness: ours vs plain pymoo, same run."""
     import sys
@@ -149,7 +153,7 @@ def bench_overhead(
 
     _check_json_target(json_path, overwrite)
     sizes = tuple(int(p) for p in pop_sizes.split(",") if p.strip())
-    result = run_overhead_benchmark(pop_sizes=sizes, n_gen=n_gen, seed=seed)
+    result = run_overhead_benchmark(pop_sizes=sizes, n_gen=n_gen, seed=seed, model_path=model)
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
     say(format_overhead_table(result))
     _write_json(json_path, result)

@@ -30,7 +30,7 @@ def design_nsga2(
     check: Callable[[np.ndarray], np.ndarray] | None = None,
     max_factor: float = 4.0,
     max_per_system: int | None = None,
-    codes: str = "decoded",
+    codes: str = "mean",
 ) -> NSGA2:
     """pymoo's NSGA-II whose children are snapped to integer formulas and deduplicated by hash.
 
