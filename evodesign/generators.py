@@ -44,7 +44,7 @@ def training_vectors(
 
     Args:
         known: the data set's formulas that fit the space (a campaign's ``models.known``;
-            :func:`evodesign.campaign.assembly.known_designs` of a data set's vectors).
+            :meth:`evodesign.representation.KnownDesigns.from_vectors` of a data set's vectors).
         space: the composition space they are designs of.
         strict_valid: keep only SMACT strict-valid compositions.
 
@@ -103,13 +103,13 @@ def train_generators(
     Returns:
         The trained model and the path of its JSON sidecar (or None).
     """
-    from evodesign.campaign.assembly import known_designs
+    from evodesign.representation import KnownDesigns
     from operators import fit_generative_model, save_generative_model
 
     rng = np.random.default_rng(np.random.SeedSequence(seed))
     data = load_dataset(dataset)
     space = CompositionSpace(data.elements, max_atoms=max_atoms, max_elements=max_elements)
-    X, _ = training_vectors(known_designs(space, space.to_vectors(data.compositions)), space, strict_valid)
+    X, _ = training_vectors(KnownDesigns.from_vectors(space, space.to_vectors(data.compositions)), space, strict_valid)
     if max_rows is not None and max_rows < len(X):
         X = X[np.sort(rng.choice(len(X), size=max_rows, replace=False))]
     metadata = generator_metadata(space, dataset, X, strict_valid)

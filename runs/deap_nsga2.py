@@ -35,7 +35,7 @@ from deap import base, creator, tools
 from operators import mate, mutate
 from pymatgen.core import Element
 
-from evodesign.campaign.assembly import known_designs
+from evodesign.representation import KnownDesigns
 from evodesign.chemistry import SmactValidity, ValidityFilter
 from evodesign.datasets import load_dataset
 from evodesign.generators import load_generators, train_generators, training_vectors
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             ind.fitness.values = tuple(f) if good else WORST
 
     # initial population: known valid compositions (the generators' own training set)
-    known = known_designs(space, space.to_vectors(data.compositions))
+    known = KnownDesigns.from_vectors(space, space.to_vectors(data.compositions))
     X, _ = training_vectors(known, space, strict_valid=True)
     rows = rng.choice(len(X), size=args.pop, replace=False)
     pop = [creator.EvodesignIndividual(x.tolist()) for x in X[rows]]

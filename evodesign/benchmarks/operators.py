@@ -109,7 +109,7 @@ def _run_operators_benchmark(
     from pymoo.operators.mutation.pm import PM
 
     import evodesign
-    from evodesign.campaign.assembly import known_designs
+    from evodesign.representation import KnownDesigns
     from evodesign.chemistry import SmactValidity, ValidityFilter
     from evodesign.datasets import load_dataset
     from evodesign.generators import generator_metadata, training_vectors
@@ -119,7 +119,7 @@ def _run_operators_benchmark(
     data = load_dataset(dataset)
     space = CompositionSpace(data.elements, max_atoms=MAX_ATOMS, max_elements=MAX_ELEMENTS)
     valid = SmactValidity(space.elements)
-    X, _ = training_vectors(known_designs(space, space.to_vectors(data.compositions)), space, strict_valid=True)
+    X, _ = training_vectors(KnownDesigns.from_vectors(space, space.to_vectors(data.compositions)), space, strict_valid=True)
     if max_rows is not None and max_rows < len(X):
         X = X[np.sort(rng.choice(len(X), size=max_rows, replace=False))]
     perm = rng.permutation(len(X))

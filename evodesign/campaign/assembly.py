@@ -4,9 +4,10 @@ Everything a run or a screen is built from, each made in one place from the vali
 :class:`~evodesign.campaign.config.CampaignConfig` and the
 :class:`~evodesign.campaign.models.CampaignModels`:
 
-* :func:`build_space`: the design space (the data set's elements, the ``[space]`` limits);
-* :func:`known_designs`: the data set's designs that fit the space, computed once per run
-  and read by the generators' training data, novelty, results and sampling;
+* :func:`build_space`: the design space (the ``[space]`` kind's class from its settings and
+  the data set), whose :class:`~evodesign.representation.KnownDesigns` the models hold
+  (computed once per run; read by the generators' training data, novelty, results and
+  sampling);
 * :func:`build_objectives`, :func:`build_constraints`, :func:`build_problem`: the pymoo
   problem;
 * :func:`repair_check`, :func:`build_sampling`, :func:`build_algorithm`: NSGA-II with the
@@ -27,10 +28,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pymoo.core.sampling import Sampling
 
-from evodesign.representation import CompositionSpace, KnownDesigns
+from evodesign.representation import registry
 
 if TYPE_CHECKING:
-    from numpy.typing import ArrayLike, NDArray
+    from numpy.typing import NDArray
 
     from evodesign.campaign.config import CampaignConfig
     from evodesign.campaign.models import CampaignModels
@@ -48,58 +49,26 @@ __all__ = [
     "build_problem",
     "build_sampling",
     "build_space",
-    "known_designs",
     "repair_check",
 ]
 
-#: largest L1 distance between a data row and its design's canonical vector for the row to
-#: count as that design (the composition space's exactness tolerance)
-FIT_TOL = 1e-9
 #: value of an analytic property a design has no data for (e.g. HHI 10,000: the worst)
 ANALYTIC_FALLBACK = 10_000.0
 
 
 # ---------------------------------------------------------------------- space, known designs
-def build_space(config: CampaignConfig, data: MaterialsDataset) -> CompositionSpace:
-    """The design space of a campaign: the data set's elements and ``[space]``'s limits.
+def build_space(config: CampaignConfig, data: MaterialsDataset) -> DesignSpace:
+    """The design space of a campaign: the ``[space]`` kind's class, from its settings and
+    the data set (for compositions: the data set's elements and the element limits).
 
     The only place a campaign's space is made from its config.
 
     Args:
         config: the campaign.
-        data: its data set (the element vocabulary).
+        data: its data set.
     """
-    return CompositionSpace(data.elements, max_atoms=config.space.max_atoms, max_elements=config.space.max_elements)
-
-
-def known_designs(space: DesignSpace, X: ArrayLike) -> KnownDesigns:
-    """The designs of a data set's vectors that the space reproduces exactly.
-
-    A row fits when its design's canonical vector is the row itself (within ``FIT_TOL``
-    per component): for compositions, a formula of at most ``max_elements`` elements and
-    ``max_atoms`` atoms per reduced formula unit. Rows that do not fit (a five-element
-    compound, ``Bi0.5Sb1.5Te3`` beyond the atom limit) are no design the search can make.
-
-    Args:
-        space: the design space.
-        X: `(n_data, n_var)` vectors of the data set's rows, in data order.
-
-    Returns:
-        The :class:`~evodesign.representation.KnownDesigns`; ``rows`` are the data rows they
-        come from.
-    """
-    X = np.asarray(X, dtype=np.float64)
-    designs = space.decode(X)
-    vectors = space.encode(designs)
-    fits = np.abs(vectors - X).max(axis=1, initial=0.0) < FIT_TOL if len(X) else np.zeros(0, dtype=bool)
-    designs = designs[fits]
-    return KnownDesigns(
-        vectors=vectors[fits],
-        designs=designs,
-        ids=space.ids(designs),
-        labels=tuple(space.labels(designs)),
-        rows=np.flatnonzero(fits),
-    )
+    kind = config.space.kind
+    return registry.spaces.get(kind, kind).from_settings(config.space, data)
 
 
 # ---------------------------------------------------------------------- the problem

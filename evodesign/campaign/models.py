@@ -45,7 +45,8 @@ import numpy as np
 from filelock import FileLock, Timeout
 from operators.model_files import model_complete, model_paths, remove_model_files, sha256_file
 
-from evodesign.campaign.assembly import build_space, known_designs
+from evodesign.campaign.assembly import build_space
+from evodesign.representation import KnownDesigns
 from evodesign.datasets import list_datasets, load_csv, load_dataset
 from evodesign.exceptions import ArtifactError, DataError
 from operators.progress import labelled
@@ -56,7 +57,7 @@ if TYPE_CHECKING:
 
     from evodesign.campaign.config import CampaignConfig
     from evodesign.datasets import MaterialsDataset
-    from evodesign.representation import CompositionSpace, KnownDesigns
+    from evodesign.representation import CompositionSpace
     from evodesign.surrogates import PropertyModel
 
 __all__ = [
@@ -224,7 +225,7 @@ class CampaignModels:
         vectors: `(n_data, n_var)` the space's vectors of every row of the data set (the
             surrogate's training inputs, the known materials' ranges of the normalisation).
         known: the data set's designs that fit the space
-            (:func:`~evodesign.campaign.assembly.known_designs`), computed once per run:
+            (:meth:`KnownDesigns.from_vectors <evodesign.representation.KnownDesigns.from_vectors>`), computed once per run:
             the generators' training data, novelty, the ``nearest_known`` column and known
             sampling read it.
         timings: seconds spent loading or training each part.
@@ -372,7 +373,7 @@ def prepare_models(
     data = load_campaign_data(config, base_dir)
     space = build_space(config, data)
     X_all = space.to_vectors(data.compositions)
-    known = known_designs(space, X_all)
+    known = KnownDesigns.from_vectors(space, X_all)
     timings["data_s"] = time.perf_counter() - start
 
     if need_generators:

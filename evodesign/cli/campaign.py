@@ -208,7 +208,7 @@ def verify(
     table = verify_run(
         run_dir, top=top, n_jobs=n_jobs, n_structures=n_structures, relax_steps=relax_steps,
         max_atoms=max_atoms, timeout_s=timeout, max_e_form=max_e_form,
-        max_e_above_hull=max_e_above_hull, progress=None if quiet else _say,
+        max_e_above_hull=max_e_above_hull, progress=None if quiet else say,
     )
     done = table[table["verify_status"] != ""]
     result = Table(title=escape(f"{run_dir}: {len(done)} designs verified in {time.perf_counter() - start:.0f} s"))

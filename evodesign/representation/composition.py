@@ -12,7 +12,7 @@ same formula, which the search relies on for duplicate elimination and reproduci
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 import numpy as np
 from pymatgen.core import Composition, Element
@@ -96,6 +96,16 @@ class CompositionSpace:
         for comp in compositions:
             present.update(el.symbol for el in Composition(comp).elements)
         return cls(sorted(present), **kwargs)  # type: ignore[arg-type]
+
+    @classmethod
+    def from_settings(cls, settings: Any, data: Any) -> CompositionSpace:
+        """The space of a campaign: the data set's elements and ``[space]``'s limits.
+
+        Args:
+            settings: the ``[space]`` table (``max_atoms``, ``max_elements``).
+            data: the data set (its ``elements``).
+        """
+        return cls(data.elements, max_atoms=settings.max_atoms, max_elements=settings.max_elements)
 
     @property
     def n_var(self) -> int:

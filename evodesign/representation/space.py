@@ -117,17 +117,33 @@ class KnownDesigns:
     rows: NDArray[np.int64]
 
     @classmethod
-    def from_vectors(cls, space: DesignSpace, X: ArrayLike, rows: ArrayLike | None = None) -> KnownDesigns:
-        """The known designs of vectors of a data set, `(m, n_var)`, kept in order."""
+    def from_vectors(cls, space: DesignSpace, X: ArrayLike, tol: float = 1e-9) -> KnownDesigns:
+        """The designs of a data set's vectors that the space reproduces exactly.
+
+        A row fits when its design's canonical vector is the row itself (within ``tol`` per
+        component): for compositions, a formula of at most ``max_elements`` elements and
+        ``max_atoms`` atoms per reduced formula unit. Rows that do not fit (a five-element
+        compound, ``Bi0.5Sb1.5Te3`` beyond the atom limit) are no design the search can make.
+
+        Args:
+            space: the design space.
+            X: `(n_data, n_var)` vectors of the data set's rows, in data order.
+            tol: largest difference per component between a row and its design's vector.
+
+        Returns:
+            The known designs, in data order; ``rows`` are the data rows they come from.
+        """
+        X = np.asarray(X, dtype=np.float64).reshape(-1, space.n_var)
         designs = space.decode(X)
         vectors = space.encode(designs)
-        m = len(vectors)
+        fits = np.abs(vectors - X).max(axis=1, initial=0.0) < tol
+        designs = designs[fits]
         return cls(
-            vectors=vectors,
+            vectors=vectors[fits],
             designs=designs,
             ids=space.ids(designs),
             labels=tuple(space.labels(designs)),
-            rows=np.arange(m) if rows is None else np.asarray(rows, dtype=np.int64),
+            rows=np.flatnonzero(fits),
         )
 
     def __len__(self) -> int:

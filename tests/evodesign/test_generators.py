@@ -5,7 +5,7 @@ import pytest
 from operators import ArtifactMismatchError
 
 from evodesign.chemistry import SmactValidity
-from evodesign.campaign.assembly import known_designs
+from evodesign.representation import KnownDesigns
 from evodesign.datasets import load_transport
 from evodesign.generators import load_generators, train_generators, training_vectors
 from evodesign.representation import CompositionSpace
@@ -14,7 +14,7 @@ from evodesign.representation import CompositionSpace
 def test_training_vectors_are_exact_and_strict_valid():
     data = load_transport()
     space = CompositionSpace(data.elements, max_atoms=20, max_elements=4)
-    known = known_designs(space, space.to_vectors(data.compositions))
+    known = KnownDesigns.from_vectors(space, space.to_vectors(data.compositions))
     X, keep = training_vectors(known, space, strict_valid=True)
     X_all, keep_all = training_vectors(known, space, strict_valid=False)
     assert keep.sum() == len(X) and keep_all.sum() == len(X_all) == len(known)

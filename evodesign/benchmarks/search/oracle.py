@@ -88,14 +88,14 @@ def feasible_known(config: CampaignConfig, space: CompositionSpace, data: Materi
 
     Novelty and surrogate trust are left out: they depend on the split and the model.
     """
-    from evodesign.campaign.assembly import known_designs
+    from evodesign.representation import KnownDesigns
     from evodesign.chemistry import SmactValidity
     from evodesign.properties import SupplyRisk
 
     X = space.to_vectors(data.compositions)
     counts = space.decode(X)
     ok = np.zeros(len(X), dtype=bool)
-    ok[known_designs(space, X).rows] = True
+    ok[KnownDesigns.from_vectors(space, X).rows] = True
     present = counts > 0
     ok &= present.sum(axis=1) <= config.space.max_elements
     ok &= counts.sum(axis=1) <= config.space.max_atoms

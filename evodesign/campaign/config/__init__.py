@@ -42,7 +42,7 @@ from __future__ import annotations
 
 from evodesign.campaign.config.constraints import ConstraintsSection
 from evodesign.campaign.config.messages import ConfigError
-from evodesign.campaign.config.objectives import Objective, analytic_property_names
+from evodesign.campaign.config.objectives import Objective
 from evodesign.campaign.config.schema import CampaignConfig
 from evodesign.campaign.config.sections import (
     MAX_POP_SIZE,

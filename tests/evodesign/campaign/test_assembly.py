@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 from evodesign.campaign import Campaign, assembly
-from evodesign.representation import CompositionSpace
+from evodesign.representation import CompositionSpace, KnownDesigns
 
 
 def test_known_designs_keep_the_rows_the_space_reproduces():
@@ -16,13 +16,13 @@ def test_known_designs_keep_the_rows_the_space_reproduces():
     # Fe2O3 fits; Bi0.5Sb1.5Te3 is BiSb3Te6 (10 atoms) fits; a four-element row does not;
     # NaCl fits; Fe2O3 again (rows are kept, duplicates too: they are data rows)
     X = space.to_vectors(["Fe2O3", "Bi0.5Sb1.5Te3", "NaFeBiO4", "NaCl", "Fe4O6"])
-    known = assembly.known_designs(space, X)
+    known = KnownDesigns.from_vectors(space, X)
     np.testing.assert_array_equal(known.rows, [0, 1, 3, 4])
     assert known.labels == ("Fe2O3", "Bi(SbTe2)3", "NaCl", "Fe2O3")  # pymatgen's reduced formula
     np.testing.assert_array_equal(known.vectors, X[known.rows])
     np.testing.assert_array_equal(known.ids, space.ids(known.designs))
     assert known.contains(space.ids(space.decode(X[[2]]))).tolist() == [False]
-    empty = assembly.known_designs(space, X[:0])
+    empty = KnownDesigns.from_vectors(space, X[:0])
     assert len(empty) == 0 and empty.vectors.shape == (0, space.n_var)
 
 

@@ -68,8 +68,9 @@ def test_the_toy_space_is_a_design_space_and_is_registered():
 
 def test_known_designs_of_the_toy_space():
     space = BitStringSpace(4)
-    known = KnownDesigns.from_vectors(space, [[0.9, 0.1, 0.7, 0.2], [0.2, 0.8, 0.1, 0.6]])
-    assert known.labels == ("1010", "0101")
+    # a data row that is not exactly a design's vector is no design the search can make
+    known = KnownDesigns.from_vectors(space, [[1, 0, 1, 0], [0.9, 0.1, 0.7, 0.2], [0, 1, 0, 1]])
+    assert known.labels == ("1010", "0101") and known.rows.tolist() == [0, 2]
     assert known.contains(space.ids(space.decode([[1, 0, 1, 0], [1, 1, 1, 1]]))).tolist() == [True, False]
 
 

@@ -108,6 +108,15 @@ def test_cli_verify_prints_the_table(verified):
     assert table.loc[0, "verify_status"] == "ok"
 
 
+def test_cli_verify_with_progress_lines(verified):
+    # without --quiet the progress goes to the console (the CLI split once lost its printer)
+    run, _, _ = verified
+    result = CliRunner().invoke(app, ["verify", str(run), "--top", "1", "--n-structures", "1",
+                                      "--relax-steps", "5", "--max-atoms", "8"])
+    assert result.exit_code == 0, result.output
+    assert "NaCl" in result.output and "wrote" in result.output
+
+
 def test_timeout_gives_a_timed_out_row_not_a_hang(tmp_path):
     run = _run_folder(tmp_path / "seed0", "formula,n_atoms\nNaCl,2\n")
     table = verify_run(run, top=1, timeout_s=0.01, **TINY)
