@@ -32,10 +32,10 @@ def design_nsga2(
     max_per_system: int | None = None,
     codes: str = "mean",
 ) -> NSGA2:
-    """pymoo's NSGA-II whose children are snapped to integer formulas and deduplicated by hash.
+    """pymoo's NSGA-II whose children are snapped to their designs and deduplicated by hash.
 
     Args:
-        space: the :class:`~evodesign.representation.CompositionSpace`.
+        space: the :class:`~evodesign.representation.DesignSpace`.
         pop_size: population size.
         sampling: a pymoo Sampling (or a `(pop_size, n_var)` array).
         crossover / mutation: pymoo operators (learned or classical).
@@ -45,8 +45,8 @@ def design_nsga2(
         max_per_system: designs per chemical system the survival prefers over the rest
             (:class:`~evodesign.search.survival.SystemNicheSurvival`); ``None`` or 0:
             pymoo's rank-and-crowding survival, plain NSGA-II.
-        codes: which children of learned operators keep the latent point they were
-            decoded from as their code (:class:`~evodesign.search.mating.BatchMating`).
+        codes: how the latent codes of learned operators' children are set
+            (:class:`~evodesign.search.mating.BatchMating`; default ``"mean"``).
 
     Returns:
         The (not yet set up) algorithm.

@@ -141,13 +141,9 @@ class BatchMating(Mating):
             (:mod:`operators.variation`), ``prob``, ``n_parents`` and ``n_offsprings``
             are used.
         max_factor: never ask for more than ``max_factor`` times the missing children.
-        codes: ``"decoded"`` (default) or ``"verified"``: which children keep the latent
-            point they were decoded from as their code (see the module docstring);
-            ``"refined"``: a kept child's code is refined from that point towards its
-            repaired vector (the model's encoder refinement, warm-started);
-            ``"none"``: no codes kept, every selected parent re-encoded by the operators
-            each generation (the behaviour before codes were kept, ~4.3x the classical
-            arm's time).
+        codes: how a kept child's latent code is set (see the module docstring):
+            ``"mean"`` (default), ``"refined"``, ``"decoded"``, ``"verified"``, or
+            ``"none"`` (no codes kept: every selected parent re-encoded each generation).
         **kwargs: ``repair`` (a :class:`~evodesign.search.SpaceRepair`),
             ``eliminate_duplicates``, ``n_max_iterations``.
     """
@@ -174,7 +170,7 @@ class BatchMating(Mating):
 
     def _repair(self, problem: Any, Y: NDArray[np.float64]) -> NDArray[np.float64]:
         """Snap children to their formulas (the repair's array form)."""
-        return self.repair._do(problem, Y)
+        return self.repair.do(problem, Y)
 
     @staticmethod
     def _new_rows(Y: NDArray[np.float64], others: NDArray[np.float64]) -> NDArray[np.int64]:
