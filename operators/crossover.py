@@ -215,8 +215,11 @@ class _Pairs:
             self._encoded = True
         return self._Z
 
-    def children(self, rows: NDArray[np.int64], T: NDArray[np.float64]) -> NDArray[np.float64]:
-        """`(m, n_var)` children of the slots ``rows`` at the `(m,)` weights ``T``."""
+    def children(
+        self, rows: NDArray[np.int64], T: NDArray[np.float64], decode: bool = True
+    ) -> NDArray[np.float64]:
+        """`(m, n_var)` children of the slots ``rows`` at the `(m,)` weights ``T``; with
+        ``decode=False`` the interpolated children are left NaN (their codes are set)."""
         A, B = self.A[rows], self.B[rows]
         pair = rows % self.n
         out = np.empty_like(A)
@@ -228,7 +231,7 @@ class _Pairs:
             Z = self._parent_codes()
             Za, Zb = Z[pair[mid]], Z[self.n + pair[mid]]
             codes[mid] = INTERPOLATIONS[self.method](Za, Zb, T[mid])
-            out[mid] = self.model.decode(codes[mid])
+            out[mid] = self.model.decode(codes[mid]) if decode else np.nan
         self.codes[rows] = codes
         return out
 
@@ -283,6 +286,7 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         X: NDArray,
         random_state: np.random.Generator,
         Z: NDArray | None = None,
+        decode: bool = True,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
         """Children of all matings, with their latent codes: the public array-level entry.
 
@@ -292,11 +296,17 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
             Z: `(2, n_matings, latent_dim)` latent codes of the parents, NaN rows where
                 unknown (``None``: none known); known codes are used as they are, the
                 others encoded (at most once each).
+            decode: ``False``: leave the interpolated children undecoded (NaN rows; their
+                codes are returned), for a caller that steps on from the codes (a latent
+                mutation) and decodes only where it must. It consumes the same random
+                numbers either way. A guided crossover (``accept``) decodes regardless:
+                its test needs the children.
 
         Returns:
             ``(Y, Zc)``: the `(2, n_matings, n_var)` children and their `(2, n_matings,
-            latent_dim)` codes -- the latent point each was decoded from, or for a child
-            that copies a parent (``t`` 0 or 1) that parent's code (NaN if unknown).
+            latent_dim)` codes -- the latent point each was (or is to be) decoded from, or
+            for a child that copies a parent (``t`` 0 or 1) that parent's code (NaN if
+            unknown).
         """
         X = np.asarray(X, dtype=np.float64)
         n = X.shape[1]
@@ -306,7 +316,7 @@ class LatentInterpolationCrossover(ModelHolder, Crossover):
         Za, Zb = (None, None) if Z is None else (Z[0], Z[1])
         pairs = _Pairs(self.model, Xa, Xb, self.method, Za, Zb)
         if self.accept is None:
-            Y = pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t]))
+            Y = pairs.children(np.arange(2 * n), np.concatenate([t, 1.0 - t]), decode=decode)
         else:
             Y = _guided(pairs, t, self.accept, random_state, self.max_tries, self.extrapolation)
         return Y.reshape(2, n, -1), pairs.codes.reshape(2, n, -1)

@@ -79,6 +79,19 @@ def _codes(model: GenerativeModel, X: NDArray, Z: NDArray | None) -> NDArray[np.
     return z
 
 
+def _rows_or_codes(X: ArrayLike, Z: ArrayLike | None, n_var: int) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """A float64 copy of `(n, n_var)` ``X`` checked finite except for all-NaN rows whose code
+    in ``Z`` is known, and the `(n,)` mask of those rows (rows to be decoded from ``Z``)."""
+    X = np.array(X, dtype=np.float64, copy=True)
+    pending = np.zeros(len(X), dtype=bool)
+    if Z is not None and X.ndim == 2:
+        Zk = np.asarray(Z, dtype=np.float64)
+        if Zk.shape[0] == len(X):
+            pending = np.isnan(X).all(axis=1) & np.isfinite(Zk).all(axis=1)
+    check_shape(np.where(pending[:, None], 0.0, X) if pending.any() else X, n_var, "parents")
+    return X, pending
+
+
 def _mutants(
     model: GenerativeModel,
     X: NDArray,
@@ -232,15 +245,22 @@ class GANMutation(ModelHolder, Mutation):
             X: a `(n, n_var)` array of rows.
             random_state: the algorithm's generator (seeds the latent draws).
             Z: `(n, latent_dim)` codes of the rows, NaN where unknown (``None``: none
-                known); known codes are stepped from as they are, the others encoded.
+                known); known codes are stepped from as they are, the others encoded. A
+                row of ``X`` that is all NaN with a known code stands for the decoding of
+                that code (a crossover child not decoded yet,
+                :meth:`~operators.LatentInterpolationCrossover.cross` with ``decode=False``):
+                it is decoded only where the row itself is needed (``strength`` 0, or an
+                acceptance test that compares a mutant with its parent).
 
         Returns:
             ``(Y, Zm)``: the `(n, n_var)` mutants and the `(n, latent_dim)` latent points
             they were decoded from. With ``strength`` 0: a copy of ``X`` and ``Z``.
         """
-        X = check_shape(X, self.model.n_var, "parents")
+        X, pending = _rows_or_codes(X, Z, self.model.n_var)
+        if pending.any() and (self.strength == 0.0 or self.accept is not None):
+            X[pending] = self.model.decode(np.asarray(Z, dtype=np.float64)[pending])
         if self.strength == 0.0 or len(X) == 0:
-            return X.copy(), None if Z is None else np.array(Z, dtype=np.float64, copy=True)
+            return X, None if Z is None else np.array(Z, dtype=np.float64, copy=True)
         generator = torch_generator(random_state)
         return _mutants(
             self.model, X, self.strength, generator, self.accept, self.max_tries, self.source,

@@ -27,6 +27,7 @@ def crossover_arrays(
     X: NDArray[np.float64],
     random_state: np.random.Generator,
     Z: NDArray[np.float64] | None = None,
+    decode: bool = True,
 ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None]:
     """Children `(n_offsprings, n_matings, n_var)` of `(n_parents, n_matings, n_var)` ``X``.
 
@@ -37,6 +38,9 @@ def crossover_arrays(
         random_state: the algorithm's generator.
         Z: `(n_parents, n_matings, latent_dim)` parent codes, NaN rows where unknown, for
             latent operators (ignored by the others).
+        decode: ``False``: a latent operator may leave children undecoded (NaN rows, codes
+            returned; see :meth:`~operators.LatentInterpolationCrossover.cross`); the
+            others always return children.
 
     Returns:
         ``(Y, Zc)``: the children and, from a latent operator, their
@@ -44,7 +48,7 @@ def crossover_arrays(
     """
     cross = getattr(crossover, "cross", None)
     if cross is not None:
-        return cross(X, random_state, Z=Z)
+        return cross(X, random_state, Z=Z, decode=decode)
     return crossover._do(problem, X, random_state=random_state), None
 
 

@@ -24,11 +24,13 @@ work on arrays:
 
 **Latent codes** (learned operators sharing one model): individuals keep their latent code
 in the population attribute ``"Z"`` (a `(latent_dim,)` row; NaN or absent while unknown),
-saved in checkpoints with the rest of the population. A parent without one (the initial
-population) is encoded once, when first selected (the model's refined encoding), and keeps
-it. Within a generation a child is made in latent space: the crossover's interpolated point,
-from which the mutation steps on without decode -> re-encode in between. After the repair
-has snapped the child to its design, its code is set by ``codes``:
+saved in checkpoints with the rest of the population. The individuals without one (the
+initial population) are encoded once, all together when the population is first mated (the
+model's refined encoding), and keep it. Within a generation a child is made in latent space:
+the crossover's interpolated point, from which the mutation steps on without decode ->
+re-encode in between; a crossover child is decoded only if the mutation passes it by (so it
+is never a ``"clone"`` of its parents when mutated). After the repair has snapped the child
+to its design, its code is set by ``codes``:
 
 * ``"mean"`` (default): the encoder's posterior mean of the repaired child (one encoder pass
   for the children kept, no refinement);
@@ -36,7 +38,7 @@ has snapped the child to its design, its code is set by ``codes``:
   (the model's refinement, warm-started);
 * ``"decoded"``: the point it was decoded from, as is;
 * ``"verified"``: that point where its decoding is within ``refine_tol`` of the repaired
-  child, else encoded (refined) when first selected;
+  child, else encoded (refined) when the population is next mated;
 * ``"none"``: no codes kept; the operators encode every selected parent every generation
   (the behaviour before codes were kept; the default campaign's seed-0 front with it is
   value-identical to the one saved before, tests/data/thermoelectric_seed0_front.txt).
@@ -191,8 +193,7 @@ class BatchMating(Mating):
         Args:
             problem: the pymoo problem.
             X: `(pop_size, n_var)` population.
-            Z: `(pop_size, latent_dim)` population codes, NaN where unknown (``None``: no
-                codes); the selected parents' unknown codes are encoded and written into it.
+            Z: `(pop_size, latent_dim)` population codes, all known (``None``: no codes).
             keys: `(pop_size,)` vector keys.
             parents: the matings.
             random_state: the algorithm's generator.
@@ -203,11 +204,6 @@ class BatchMating(Mating):
         """
         cx, mut = self.crossover, self.mutation
         n_matings = len(parents)
-        if Z is not None:
-            chosen = np.unique(parents)
-            todo = chosen[np.isnan(Z[chosen]).any(axis=1)]
-            if len(todo):
-                Z[todo] = shared_model(cx, mut).encode(X[todo])
         Xp = np.swapaxes(X[parents], 0, 1)  # (n_parents, n_matings, n_var)
         cross = random_state.random(n_matings) < variable_value(cx.prob, size=n_matings)
         # without crossover a mating's children are copies of its parents (pymoo's rule
@@ -221,13 +217,24 @@ class BatchMating(Mating):
             Zout = np.array(Zp[copies])
         if cross.any():
             Zx = None if Z is None else Zp[:, cross]
-            out[:, cross], Zc = crossover_arrays(cx, problem, Xp[:, cross], random_state, Z=Zx)
+            # with codes, a crossover child is decoded only if the mutation passes it by:
+            # the mutation steps on from its code (same random numbers either way)
+            out[:, cross], Zc = crossover_arrays(
+                cx, problem, Xp[:, cross], random_state, Z=Zx, decode=Z is None
+            )
             if Zout is not None:
                 Zout[:, cross] = Zc
         Y = out.reshape(-1, X.shape[1])  # offspring-major, as pymoo lays children out
         Zc = None if Zout is None else Zout.reshape(len(Y), -1)
+        hit_mask = random_state.random(len(Y)) <= variable_value(mut.prob, size=len(Y))
+        latent_only = np.isnan(Y).all(axis=1)  # crossover children not decoded yet
+        if Zc is not None and (latent_only & ~hit_mask).any():
+            rows = np.flatnonzero(latent_only & ~hit_mask)
+            Y[rows] = shared_model(cx, mut).decode(Zc[rows])
+        # a child decoded only after its mutation has no crossover-only vector: it is
+        # never a "clone" and always counts as mutated ("crossover+mutation", both parents)
         operator, parent_str = crossover_provenance(Y, Xp, keys[parents], _names(cx))
-        hit = np.flatnonzero(random_state.random(len(Y)) <= variable_value(mut.prob, size=len(Y)))
+        hit = np.flatnonzero(hit_mask)
         if len(hit):
             before = Y[hit].copy()
             Zh = None if Zc is None else Zc[hit]
@@ -269,6 +276,11 @@ class BatchMating(Mating):
         model = shared_model(cx, self.mutation) if self.codes != "none" else None
         Z = None if model is None else self._population_codes(pop, model.latent_dim)
         unknown = None if Z is None else np.isnan(Z).any(axis=1)
+        if unknown is not None and unknown.any():
+            # every parent without a code (the initial population) in one call: the
+            # refinement's per-step cost does not depend on the rows, so a few each
+            # generation would cost about as much as all of them once
+            Z[unknown] = model.encode(X[unknown])
         kept_X = np.empty((0, X.shape[1]))
         kept_Z: list[NDArray] = []
         kept_op: list[NDArray] = []

@@ -81,3 +81,56 @@ def test_guided_operators_return_the_code_of_each_childs_last_draw(model, data):
     M, Zm = GANMutation(model, accept=accept, max_tries=4).mutate(flat, np.random.default_rng(1), Z=codes)
     assert accept.calls > 1
     np.testing.assert_array_equal(model.decode(Zm), M)
+
+
+def test_cross_without_decode_leaves_children_to_their_codes(model, data):
+    train, _ = data
+    X = np.stack([train[:40], train[40:80]])
+    Z = np.stack([model.encode(train[:40]), model.encode(train[40:80])])
+    xover = LatentInterpolationCrossover(model)
+    rng_a, rng_b = np.random.default_rng(3), np.random.default_rng(3)
+    Y, Zc = xover.cross(X, rng_a, Z=Z)
+    lazy, Zl = xover.cross(X, rng_b, Z=Z, decode=False)
+    assert np.array_equal(Zc, Zl)
+    assert rng_a.random() == rng_b.random()  # the same random numbers consumed
+    flat = lazy.reshape(80, -1)
+    assert np.isnan(flat).all(axis=1).all()  # every child interpolated (t in (0, 1))
+    np.testing.assert_array_equal(model.decode(Zl.reshape(80, -1)), Y.reshape(80, -1))
+    # a guided crossover decodes regardless: its test needs the children
+    from toy_data import FewComponents
+
+    guided, _ = LatentInterpolationCrossover(model, accept=FewComponents(2)).cross(
+        X, np.random.default_rng(3), Z=Z, decode=False
+    )
+    assert np.isfinite(guided).all()
+
+
+def test_mutate_takes_undecoded_rows_by_their_codes(model, data):
+    from toy_data import FewComponents
+
+    train, _ = data
+    Z = model.encode(train[:30])
+    X = model.decode(Z)
+    pending = X.copy()
+    pending[::2] = np.nan  # half the rows not decoded yet
+    mutation = GANMutation(model)
+    Y, Zm = mutation.mutate(X, np.random.default_rng(0), Z=Z)
+    Yp, Zp = mutation.mutate(pending, np.random.default_rng(0), Z=Z)
+    assert np.array_equal(Y, Yp) and np.array_equal(Zm, Zp)
+    # strength 0 returns the rows themselves: the undecoded ones are decoded
+    same, _ = GANMutation(model, strength=0.0).mutate(pending, np.random.default_rng(0), Z=Z)
+    assert np.array_equal(same, X)
+    # a guided mutation compares mutants with their parents: same mutants either way
+    guided = GANMutation(model, accept=FewComponents(2), max_tries=3)
+    G, _ = guided.mutate(X, np.random.default_rng(1), Z=Z)
+    Gp, _ = guided.mutate(pending, np.random.default_rng(1), Z=Z)
+    assert np.array_equal(G, Gp)
+    # a NaN row without a code is still refused
+    bad = Z.copy()
+    bad[0] = np.nan
+    import pytest
+
+    from operators.exceptions import DataError
+
+    with pytest.raises(DataError, match="non-finite value at row 0"):
+        mutation.mutate(pending, np.random.default_rng(0), Z=bad)

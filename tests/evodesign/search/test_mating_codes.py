@@ -70,7 +70,7 @@ def test_parents_are_encoded_once_and_children_keep_their_decoded_point(model, m
     algorithm.next()  # the initial population has no codes yet
     rows = _encoded_rows(model, monkeypatch)
     algorithm.next()
-    assert 0 < sum(rows) <= 30  # each selected parent at most once
+    assert rows == [30]  # the whole initial population, in one call
     rows.clear()
     for _ in range(3):
         algorithm.next()
@@ -81,8 +81,37 @@ def test_parents_are_encoded_once_and_children_keep_their_decoded_point(model, m
         assert born.any() and not np.isnan(Z[born]).any()
         repaired = algorithm.repair._do(None, model.decode(Z[born]))
         np.testing.assert_array_equal(repaired, pop.get("X")[born])
-    # only the initial individuals selected for the first time are ever encoded
-    assert sum(rows) < 30
+    # codes="decoded": nothing is encoded again
+    assert rows == []
+
+
+def test_a_crossover_child_is_decoded_only_if_the_mutation_passes_it_by(model, monkeypatch):
+    algorithm = _algorithm(model, pop_size=40, mutation_prob=0.5, codes="mean")
+    algorithm.next()
+    algorithm.next()
+    decoded = []
+    decode = model.decode
+
+    def counting(Z, *args, **kwargs):
+        decoded.append(len(Z))
+        return decode(Z, *args, **kwargs)
+
+    monkeypatch.setattr(model, "decode", counting)
+    mating = algorithm.mating
+    X = algorithm.pop.get("X")
+    Z = BatchMating._population_codes(algorithm.pop, model.latent_dim)
+    keys = np.array([str(i) for i in range(len(X))], dtype=object)
+    parents = np.arange(40).reshape(20, 2)
+    Y, Zc, operator, _ = mating._children(None, X, Z, keys, parents, np.random.default_rng(0))
+    assert np.isfinite(Y).all()
+    # one decode for the unmutated crossover children, one for the mutants: no child twice
+    assert sum(decoded) <= len(Y) and len(decoded) == 2
+    made = operator != "clone"  # a mating not crossed copies its parents, X and code
+    np.testing.assert_array_equal(model.decode(Zc[made]), Y[made])
+    mutated = np.char.endswith(operator.astype(str), "+GANMutation")
+    assert mutated.any() and (~mutated).any()
+    # a child made in latent space and decoded after its mutation is never a "clone"
+    assert not np.isin(operator[mutated], ["clone", "GANMutation"]).any()
 
 
 def test_verified_codes_decode_to_their_individual_or_are_its_encoding(model, monkeypatch):
