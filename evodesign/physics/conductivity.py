@@ -1,0 +1,257 @@
+"""Effective conductivity of two-phase pixel images by finite volumes.
+
+The formulation (fixed by issue 14; independent checks compare to 1e-3): unit pixels, one
+temperature per pixel; the conductance between neighbouring pixels is the harmonic mean
+``2 k1 k2 / (k1 + k2)``; for flow along x the inlet face (temperature 1) lies half a pixel
+before column 0 and the outlet face (temperature 0) half a pixel after column W-1, each joined
+to its pixel by a conductance ``2 k``; the top and bottom are periodic. ``k_xx`` is the heat
+flow through the outlet face times ``W / H``. Flow along y is the same problem on the
+transposed image. Laminates come out exact: the arithmetic mean of layers parallel to the flow,
+the harmonic mean of layers across it.
+
+Two solvers of the same linear system:
+
+- ``method="block"`` (default): exact block-tridiagonal elimination, one column of pixels per
+  block, batched over images (numpy's stacked ``inv``); its result is checked on every image
+  (residual of the full temperature field, Wiener bounds) and an image that fails the check is
+  solved again by ``"spsolve"``, so no wrong value is returned silently.
+- ``method="spsolve"``: the reference, one sparse matrix per image and
+  ``scipy.sparse.linalg.spsolve``; the benchmark's baseline.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import scipy.sparse as sp
+import scipy.sparse.linalg as spla
+
+__all__ = ["BLOCK_RESIDUAL_TOL", "effective_conductivity"]
+
+Method = Literal["block", "spsolve"]
+Direction = Literal["x", "y", "both"]
+
+#: Largest relative residual ``||A T - b|| / ||b||`` the block solver accepts for an image
+#: before it falls back to ``spsolve``.
+BLOCK_RESIDUAL_TOL = 1e-10
+
+# Memory of one block-solver chunk: the stored inverses take n * W * H * H float64.
+_CHUNK_BYTES = 48 * 2**20
+
+
+def effective_conductivity(
+    images,
+    conductivity: tuple[float, float] = (1.0, 10.0),
+    direction: Direction = "both",
+    method: Method = "block",
+) -> np.ndarray:
+    """Effective conductivity along x and/or y of two-phase images.
+
+    Args:
+        images: an ``(n, H, W)`` array of 0/1 (1 = filler), or one ``(H, W)`` image. Axis 1 is
+            y (rows), axis 2 is x (columns); flow along x goes from column 0 to column W-1.
+        conductivity: ``(k_matrix, k_filler)``, both finite and > 0.
+        direction: ``"x"`` (k_xx), ``"y"`` (k_yy) or ``"both"``.
+        method: ``"block"`` (default, batched exact elimination; agrees with ``"spsolve"`` to
+            about 1e-12 relative and is guarded by a residual check at
+            :data:`BLOCK_RESIDUAL_TOL`) or ``"spsolve"`` (the sparse direct reference).
+
+    Returns:
+        float64: ``(n, 2)`` ``[k_xx, k_yy]`` for ``"both"``, ``(n,)`` for ``"x"``/``"y"``; for one
+        ``(H, W)`` image ``(2,)`` or a 0-d array.
+
+    Raises:
+        ValueError: images not 0/1 (naming the first offending image and value), a wrong
+            shape, conductivities not > 0, or an unknown direction or method.
+
+    Example:
+        >>> layers = np.zeros((4, 4), dtype=np.uint8); layers[:2] = 1   # stripes along x
+        >>> effective_conductivity(layers, (1.0, 10.0)).round(6).tolist()
+        [5.5, 1.818182]
+    """
+    stack, single = _checked_images(images)
+    k_matrix, k_filler = _checked_conductivity(conductivity)
+    if direction not in ("x", "y", "both"):
+        raise ValueError(f"direction must be 'x', 'y' or 'both', got {direction!r}")
+    if method not in ("block", "spsolve"):
+        raise ValueError(f"method must be 'block' or 'spsolve', got {method!r}")
+    k = np.where(stack == 1, k_filler, k_matrix)
+    solve = _solve_block if method == "block" else _solve_spsolve
+    if direction == "x":
+        out = solve(k)
+    elif direction == "y":
+        # Flow along y (rows) is flow along x of the transposed field.
+        out = solve(np.ascontiguousarray(k.transpose(0, 2, 1)))
+    else:
+        out = np.stack([solve(k), solve(np.ascontiguousarray(k.transpose(0, 2, 1)))], axis=1)
+    return out[0] if single else out
+
+
+def _checked_images(images) -> tuple[np.ndarray, bool]:
+    """The images as an ``(n, H, W)`` uint8 stack, and whether one image was given."""
+    arr = np.asarray(images)
+    if arr.ndim not in (2, 3):
+        raise ValueError(
+            f"images must be an (n, H, W) stack or one (H, W) image of 0/1, got shape {arr.shape}"
+        )
+    single = arr.ndim == 2
+    if single:
+        arr = arr[None]
+    if arr.shape[1] == 0 or arr.shape[2] == 0:
+        raise ValueError(f"images must have at least one pixel per side, got shape {arr.shape}")
+    if arr.dtype == bool:
+        return arr.astype(np.uint8), single
+    bad = (arr != 0) & (arr != 1)
+    if np.any(bad):
+        first = np.argwhere(bad)[0]
+        value = arr[tuple(first)].item()
+        where = f"image {first[0]}, row {first[1]}, column {first[2]}"
+        raise ValueError(f"images must hold only 0 (matrix) and 1 (filler): {where} holds {value!r}")
+    return arr.astype(np.uint8), single
+
+
+def _checked_conductivity(conductivity) -> tuple[float, float]:
+    try:
+        k_matrix, k_filler = (float(v) for v in conductivity)
+    except (TypeError, ValueError):
+        raise ValueError(
+            f"conductivity must be a pair (k_matrix, k_filler) of numbers > 0, got {conductivity!r}"
+        ) from None
+    for name, value in (("k_matrix", k_matrix), ("k_filler", k_filler)):
+        if not (np.isfinite(value) and value > 0):
+            raise ValueError(f"conductivity {name} must be finite and > 0, got {value!r}")
+    return k_matrix, k_filler
+
+
+def _conductances(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Face conductances of a ``(n, H, W)`` pixel-conductivity field for flow along x.
+
+    Returns:
+        ``gx`` ``(n, H, W-1)``: between columns j and j+1; ``gy`` ``(n, H, W)``: between rows
+        i and i+1 (mod H), zero when H == 1 (a pixel is not its own neighbour).
+    """
+    gx = 2.0 * k[:, :, :-1] * k[:, :, 1:] / (k[:, :, :-1] + k[:, :, 1:])
+    if k.shape[1] == 1:
+        gy = np.zeros_like(k)
+    else:
+        k_next = np.roll(k, -1, axis=1)
+        gy = 2.0 * k * k_next / (k + k_next)
+    return gx, gy
+
+
+def _solve_spsolve(k: np.ndarray) -> np.ndarray:
+    """Reference: k_xx of each ``(H, W)`` field in ``k`` ``(n, H, W)`` by one sparse solve each."""
+    n, h, w = k.shape
+    gx_all, gy_all = _conductances(k)
+    idx = np.arange(h * w).reshape(h, w)
+    right = idx[:, :-1].ravel(), idx[:, 1:].ravel()
+    down = idx.ravel(), np.roll(idx, -1, axis=0).ravel()
+    out = np.empty(n)
+    for m in range(n):
+        gx, gy = gx_all[m], gy_all[m]
+        diag = np.zeros((h, w))
+        diag[:, :-1] += gx
+        diag[:, 1:] += gx
+        diag += gy + np.roll(gy, 1, axis=0)
+        diag[:, 0] += 2.0 * k[m, :, 0]
+        diag[:, -1] += 2.0 * k[m, :, -1]
+        rows = np.concatenate([idx.ravel(), right[0], right[1], down[0], down[1]])
+        cols = np.concatenate([idx.ravel(), right[1], right[0], down[1], down[0]])
+        vals = np.concatenate([diag.ravel(), -gx.ravel(), -gx.ravel(), -gy.ravel(), -gy.ravel()])
+        a = sp.csc_matrix((vals, (rows, cols)), shape=(h * w, h * w))
+        b = np.zeros((h, w))
+        b[:, 0] = 2.0 * k[m, :, 0]
+        t = spla.spsolve(a, b.ravel()).reshape(h, w)
+        out[m] = np.sum(2.0 * k[m, :, -1] * t[:, -1]) * w / h
+    return out
+
+
+def _solve_block(k: np.ndarray) -> np.ndarray:
+    """k_xx of each field in ``k`` ``(n, H, W)`` by batched block elimination, checked."""
+    n, h, w = k.shape
+    per_image = max(1, w * h * h * 8)
+    chunk = max(1, min(n, _CHUNK_BYTES // per_image))
+    out = np.empty(n)
+    ok = np.empty(n, dtype=bool)
+    for start in range(0, n, chunk):
+        part = k[start:start + chunk]
+        out[start:start + chunk], ok[start:start + chunk] = _block_chunk(part)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        out[bad] = _solve_spsolve(k[bad])
+    return out
+
+
+def _block_chunk(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Block-tridiagonal elimination over columns for a chunk ``k`` ``(b, H, W)``.
+
+    Column j's equations read ``-C_{j-1} T_{j-1} + D_j T_j - C_j T_{j+1} = b_j`` with
+    ``C_j = diag(gx[:, :, j])`` and ``D_j`` the periodic tridiagonal block of the column.
+    Forward elimination keeps ``S_j = D_j - C_{j-1} S_{j-1}^{-1} C_{j-1}`` (symmetric positive
+    definite, so elimination without pivoting is stable); back substitution gives the whole
+    temperature field, whose residual is the check.
+
+    Returns:
+        ``(k_xx, ok)``: ``(b,)`` float64 and ``(b,)`` bool (residual and Wiener check passed).
+    """
+    b, h, w = k.shape
+    gx, gy = _conductances(k)
+    diag = gy + np.roll(gy, 1, axis=1)
+    diag[:, :, :-1] += gx
+    diag[:, :, 1:] += gx
+    diag[:, :, 0] += 2.0 * k[:, :, 0]
+    diag[:, :, -1] += 2.0 * k[:, :, -1]
+    rows = np.arange(h)
+    below = (rows + 1) % h
+
+    inverses = np.empty((w, b, h, h))
+    rhs = np.empty((w, b, h))
+    r = 2.0 * k[:, :, 0]
+    schur = None
+    for j in range(w):
+        block = np.zeros((b, h, h))
+        block[:, rows, rows] = diag[:, :, j]
+        # Two statements so that H == 2 (both periodic faces join rows 0 and 1) adds up.
+        block[:, rows, below] -= gy[:, :, j]
+        block[:, below, rows] -= gy[:, :, j]
+        if schur is not None:
+            c = gx[:, :, j - 1]
+            block -= c[:, :, None] * schur * c[:, None, :]
+        inv = np.linalg.inv(block)
+        inverses[j] = inv
+        rhs[j] = r
+        if j < w - 1:
+            schur = inv
+            r = gx[:, :, j] * np.einsum("bij,bj->bi", inv, r)
+    temps = np.empty((w, b, h))
+    temps[w - 1] = np.einsum("bij,bj->bi", inverses[w - 1], rhs[w - 1])
+    for j in range(w - 2, -1, -1):
+        temps[j] = np.einsum("bij,bj->bi", inverses[j], rhs[j] + gx[:, :, j] * temps[j + 1])
+    t = temps.transpose(1, 2, 0)  # (b, H, W)
+
+    flux = np.sum(2.0 * k[:, :, -1] * t[:, :, -1], axis=1)
+    k_xx = flux * w / h
+    return k_xx, _accepted(k, t, gx, gy, diag, k_xx)
+
+
+def _accepted(k, t, gx, gy, diag, k_xx) -> np.ndarray:
+    """Which solutions pass the residual check and lie inside the discrete Wiener bounds."""
+    b, h, w = k.shape
+    at = diag * t
+    at[:, :, :-1] -= gx * t[:, :, 1:]
+    at[:, :, 1:] -= gx * t[:, :, :-1]
+    at -= gy * np.roll(t, -1, axis=1) + np.roll(gy * t, 1, axis=1)
+    at[:, :, 0] -= 2.0 * k[:, :, 0]
+    rel_res = np.sqrt(np.sum(at**2, axis=(1, 2)) / np.sum((2.0 * k[:, :, 0]) ** 2, axis=1))
+    # The exact discrete solution lies between the harmonic and arithmetic means of the
+    # pixels (a linear trial field and a row-wise series trial flux).
+    mean = k.mean(axis=(1, 2))
+    harmonic = 1.0 / (1.0 / k).mean(axis=(1, 2))
+    slack = 1e-9 * mean
+    return (
+        np.isfinite(k_xx)
+        & (rel_res <= BLOCK_RESIDUAL_TOL)
+        & (k_xx >= harmonic - slack)
+        & (k_xx <= mean + slack)
+    )
