@@ -18,7 +18,8 @@ import torch
 
 from operators.exceptions import DataError
 from operators.gan import LatentGAN
-from operators.codecs import make_codec
+from operators.codecs import Codec, make_codec
+from operators.codecs.simplex import MATCH_TOLERANCE, SHARPEN_EPOCHS
 from operators.codecs.simplex_heads import Head
 from operators.progress import progress_bar
 from operators.seeding import as_generator, torch_generator
@@ -32,13 +33,16 @@ __all__ = [
     "fit_generative_model",
     "fit_latent_gan",
     "fit_vae",
+    "MATCH_TOLERANCE",
     "SHARPEN_EPOCHS",
     "frechet_distance",
     "torch_threads",
 ]
 
-# a decoded row "matches" when its support is right and every fraction is this close
-MATCH_TOLERANCE = 0.01
+#: rows per network call where a whole data set is encoded or scored without gradients:
+#: the first convolution of an image encoder holds 16 x 32 x 32 floats per 64x64 image, so
+#: 20,000 images in one call would need 1.3 GB for that layer alone
+EVAL_BATCH = 1024
 
 
 @contextlib.contextmanager
@@ -61,43 +65,76 @@ def _split(n: int, validation_fraction: float, rng: np.random.Generator) -> tupl
     return np.sort(perm[n_val:]), np.sort(perm[:n_val])
 
 
-def reconstruction_scores(vae: VAE, x: torch.Tensor) -> dict[str, float]:
-    """Share of rows of `(n, n_var)` ``x`` whose hard reconstruction has the right support,
-    and share that also has every fraction within :data:`MATCH_TOLERANCE`."""
+def encode_means(vae: VAE, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """Posterior means and log-variances of `(n, n_var)` ``x`` without gradients, in
+    batches of :data:`EVAL_BATCH` rows: two `(n, latent_dim)` tensors."""
     with torch.no_grad():
-        rec = vae.reconstruct(x, hard=True)
-    support = ((rec > 0) == (x > 0)).all(dim=1)
-    close = support & ((rec - x).abs().amax(dim=1) <= MATCH_TOLERANCE)
-    return {"support": support.double().mean().item(), "match": close.double().mean().item()}
+        parts = [vae.encode(x[s : s + EVAL_BATCH]) for s in range(0, len(x), EVAL_BATCH)]
+    return torch.cat([p[0] for p in parts]), torch.cat([p[1] for p in parts])
 
 
-#: epochs of the VAE's decoder-sharpening phase (60 and 100 measured equal on the
-#: transport compositions); campaigns cap it at their own ``max_epochs``
-SHARPEN_EPOCHS = 60
+def reconstruction_loss(vae: VAE, z: torch.Tensor, x: torch.Tensor) -> torch.Tensor:
+    """Mean head loss of decoding `(n, latent_dim)` ``z`` against `(n, n_var)` ``x``,
+    batched and without gradients (a scalar)."""
+    with torch.no_grad():
+        if len(x) <= EVAL_BATCH:  # one call, the mean exactly as it was computed before batching
+            return vae.head.loss(vae.decode(z), x).mean()
+        total = sum(
+            vae.head.loss(vae.decode(z[s : s + EVAL_BATCH]), x[s : s + EVAL_BATCH]).sum()
+            for s in range(0, len(x), EVAL_BATCH)
+        )
+    return total / len(x)
+
+
+def reconstruction_scores(vae: VAE, x: torch.Tensor) -> dict[str, float]:
+    """The codec's reconstruction scores of the hard reconstructions of `(n, n_var)` ``x``
+    from the posterior means: for fraction rows ``support`` (share of rows with the right
+    support) and ``match`` (also every fraction within :data:`MATCH_TOLERANCE`); for images
+    ``pixel_accuracy`` and ``match`` (see :meth:`~operators.codecs.image.ImageCodec.scores`)."""
+    mu, _ = encode_means(vae, x)
+    with torch.no_grad():
+        rec = torch.cat([
+            vae.head.decode(vae.decode(mu[s : s + EVAL_BATCH]), hard=True)
+            for s in range(0, len(mu), EVAL_BATCH)
+        ])
+    return vae.codec.scores(rec, x)
+
+
+#: fit_vae's settings that depend on the kind of data: ``None`` takes the codec's
+#: ``fit_defaults``
+_CODEC_SETTINGS = (
+    "latent_dim", "hidden", "beta", "warmup_epochs", "learning_rate", "batch_size",
+    "max_epochs", "patience", "lr_patience", "sharpen_epochs",
+)
 
 
 def fit_vae(
     X: ArrayLike,
     *,
-    latent_dim: int = 32,
-    hidden: tuple[int, ...] = (256, 256),
+    latent_dim: int | None = None,
+    hidden: tuple[int, ...] | None = None,
     head: str | Head | dict[str, Any] | None = None,
-    codec: str = "simplex",
-    beta: float = 0.001,
-    warmup_epochs: int = 10,
-    learning_rate: float = 3e-3,
-    batch_size: int = 128,
-    max_epochs: int = 150,
-    patience: int = 30,
-    lr_patience: int = 8,
+    codec: str | Codec = "simplex",
+    beta: float | None = None,
+    warmup_epochs: int | None = None,
+    learning_rate: float | None = None,
+    batch_size: int | None = None,
+    max_epochs: int | None = None,
+    patience: int | None = None,
+    lr_patience: int | None = None,
     lr_factor: float = 0.3,
-    sharpen_epochs: int = SHARPEN_EPOCHS,
+    sharpen_epochs: int | None = None,
     min_delta: float = 1e-4,
     validation_fraction: float = 0.1,
     random_state: int | np.random.Generator | None = None,
     progress: bool = True,
 ) -> tuple[VAE, dict[str, Any]]:
-    """Train a :class:`~operators.vae.VAE` on fraction vectors, early-stopped on validation loss.
+    """Train a :class:`~operators.vae.VAE` on one kind of vectors, early-stopped on validation loss.
+
+    The settings left ``None`` (latent_dim, hidden, beta, warmup_epochs, learning_rate,
+    batch_size, max_epochs, patience, lr_patience, sharpen_epochs) take the codec's
+    ``fit_defaults``: for fraction rows the values below, measured on compositions; for
+    images those of :class:`~operators.codecs.image.ImageCodec`, sized for a CPU.
 
     Two phases:
 
@@ -123,16 +160,19 @@ def fit_vae(
        encoder is.
 
     Args:
-        X: a `(n, n_var)` array of non-negative rows summing to 1.
+        X: a `(n, n_var)` array the codec accepts: non-negative rows summing to 1
+            (``"simplex"``), or 0/1 rows of square images / an `(n, H, W)` stack (``"image"``).
         latent_dim: latent dimension. Defaults (32, ``beta`` 1e-3, 150 epochs) are
             measured on the transport compositions (held-out exact formulas from the
             encoder's mean: 16 / 1e-2: 47 %; 32 / 1e-3: 76 %; 32 / 1e-4: 62 %; 64 / 1e-3:
             same as 32; docs/benchmarks/NOTES.md), within a ~3 min training budget.
-        hidden: encoder hidden widths (decoder: reversed).
+        hidden: the networks' widths as the codec reads them (fraction rows: encoder
+            hidden widths, decoder reversed; images: the convolutions' channels).
         head: output head of the codec (``None``: its default; for the simplex codec see
             :mod:`operators.codecs.simplex_heads`); settings left unset are fitted to ``X``
             by the codec (a sparse head's support bounds: the range of support sizes).
-        codec: the kind of data (:mod:`operators.codecs`; ``"simplex"``: fraction rows).
+        codec: the kind of data (:mod:`operators.codecs`; ``"simplex"``: fraction rows,
+            ``"image"``: square two-phase images), chosen by the caller, never guessed.
         beta: final KL weight (small: reconstructions must be exact; the latent GAN,
             not the prior, supplies realistic samples).
         warmup_epochs: epochs of linear KL warm-up.
@@ -153,14 +193,26 @@ def fit_vae(
 
     Returns:
         The trained VAE (eval mode) and a history dict: per-epoch ``train_loss``,
-        ``val_loss``, ``val_support`` (share of held-out rows whose decoded support is
-        exact) and ``val_match`` (support exact and every fraction within 0.01) of phase 1,
-        ``sharpen_val_loss`` of phase 2, ``best_epoch``, ``epochs``, ``sharpen_epochs``,
-        ``val_support_final``/``val_match_final`` of the returned model, ``seconds`` and the
-        validation row indices.
+        ``val_loss`` and one ``val_<score>`` list per codec score of phase 1 (fraction rows:
+        ``val_support``, share of held-out rows whose decoded support is exact, and
+        ``val_match``, support exact and every fraction within 0.01; images:
+        ``val_pixel_accuracy`` and ``val_match``), ``sharpen_val_loss`` of phase 2,
+        ``best_epoch``, ``epochs``, ``sharpen_epochs``, ``val_<score>_final`` of the
+        returned model, ``seconds``, ``seconds_per_epoch`` (phase 1), ``settings`` (the
+        resolved codec-dependent settings) and the validation row indices.
     """
     start = time.perf_counter()
     codec = make_codec(codec)
+    given = dict(
+        latent_dim=latent_dim, hidden=hidden, beta=beta, warmup_epochs=warmup_epochs,
+        learning_rate=learning_rate, batch_size=batch_size, max_epochs=max_epochs,
+        patience=patience, lr_patience=lr_patience, sharpen_epochs=sharpen_epochs,
+    )
+    settings = {k: codec.fit_defaults[k] if given[k] is None else given[k] for k in _CODEC_SETTINGS}
+    latent_dim, hidden, beta = settings["latent_dim"], settings["hidden"], settings["beta"]
+    warmup_epochs, learning_rate = settings["warmup_epochs"], settings["learning_rate"]
+    batch_size, max_epochs, patience = settings["batch_size"], settings["max_epochs"], settings["patience"]
+    lr_patience, sharpen_epochs = settings["lr_patience"], settings["sharpen_epochs"]
     X = codec.check(X)
     rng = as_generator(random_state)
     train, val = _split(len(X), validation_fraction, rng)
@@ -170,7 +222,7 @@ def fit_vae(
     x_train = torch.as_tensor(X[train], dtype=torch.float32)
     x_val = torch.as_tensor(X[val], dtype=torch.float32)
 
-    history: dict[str, Any] = {"train_loss": [], "val_loss": [], "val_support": [], "val_match": []}
+    history: dict[str, Any] = {"train_loss": [], "val_loss": []}
     stage = f"generators: VAE ({max_epochs} epochs at most, then {sharpen_epochs} sharpening)"
     with progress_bar(max_epochs + sharpen_epochs, stage, progress, unit="epoch",
                       early_stop=True) as bar:
@@ -179,6 +231,7 @@ def fit_vae(
             learning_rate=learning_rate, batch_size=batch_size, max_epochs=max_epochs,
             patience=patience, lr_patience=lr_patience, lr_factor=lr_factor, min_delta=min_delta,
         )
+        phase1_seconds = time.perf_counter() - start
         bar.update(max_epochs - epochs, "sharpening the decoder")
         history["sharpen_val_loss"] = _sharpen_decoder(
             vae, x_train, x_val, bar, gen, learning_rate=learning_rate / 3,
@@ -186,13 +239,14 @@ def fit_vae(
         )
     vae.eval()
     final = reconstruction_scores(vae, x_val)
+    history.update({f"val_{k}_final": v for k, v in final.items()})
     history.update(
         best_epoch=best_epoch,
         epochs=epochs,
         sharpen_epochs=sharpen_epochs,
-        val_support_final=final["support"],
-        val_match_final=final["match"],
         seconds=time.perf_counter() - start,
+        seconds_per_epoch=phase1_seconds / max(1, epochs),
+        settings={k: list(v) if isinstance(v, tuple) else v for k, v in settings.items()},
         validation_rows=val.tolist(),
     )
     return vae, history
@@ -237,16 +291,16 @@ def _fit_vae_phase(
             opt.step()
             total += loss.item() * len(xb)
         vae.eval()
-        with torch.no_grad():
-            mu, logvar = vae.encode(x_val)
-            recon = vae.head.loss(vae.decode(mu), x_val).mean()
-            val_loss = (recon + beta * VAE.kl(mu, logvar).mean()).item()
+        mu, logvar = encode_means(vae, x_val)
+        recon = reconstruction_loss(vae, mu, x_val)
+        val_loss = (recon + beta * VAE.kl(mu, logvar).mean()).item()
         scores = reconstruction_scores(vae, x_val)
         history["train_loss"].append(total / len(x_train))
         history["val_loss"].append(val_loss)
-        history["val_support"].append(scores["support"])
-        history["val_match"].append(scores["match"])
-        bar.update(1, f"val loss {val_loss:.4f}  support {scores['support']:.1%}")
+        for key, value in scores.items():
+            history.setdefault(f"val_{key}", []).append(value)
+        first = next(iter(scores))
+        bar.update(1, f"val loss {val_loss:.4f}  {first.replace('_', ' ')} {scores[first]:.1%}")
         if epoch <= warmup_epochs:
             continue
         sched.step(val_loss)
@@ -277,9 +331,8 @@ def _sharpen_decoder(
     if epochs <= 0:
         return []
     vae.eval()
-    with torch.no_grad():
-        mu_train, _ = vae.encode(x_train)
-        mu_val, _ = vae.encode(x_val)
+    mu_train, _ = encode_means(vae, x_train)
+    mu_val, _ = encode_means(vae, x_val)
     opt = torch.optim.Adam(vae.decoder.parameters(), lr=learning_rate)
     steps = epochs * -(-len(x_train) // batch_size)
     sched = torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=steps)
@@ -293,8 +346,7 @@ def _sharpen_decoder(
             loss.backward()
             opt.step()
             sched.step()
-        with torch.no_grad():
-            val_loss = vae.head.loss(vae.decode(mu_val), x_val).mean().item()
+        val_loss = reconstruction_loss(vae, mu_val, x_val).item()
         losses.append(val_loss)
         bar.update(1, f"sharpening: val reconstruction {val_loss:.4f}")
     return losses
@@ -386,8 +438,7 @@ def fit_latent_gan(
     train, val = _split(len(X), validation_fraction, rng)
     gen = torch_generator(rng)
     vae.eval()
-    with torch.no_grad():
-        codes, _ = vae.encode(torch.as_tensor(X, dtype=torch.float32))
+    codes, _ = encode_means(vae, torch.as_tensor(X, dtype=torch.float32))
     gan = LatentGAN(vae.latent_dim, noise_dim=noise_dim, hidden=hidden, generator=gen)
     gan.z_mean.copy_(codes[train].mean(dim=0))
     gan.z_scale.copy_(codes[train].std(dim=0).clamp(min=1e-6))
@@ -459,20 +510,26 @@ def fit_generative_model(
     train_gan: bool = True,
     metadata: dict[str, Any] | None = None,
     refine_steps: int = 10,
+    refine_tol: float | None = None,
     num_threads: int | None = 1,
     random_state: int | np.random.Generator | None = None,
     progress: bool = True,
 ) -> tuple[VAEGAN, dict[str, Any]]:
     """Train a VAE and (``train_gan``) a latent GAN on ``X`` and bundle them.
 
+    The kind of data is ``vae_options["codec"]`` (default ``"simplex"``; ``"image"`` for
+    square 0/1 images), never guessed from ``X``; settings not given take that codec's
+    defaults (see :func:`fit_vae`).
+
     Args:
-        X: a `(n, n_var)` array of non-negative rows summing to 1.
+        X: a `(n, n_var)` array the codec accepts (see :func:`fit_vae`).
         vae_options: keyword arguments of :func:`fit_vae`.
         gan_options: keyword arguments of :func:`fit_latent_gan`.
         train_gan: also train the GAN.
         metadata: facts saved with the model (vocabulary, data hash, ...).
         refine_steps: the model's encoding refinement (see :mod:`operators.vaegan`;
             default 10: held-out transport formulas reconstructed 76 % -> 97 %).
+        refine_tol: its tolerance (``None``: the codec's ``default_refine_tol``).
         num_threads: torch intra-op threads while training, restored afterwards
             (``None``: leave as is). One is the default because these networks are small:
             on 2 shared cores an epoch took 0.7 s with one thread and 5 s with two, the
@@ -485,6 +542,9 @@ def fit_generative_model(
     """
     rng = as_generator(random_state)
     vae_options, gan_options = dict(vae_options or {}), dict(gan_options or {})
+    # checked once up front (an (n, H, W) stack becomes rows); the fits renormalise
+    # fraction rows themselves, as they always did
+    X = make_codec(vae_options.get("codec", "simplex")).check(X, renormalize=False)
     with torch_threads(num_threads):
         vae, vae_history = fit_vae(X, random_state=rng, progress=progress, **vae_options)
         gan, gan_history = None, None
@@ -492,26 +552,24 @@ def fit_generative_model(
             gan, gan_history = fit_latent_gan(
                 vae, X, random_state=rng, progress=progress, **gan_options
             )
+    options = {k: v for k, v in vae_options.items() if not isinstance(v, Head)}
+    if "codec" in options:  # a codec instance is saved by its name
+        options["codec"] = vae.codec.name
+    finals = sorted(k for k in vae_history if k.startswith("val_") and k.endswith("_final"))
     summary = {
-        "vae_options": {k: v for k, v in vae_options.items() if not isinstance(v, Head)},
+        "vae_options": options,
         "gan_options": gan_options if train_gan else None,
-        "n_rows": int(np.asarray(X).shape[0]),
+        "n_rows": int(X.shape[0]),
         "vae": {
             k: vae_history[k]
-            for k in (
-                "best_epoch",
-                "epochs",
-                "sharpen_epochs",
-                "val_support_final",
-                "val_match_final",
-                "seconds",
-            )
+            for k in ("best_epoch", "epochs", "sharpen_epochs", *finals, "seconds")
         },
         "gan": None
         if gan_history is None
         else {k: gan_history[k] for k in ("best_step", "steps", "best_fd", "fd_floor", "seconds")},
     }
     model = VAEGAN(
-        vae, gan, metadata=metadata, info=summary, refine_steps=refine_steps
+        vae, gan, metadata=metadata, info=summary, refine_steps=refine_steps,
+        refine_tol=refine_tol,
     )
     return model, {"vae": vae_history, "gan": gan_history}

@@ -1,12 +1,14 @@
-"""A variational autoencoder over fraction vectors (Kingma & Welling, ICLR 2014).
+"""A variational autoencoder over vectors of one kind of data (Kingma & Welling, ICLR 2014).
 
-The encoder sees the vector and its presence mask (``x > 0``) -- the mask makes "which
+What is specific to the kind of data -- the encoder's input features, the networks' shape
+and the output head -- comes from a codec (:mod:`operators.codecs`): MLPs and a sparse
+simplex head for fraction rows, convolutions (:mod:`operators.conv`) and a per-pixel
+Bernoulli head for images. For fraction rows the encoder sees the vector and its presence mask (``x > 0``) -- the mask makes "which
 components" as visible to the first layer as "how much", which matters for small fractions
 -- and outputs a diagonal Gaussian; the decoder maps a latent point to the parameters of an
 output head, by default the simplex codec's
 :class:`~operators.codecs.simplex_heads.SparseSimplexHead`, whose hard decoding gives sparse
-rows with exact zeros. What is specific to a kind of data -- the encoder's input features and
-the heads -- comes from a codec (:mod:`operators.codecs`).
+rows with exact zeros.
 
 The KL term is weighted by ``beta`` (Higgins et al., ICLR 2017) with a linear warm-up from 0
 (Bowman et al., CoNLL 2016; done by :func:`operators.training.fit_vae`): a small ``beta``
@@ -21,7 +23,6 @@ from typing import Any
 import torch
 
 from operators.codecs import Codec, make_codec
-from operators.mlp import mlp
 
 __all__ = ["VAE"]
 
@@ -34,7 +35,9 @@ class VAE(torch.nn.Module):
     Args:
         n_var: vector length.
         latent_dim: dimension of the latent space.
-        hidden: encoder hidden widths; the decoder uses them reversed.
+        hidden: the networks' widths, as the codec reads them (``None``: the codec's
+            ``default_hidden``): the encoder MLP's hidden widths for fraction rows (the
+            decoder's reversed), the channels of the stride-2 convolutions for images.
         head: output head name, config dict or instance (``None``: the codec's default;
             for the simplex codec ``"sparse_simplex"`` or ``"simplex"``).
         generator: source of the initial weights (``None``: a fixed seed).
@@ -46,7 +49,7 @@ class VAE(torch.nn.Module):
         self,
         n_var: int,
         latent_dim: int = 16,
-        hidden: tuple[int, ...] = (256, 256),
+        hidden: tuple[int, ...] | None = None,
         head: Any = None,
         generator: torch.Generator | None = None,
         codec: str | Codec = "simplex",
@@ -55,13 +58,13 @@ class VAE(torch.nn.Module):
         self.codec = make_codec(codec)
         self.n_var = int(n_var)
         self.latent_dim = int(latent_dim)
-        self.hidden = tuple(int(h) for h in hidden)
+        self.hidden = tuple(int(h) for h in (self.codec.default_hidden if hidden is None else hidden))
         self.head = self.codec.make_head(self.codec.default_head if head is None else head, self.n_var)
         if generator is None:
             generator = torch.Generator().manual_seed(0)
-        n_in = self.codec.n_features(self.n_var)
-        self.encoder = mlp((n_in, *self.hidden, 2 * self.latent_dim), generator)
-        self.decoder = mlp((self.latent_dim, *self.hidden[::-1], self.head.n_params), generator)
+        self.encoder, self.decoder = self.codec.networks(
+            self.n_var, self.latent_dim, self.hidden, self.head.n_params, generator
+        )
 
     def encode(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Posterior mean and log-variance, `(n, n_var)` -> two `(n, latent_dim)` tensors."""

@@ -68,8 +68,10 @@ class VAEGAN:
         refine_steps: at most this many refinement steps in :meth:`encode` (0: the
             encoder's mean as is); saved with the model.
         refine_lr: Adam step size of the refinement.
-        refine_tol: a row's reconstruction matches when its support is right and every
-            component is within this of the row.
+        refine_tol: a row's reconstruction matches within this tolerance, as the codec
+            reads it (``None``: the codec's ``default_refine_tol``): for fraction rows the
+            support is right and every component is within it of the row (default
+            0.005); for images at most this share of the pixels differ (default 0.01).
 
     Attributes:
         path: the JSON sidecar this model was saved to or loaded from (``None`` before).
@@ -85,7 +87,7 @@ class VAEGAN:
         info: dict[str, Any] | None = None,
         refine_steps: int = 0,
         refine_lr: float = 0.05,
-        refine_tol: float = 0.005,
+        refine_tol: float | None = None,
     ) -> None:
         if int(refine_steps) != refine_steps or refine_steps < 0:
             raise ValueError(f"refine_steps must be an integer >= 0, got {refine_steps!r}")
@@ -97,7 +99,7 @@ class VAEGAN:
         self.info = dict(info or {})
         self.refine_steps = int(refine_steps)
         self.refine_lr = float(refine_lr)
-        self.refine_tol = float(refine_tol)
+        self.refine_tol = float(vae.codec.default_refine_tol if refine_tol is None else refine_tol)
         self.path: Path | None = None
         self.sha256: str | None = None
 

@@ -4,22 +4,30 @@ The networks, the latent moves (interpolation, latent steps, redraws) and proven
 the same for every kind of vector; what differs per kind is small and lives in a codec:
 
 * ``check(X)`` -- which arrays are valid data (fraction rows sum to one, ...);
+* ``networks(...)`` / ``default_hidden`` -- the encoder and decoder (MLPs for fraction
+  rows, convolutions for images) and what the VAE's ``hidden`` means for them;
 * ``features(x)`` / ``n_features(n_var)`` -- the encoder's input built from a batch;
 * ``make_head(head, n_var)`` / ``default_head`` / ``fit_head(head, X)`` -- the decoder's
   output head (raw outputs -> rows, and the reconstruction loss), and its settings learned
   from the training data;
 * ``finish(rows)`` -- decoded float32 rows made exact in float64;
-* ``matches(rec, x, tol)`` -- a decoding counts as a reconstruction of a row.
+* ``matches(rec, x, tol)`` / ``default_refine_tol`` -- a decoding counts as a
+  reconstruction of a row; ``scores(rec, x)`` -- the reconstruction scores of training;
+* ``fit_defaults`` -- :func:`~operators.training.fit_vae`'s settings for this kind of data.
 
 :class:`~operators.codecs.simplex.SimplexCodec` (``"simplex"``: non-negative rows summing to
-one, e.g. compositions) is the first; a codec for images arrives with microstructures.
-Models store their codec's name, and :func:`make_codec` finds it here.
+one, e.g. compositions) and :class:`~operators.codecs.image.ImageCodec` (``"image"``: square
+0/1 images as row-major rows, e.g. two-phase microstructures). Models store their codec's
+name, and :func:`make_codec` finds it here. A model is trained for a codec by name
+(``fit_vae(X, codec="image")``); it is not guessed from the data, because a one-hot image
+row is also a valid fraction row.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
+from operators.codecs.image import ImageCodec
 from operators.codecs.simplex import SimplexCodec
 
 if TYPE_CHECKING:
@@ -27,7 +35,7 @@ if TYPE_CHECKING:
     import torch
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["CODECS", "Codec", "SimplexCodec", "make_codec"]
+__all__ = ["CODECS", "Codec", "ImageCodec", "SimplexCodec", "make_codec"]
 
 
 @runtime_checkable
@@ -36,6 +44,9 @@ class Codec(Protocol):
 
     name: str
     default_head: str
+    default_hidden: tuple[int, ...]
+    default_refine_tol: float
+    fit_defaults: dict[str, Any]
 
     def check(self, X: ArrayLike, name: str = "X", renormalize: bool = True) -> NDArray[np.float64]:
         """Valid `(n, n_var)` data as float64, else a DataError naming the first bad row."""
@@ -45,6 +56,13 @@ class Codec(Protocol):
 
     def features(self, x: torch.Tensor) -> torch.Tensor:
         """Encoder input, `(n, n_var)` -> `(n, n_features)`."""
+
+    def networks(
+        self, n_var: int, latent_dim: int, hidden: tuple[int, ...], n_params: int,
+        generator: torch.Generator,
+    ) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """Encoder `(n, n_features)` -> `(n, 2 * latent_dim)` and decoder
+        `(n, latent_dim)` -> `(n, n_params)`, initial weights drawn from ``generator``."""
 
     def make_head(self, head: Any, n_var: int) -> Any:
         """An output head from its name, config dict or instance."""
@@ -58,8 +76,11 @@ class Codec(Protocol):
     def matches(self, rec: torch.Tensor, x: torch.Tensor, tol: float) -> torch.Tensor:
         """`(n,)` bools: decoded `(n, n_var)` ``rec`` reproduces `(n, n_var)` ``x``."""
 
+    def scores(self, rec: torch.Tensor, x: torch.Tensor) -> dict[str, float]:
+        """Named reconstruction scores in [0, 1] of hard-decoded `(n, n_var)` ``rec``."""
 
-CODECS: dict[str, type] = {SimplexCodec.name: SimplexCodec}
+
+CODECS: dict[str, type] = {SimplexCodec.name: SimplexCodec, ImageCodec.name: ImageCodec}
 
 
 def make_codec(codec: str | Codec) -> Codec:

@@ -21,10 +21,10 @@ def test_the_bundle_implements_the_protocol_and_names_its_codec(model):
 
 
 def test_an_unknown_codec_lists_the_valid_ones():
-    with pytest.raises(ValueError, match=r"unknown codec 'image'; valid codecs: \['simplex'\]"):
-        make_codec("image")
+    with pytest.raises(ValueError, match=r"unknown codec 'voxel'; valid codecs: \['image', 'simplex'\]"):
+        make_codec("voxel")
     with pytest.raises(ValueError, match="unknown codec"):
-        VAE(5, codec="image")
+        VAE(5, codec="voxel")
 
 
 def test_a_model_file_saved_before_codecs_loads_as_a_simplex_model(model, tmp_path):
