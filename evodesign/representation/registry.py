@@ -41,6 +41,10 @@ BUILTIN_MODULES = (
     "evodesign.representation.composition",
     "evodesign.properties.supply_risk",
     "evodesign.constraints.composition_rules",
+    "evodesign.representation.microstructure",
+    "evodesign.properties.microstructure",
+    "evodesign.constraints.microstructure_rules",
+    "evodesign.campaign.config.microstructure_space",
 )
 _loaded = False
 
