@@ -13,17 +13,36 @@ from rich.text import Text
 
 from evodesign.cli.apps import app
 from evodesign.cli.console import console, say
+from evodesign.exceptions import UsageError
 
-__all__ = ["datasets", "train_operators"]
+__all__ = ["datasets", "microstructures", "train_operators"]
 
 
 @app.command()
 def datasets(
-    name: Optional[str] = typer.Argument(None, help="a data set to summarise, e.g. 'transport'"),
+    name: Optional[str] = typer.Argument(
+        None, help="a data set to summarise, e.g. 'transport', or 'microstructures'"
+    ),
+    n: Optional[int] = typer.Option(None, "--n", help="microstructures: images in the library [default: 20000]"),
+    size: Optional[int] = typer.Option(None, help="microstructures: image side in pixels [default: 64]"),
+    seed: Optional[int] = typer.Option(None, help="microstructures: seed of the library [default: 0]"),
+    out: Optional[Path] = typer.Option(None, help="microstructures: the .npz file (default: in the cache folder)"),
+    plot: Optional[Path] = typer.Option(None, help="microstructures: picture of examples (default: next to the .npz)"),
+    rebuild: bool = typer.Option(False, help="microstructures: build again even if cached"),
 ) -> None:
-    """List the built-in data sets, or print a summary of one."""
+    """List the built-in data sets, or print a summary of one.
+
+    'datasets microstructures' builds (the first time, minutes) or loads the seeded library
+    of two-phase images labelled by the conductivity solver, and prints it per family.
+    """
     from evodesign.datasets import list_datasets, load_dataset
 
+    if name == "microstructures":
+        microstructures(n=n, size=size, seed=seed, out=out, plot=plot, rebuild=rebuild)
+        return
+    given = [flag for flag, value in (("--n", n), ("--size", size), ("--seed", seed), ("--out", out), ("--plot", plot), ("--rebuild", rebuild or None)) if value is not None]
+    if given:
+        raise UsageError(f"only 'evodesign datasets microstructures' takes {', '.join(given)}")
     if name is None:
         table = Table(title="Built-in data sets")
         table.add_column("name")
@@ -32,6 +51,10 @@ def datasets(
         for ds_name in list_datasets():
             ds = load_dataset(ds_name)
             table.add_row(escape(ds_name), str(len(ds.frame)), escape(ds.source))
+        table.add_row(
+            "microstructures", "20000",
+            "seeded two-phase images, built on first use (evodesign datasets microstructures)",
+        )
         console.print(table)
         return
     ds = load_dataset(name)
@@ -88,3 +111,36 @@ def train_operators(
     say(f"wrote {path}")
 
 
+def microstructures(
+    n: Optional[int] = None,
+    size: Optional[int] = None,
+    seed: Optional[int] = None,
+    out: Optional[Path] = None,
+    plot: Optional[Path] = None,
+    rebuild: bool = False,
+) -> None:
+    """``evodesign datasets microstructures``: build or load the library, print it per
+    family, draw examples."""
+    from evodesign.datasets.microstructures import build_library, library_path, plot_library
+
+    n = 20000 if n is None else n
+    size = 64 if size is None else size
+    seed = 0 if seed is None else seed
+    path = library_path(n, size, seed) if out is None else out
+    library = build_library(n=n, size=size, seed=seed, path=path, rebuild=rebuild)
+    k_matrix, k_filler = library.conductivity
+    table = Table(
+        title=f"microstructure library: {len(library)} images {size}x{size}, seed {seed}, "
+        f"k_matrix {k_matrix:g}, k_filler {k_filler:g}"
+    )
+    for col in ("family", "count", "fraction", "k_xx", "k_yy"):
+        table.add_column(col, justify="left" if col == "family" else "right", no_wrap=True)
+    for row in library.summary():
+        table.add_row(
+            row["family"], str(row["count"]),
+            *(f"{row[key][0]:.3f} .. {row[key][1]:.3f}" for key in ("volume_fraction", "k_xx", "k_yy")),
+        )
+    console.print(table)
+    picture = plot_library(library, path.with_suffix(".png") if plot is None else plot)
+    say(f"cached in {escape(str(path))} (+ {escape(path.with_suffix('.json').name)})")
+    say(f"examples drawn in {escape(str(picture))}")
