@@ -9,7 +9,7 @@ of branching on it. An unknown kind or name fails with the valid ones listed.
 Example:
     >>> from evodesign.representation import registry
     >>> registry.spaces.names()
-    ('composition',)
+    ('composition', 'microstructure')
 """
 
 from __future__ import annotations
