@@ -44,8 +44,9 @@ to its design, its code is set by ``codes``:
   value-identical to the one saved before, tests/data/thermoelectric_seed0_front.txt).
 
 Measured (issue 13). Time per generation at population 1,000 relative to the classical
-arm (``evodesign bench overhead``, same run, short-trained model): ``"mean"`` 1.47x,
-``"decoded"`` 1.42x, ``"refined"`` 2.63x, ``"none"`` 4.05x. Search quality, the default
+arm (``evodesign bench overhead``, same run, short-trained model,
+docs/benchmarks/overhead.json): ``"mean"`` 1.37x, ``"decoded"`` 1.29x, ``"refined"`` 2.61x,
+``"none"`` 4.08x (at 5,000: 1.34x, 1.30x, 2.17x, 3.66x). Search quality, the default
 campaign's own hypervolume over seeds 0-4 (``runs/thermoelectric.toml``, 200 x 40):
 ``"none"`` 1.0429 (mean), ``"refined"`` 1.0392, ``"mean"`` 1.0384, ``"decoded"`` 1.0265
 (lower than ``"none"`` on 5 of 5 seeds). A child's decoded point drifts: the repair moves 2
