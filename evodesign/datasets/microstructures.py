@@ -184,6 +184,23 @@ def build_library(
         if cached is not None:
             _say(progress, f"loaded the microstructure library from {target}")
             return cached
+    from filelock import FileLock
+
+    target.parent.mkdir(parents=True, exist_ok=True)
+    lock = target.with_name(target.name + ".lock")
+    # one builder at a time: a second process waits (minutes) and then loads the result
+    # instead of spending the same minutes of solver time again
+    with FileLock(lock):
+        if not rebuild:
+            cached = _load_cache(target, settings)
+            if cached is not None:
+                _say(progress, f"loaded the microstructure library from {target} (built meanwhile by another process)")
+                return cached
+        return _build(target, settings, n_jobs, progress)
+
+
+def _build(target: Path, settings: dict, n_jobs: int, progress: bool) -> MicrostructureLibrary:
+    n, size, seed = settings["n"], settings["size"], settings["seed"]
     started = time.perf_counter()
     images, family, params = generate_library_images(n, size, seed)
     _say(progress, f"rendered {n} images of {size}x{size} in {time.perf_counter() - started:.1f} s")
