@@ -12,27 +12,36 @@ A settings model is a frozen pydantic model with a ``kind`` field (a ``Literal``
 kind) and, optionally, ``data_problems(dataset, elements)`` for the checks that need the
 loaded data set (see :meth:`CompositionSettings.data_problems`).
 
-Why a dispatching validator rather than a pydantic ``Field(discriminator="kind")`` union:
-the union's members are fixed when :class:`~evodesign.campaign.config.schema.CampaignConfig`
-is built, so a kind registered later (a plug-in, a test's toy space) would need the
-schema rebuilt on every registration. :func:`validate_space` instead looks the kind up in
-the registry each time a config is validated, so a kind registered after import
-validates at once; its errors are reported at their own ``[space]`` key paths like every
-other table's, and an unknown kind lists the registered ones.
+The table is validated as a pydantic discriminated union on ``kind``
+(``Annotated[Union[...], Field(discriminator="kind")]``, :func:`space_union`) of the models
+registered *when the config is validated*, not when
+:class:`~evodesign.campaign.config.schema.CampaignConfig` was defined: a union fixed in the
+schema would need the schema rebuilt whenever a kind is registered later (a plug-in, a
+test's toy space). The union is rebuilt only when the registered models change. An unknown
+kind lists the registered ones; a kind's own errors are reported at their ``[space]`` key
+paths like every other table's.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, Union
 
-from pydantic import BaseModel, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
 from evodesign.campaign.config.messages import Problem, Problems, alternatives, did_you_mean, error_lines, show
 from evodesign.campaign.config.table import StrictTable
 from evodesign.representation import registry
 
-__all__ = ["DEFAULT_SPACE_KIND", "CompositionSettings", "SpaceSection", "space_kinds", "validate_space"]
+__all__ = [
+    "DEFAULT_SPACE_KIND",
+    "CompositionSettings",
+    "SpaceSection",
+    "space_kinds",
+    "space_union",
+    "validate_space",
+]
 
 #: the kind of a ``[space]`` table without ``kind`` (files written before the key existed)
 DEFAULT_SPACE_KIND = "composition"
@@ -217,6 +226,24 @@ def validate_space(value: Any) -> BaseModel:
         raise Problems([(("kind",), f"got {show(kind)}: unknown space kind{hint}; valid kinds: {alternatives(kinds)}")])
     model = settings_model(kind)
     try:
-        return model.model_validate({**value, "kind": kind})
-    except ValidationError as err:
-        raise Problems(error_lines(err, lambda loc: ("[space]", model if len(loc) == 1 else None))) from None
+        return space_union().validate_python({**value, "kind": kind})
+    except ValidationError:
+        # the union's error paths start with the tag ("composition", "max_atoms"); the
+        # kind's own model reports the same problems at the table's key paths
+        try:
+            model.model_validate({**value, "kind": kind})
+        except ValidationError as err:
+            raise Problems(error_lines(err, lambda loc: ("[space]", model if len(loc) == 1 else None))) from None
+        raise
+
+
+def space_union() -> TypeAdapter[Any]:
+    """The pydantic discriminated union (on ``kind``) of the registered settings models."""
+    return _union(tuple(settings_model(kind) for kind in space_kinds()))
+
+
+@functools.lru_cache(maxsize=8)
+def _union(models: tuple[type[BaseModel], ...]) -> TypeAdapter[Any]:
+    if len(models) == 1:  # pydantic wants two members or more for a discriminated union
+        return TypeAdapter(models[0])
+    return TypeAdapter(Annotated[Union[models], Field(discriminator="kind")])

@@ -108,3 +108,15 @@ def test_data_checks_of_the_composition_space() -> None:
     with pytest.raises(ConfigError, match=r"\[space\]\.allow: 'Se' not in data set 'transport'"):
         config.check_against(["S_p"], ["Bi", "Te"])
     config.check_against(["S_p"], ["Bi", "Te", "Se"])
+
+
+def test_the_space_table_is_a_pydantic_discriminated_union_of_the_registered_kinds() -> None:
+    from evodesign.campaign.config.space import space_union
+
+    adapter = space_union()
+    schema = adapter.core_schema
+    while schema["type"] in ("definitions", "function-after", "function-before"):
+        schema = schema["schema"]
+    assert schema["type"] == "tagged-union" and schema["discriminator"] == "kind"
+    assert set(schema["choices"]) == set(space_kinds()) >= {"composition", "toy-bits"}
+    assert isinstance(adapter.validate_python({"kind": "toy-bits", "n_bits": 3}), BitSettings)
