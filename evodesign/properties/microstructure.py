@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "KIND",
+    "is_binary",
     "largest_span",
     "percolates",
     "percolation_flag",
@@ -66,10 +67,17 @@ def _stack(images: ArrayLike) -> tuple[NDArray[np.uint8], bool]:
         raise DataError(
             f"expected microstructure images of shape (n, H, W) or one (H, W) image, got shape {array.shape}"
         )
-    if array.size and not np.isin(array, (0, 1)).all():
-        bad = np.unique(array[~np.isin(array, (0, 1))])[:5]
+    if array.size and not is_binary(array):
+        bad = np.unique(array[(array != 0) & (array != 1)])[:5]
         raise DataError(f"microstructure images hold 0 (matrix) and 1 (filler) only, got values {bad.tolist()}")
     return array.astype(np.uint8, copy=False), single
+
+
+def is_binary(array: NDArray[Any]) -> bool:
+    """Whether every value of an array is 0 or 1 (one reduction for the usual uint8)."""
+    if array.dtype == np.bool_ or np.issubdtype(array.dtype, np.unsignedinteger):
+        return bool(array.max() <= 1)
+    return not ((array != 0) & (array != 1)).any()
 
 
 def _axis(axis: str) -> int:
@@ -151,8 +159,10 @@ def largest_span(images: ArrayLike, phase: int = 1, axis: Literal["x", "y"] = "x
         (np.ones(int(wrap.sum()), dtype=np.int8), (top[wrap] - 1, bottom[wrap] - 1)), shape=(n_labels, n_labels)
     )
     _, cluster = connected_components(graph, directed=False)
-    pixel_image, _, pixel_x = np.nonzero(mask)
-    pixel_cluster = cluster[labels[mask] - 1]  # nonzero and boolean indexing share C order
+    flat = labels.reshape(-1)
+    pixels = np.flatnonzero(flat)
+    pixel_image, pixel_x = pixels // (height * width), pixels % width
+    pixel_cluster = cluster[flat[pixels] - 1]
     n_clusters = int(cluster.max()) + 1
     low = np.full(n_clusters, width, dtype=np.int64)
     high = np.full(n_clusters, -1, dtype=np.int64)

@@ -27,6 +27,7 @@ from scipy import ndimage
 
 from evodesign.exceptions import DataError
 from evodesign.properties.microstructure import (
+    is_binary,
     percolates,
     specific_interface_length,
     volume_fraction,
@@ -285,6 +286,6 @@ class MicrostructureSpace:
             raise DataError(
                 f"expected images of shape (n, {self.size}, {self.size}) for this space, got shape {array.shape}"
             )
-        if array.size and not np.isin(array, (0, 1)).all():
+        if array.size and not is_binary(array):
             raise DataError("microstructure images hold 0 (matrix) and 1 (filler) only")
         return array.astype(np.uint8, copy=False)
