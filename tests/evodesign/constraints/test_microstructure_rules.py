@@ -8,6 +8,9 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
+from pymoo.operators.crossover.sbx import SBX
+from pymoo.operators.mutation.pm import PM
+from pymoo.optimize import minimize
 
 from evodesign.campaign import CampaignConfig, ConfigError
 from evodesign.campaign.config.microstructure_space import MicrostructureSettings
@@ -19,8 +22,12 @@ from evodesign.constraints.microstructure_rules import (
     microstructure_constraints,
 )
 from evodesign.exceptions import DataError
+from evodesign.objectives import Objective
+from evodesign.problem import DesignProblem
+from evodesign.properties.microstructure import percolates
 from evodesign.representation import KnownDesigns, registry
 from evodesign.representation.microstructure import MicrostructureSpace
+from evodesign.search.algorithm import design_nsga2
 
 BASE = {"campaign": {"name": "demo"}, "objectives": [{"name": "interface_length", "direction": "max"}]}
 
@@ -118,3 +125,30 @@ def test_space_settings_problems_name_their_key(space, message):
     with pytest.raises(ConfigError) as info:
         CampaignConfig.from_dict(BASE | {"space": {"kind": "microstructure", **space}}, source="c.toml")
     assert any(line.strip().startswith(message) for line in str(info.value).splitlines()), str(info.value)
+
+
+def test_a_search_under_the_percolation_rules_keeps_feasible_percolating_images():
+    config = CampaignConfig.from_dict(
+        BASE | {"space": {"kind": "microstructure", "size": 16, "min_feature": 2, "percolation": ["x", "y"]}}
+    )
+    space = MicrostructureSpace.from_settings(config.space, None)
+    constraints = microstructure_constraints(config, SimpleNamespace(space=space, known=None))
+    analytic = {n: registry.analytic_properties.get(space.kind, n)(space) for n in ("volume_fraction",)}
+    problem = DesignProblem(space, [Objective("volume_fraction", "min")], constraints, analytic=analytic)
+    rng = np.random.default_rng(0)
+    initial = space.random_vectors(20, rng, fraction=(0.3, 0.7))
+    algorithm = design_nsga2(space, 20, initial, SBX(prob=0.9, eta=15), PM(eta=20))
+    result = minimize(problem, algorithm, ("n_gen", 5), seed=0)
+    images = space.decode(np.atleast_2d(result.pop.get("X")))
+    G = np.atleast_2d(result.pop.get("G"))
+    feasible = (G <= 0).all(axis=1)
+    start = space.decode(initial)
+    n_start = int((percolates(start, 1, "x") & percolates(start, 1, "y")).sum())
+    assert 0 < n_start < 20  # the rules had something to sort
+    assert feasible.sum() >= n_start  # feasibility first: no percolating design is lost
+    both = percolates(images, 1, "x") & percolates(images, 1, "y")
+    np.testing.assert_array_equal(feasible, both)
+    # the lowest filler fraction kept is feasible and no higher than the best at the start
+    phi = images.reshape(len(images), -1).mean(axis=1)
+    best_start = start.reshape(20, -1).mean(axis=1)[percolates(start, 1, "x") & percolates(start, 1, "y")].min()
+    assert phi[feasible].min() <= best_start
