@@ -5,7 +5,8 @@ and :mod:`evodesign` builds the materials engine on top of it. The operators (cr
 mutation, sampling, acceptance, provenance, DEAP tools) use a model only through the
 :class:`GenerativeModel` protocol (encode / decode / latent sampling); :class:`VAEGAN` is
 its first implementation, and what is specific to a kind of data lives in a codec
-(:mod:`operators.codecs`; :class:`SimplexCodec` for fraction rows). Array-level entries
+(:mod:`operators.codecs`; :class:`SimplexCodec` for fraction rows, :class:`ImageCodec`
+for square two-phase images with convolutional networks). Array-level entries
 with latent codes: :mod:`operators.variation`.
 """
 
@@ -23,7 +24,7 @@ from operators.crossover import (
 from operators.deap_tools import mate, mutate
 from operators.exceptions import ArtifactError, ArtifactMismatchError, DataError, OperatorsError
 from operators.gan import LatentGAN
-from operators.codecs import Codec, SimplexCodec
+from operators.codecs import Codec, ImageCodec, SimplexCodec
 from operators.codecs.simplex_heads import SimplexHead, SparseSimplexHead
 from operators.generative import GenerativeModel
 from operators.mutation import GANMutation, guided_latent_step, latent_step
@@ -43,6 +44,7 @@ __all__ = [
     "GANMutation",
     "GenerativeModel",
     "GeneratorSampling",
+    "ImageCodec",
     "LatentGAN",
     "LatentInterpolationCrossover",
     "OperatorsError",
