@@ -18,8 +18,8 @@ generator version, the settings and the archive's sha256. A cache made with othe
 with a message that says how to rebuild it. ``<cache>`` is ``$EVODESIGN_CACHE_DIR`` or
 the per-user cache folder (``platformdirs``), as for the trained models.
 
-Segmented micrographs of your own come in through
-:func:`~evodesign.datasets.microstructure_images.load_images`.
+Segmented micrographs of your own come in through :func:`load_images` (from
+:mod:`~evodesign.datasets.microstructure_images`, re-exported here).
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from evodesign.datasets.microstructure_families import FAMILIES, render, sample_params
+from evodesign.datasets.microstructure_images import load_images
 from evodesign.exceptions import DataError
 
 if TYPE_CHECKING:
@@ -48,6 +49,7 @@ __all__ = [
     "default_cache_dir",
     "generate_library_images",
     "library_path",
+    "load_images",
     "plot_library",
 ]
 

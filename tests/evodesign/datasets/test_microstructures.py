@@ -345,3 +345,17 @@ def test_cli_builds_summarises_and_draws(tmp_path: Path) -> None:
     wrong = runner.invoke(app, ["datasets", "transport", "--n", "5"])
     assert wrong.exit_code == 2
     assert "only 'evodesign datasets microstructures' takes --n" in wrong.output
+
+
+def test_library_images_are_equal_in_another_process() -> None:
+    import hashlib
+    import subprocess
+    import sys
+
+    code = (
+        "import hashlib; from evodesign.datasets.microstructures import generate_library_images as g; "
+        "print(hashlib.sha256(g(14, 16, seed=5)[0].tobytes()).hexdigest())"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    here = hashlib.sha256(ms.generate_library_images(14, 16, seed=5)[0].tobytes()).hexdigest()
+    assert out.stdout.strip() == here
