@@ -11,40 +11,40 @@ the harmonic mean of layers across it.
 
 Two solvers of the same linear system:
 
-- ``method="block"`` (default): exact block-tridiagonal elimination, one column of pixels per
-  block, batched over images (numpy's stacked ``inv``); its result is checked on every image
-  (residual of the full temperature field, Wiener bounds) and an image that fails the check is
-  solved again by ``"spsolve"``, so no wrong value is returned silently.
+- ``method="ldl"`` (default): sparse LDL^T with qdldl. Every image of one shape has the same
+  sparsity pattern, so the ordering and symbolic analysis are done once per call and only the
+  numeric factorisation is redone per image (about 4x faster than ``spsolve`` at 64x64, which
+  redoes the ordering each time). Every temperature field is checked (relative residual at most
+  :data:`RESIDUAL_TOL`, inside the Wiener bounds) and an image that fails the check is solved
+  again by ``"spsolve"``, so no wrong value is returned silently.
 - ``method="spsolve"``: the reference, one sparse matrix per image and
   ``scipy.sparse.linalg.spsolve``; the benchmark's baseline.
 """
 
 from __future__ import annotations
 
+from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-__all__ = ["BLOCK_RESIDUAL_TOL", "effective_conductivity"]
+__all__ = ["RESIDUAL_TOL", "effective_conductivity"]
 
-Method = Literal["block", "spsolve"]
+Method = Literal["ldl", "spsolve"]
 Direction = Literal["x", "y", "both"]
 
-#: Largest relative residual ``||A T - b|| / ||b||`` the block solver accepts for an image
-#: before it falls back to ``spsolve``.
-BLOCK_RESIDUAL_TOL = 1e-10
-
-# Memory of one block-solver chunk: the stored inverses take n * W * H * H float64.
-_CHUNK_BYTES = 48 * 2**20
+#: Largest relative residual ``||A T - b|| / ||b||`` the default solver accepts for an image
+#: before it solves it again with ``spsolve``.
+RESIDUAL_TOL = 1e-10
 
 
 def effective_conductivity(
     images,
     conductivity: tuple[float, float] = (1.0, 10.0),
     direction: Direction = "both",
-    method: Method = "block",
+    method: Method = "ldl",
 ) -> np.ndarray:
     """Effective conductivity along x and/or y of two-phase images.
 
@@ -53,9 +53,9 @@ def effective_conductivity(
             y (rows), axis 2 is x (columns); flow along x goes from column 0 to column W-1.
         conductivity: ``(k_matrix, k_filler)``, both finite and > 0.
         direction: ``"x"`` (k_xx), ``"y"`` (k_yy) or ``"both"``.
-        method: ``"block"`` (default, batched exact elimination; agrees with ``"spsolve"`` to
-            about 1e-12 relative and is guarded by a residual check at
-            :data:`BLOCK_RESIDUAL_TOL`) or ``"spsolve"`` (the sparse direct reference).
+        method: ``"ldl"`` (default: sparse LDL^T, symbolic analysis shared by the images, each
+            field checked; agrees with ``"spsolve"`` to about 1e-12 relative and guarantees a
+            relative residual <= :data:`RESIDUAL_TOL`) or ``"spsolve"`` (the reference).
 
     Returns:
         float64: ``(n, 2)`` ``[k_xx, k_yy]`` for ``"both"``, ``(n,)`` for ``"x"``/``"y"``; for one
@@ -74,10 +74,10 @@ def effective_conductivity(
     k_matrix, k_filler = _checked_conductivity(conductivity)
     if direction not in ("x", "y", "both"):
         raise ValueError(f"direction must be 'x', 'y' or 'both', got {direction!r}")
-    if method not in ("block", "spsolve"):
-        raise ValueError(f"method must be 'block' or 'spsolve', got {method!r}")
+    if method not in ("ldl", "spsolve"):
+        raise ValueError(f"method must be 'ldl' or 'spsolve', got {method!r}")
     k = np.where(stack == 1, k_filler, k_matrix)
-    solve = _solve_block if method == "block" else _solve_spsolve
+    solve = _solve_ldl if method == "ldl" else _solve_spsolve
     if direction == "x":
         out = solve(k)
     elif direction == "y":
@@ -167,72 +167,82 @@ def _solve_spsolve(k: np.ndarray) -> np.ndarray:
     return out
 
 
-def _solve_block(k: np.ndarray) -> np.ndarray:
-    """k_xx of each field in ``k`` ``(n, H, W)`` by batched block elimination, checked."""
-    n, h, w = k.shape
-    per_image = max(1, w * h * h * 8)
-    chunk = max(1, min(n, _CHUNK_BYTES // per_image))
-    out = np.empty(n)
-    ok = np.empty(n, dtype=bool)
-    for start in range(0, n, chunk):
-        part = k[start:start + chunk]
-        out[start:start + chunk], ok[start:start + chunk] = _block_chunk(part)
-    bad = np.flatnonzero(~ok)
-    if bad.size:
-        out[bad] = _solve_spsolve(k[bad])
-    return out
-
-
-def _block_chunk(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Block-tridiagonal elimination over columns for a chunk ``k`` ``(b, H, W)``.
-
-    Column j's equations read ``-C_{j-1} T_{j-1} + D_j T_j - C_j T_{j+1} = b_j`` with
-    ``C_j = diag(gx[:, :, j])`` and ``D_j`` the periodic tridiagonal block of the column.
-    Forward elimination keeps ``S_j = D_j - C_{j-1} S_{j-1}^{-1} C_{j-1}`` (symmetric positive
-    definite, so elimination without pivoting is stable); back substitution gives the whole
-    temperature field, whose residual is the check.
+@lru_cache(maxsize=16)
+def _upper_pattern(h: int, w: int) -> tuple[np.ndarray, np.ndarray, sp.csc_matrix]:
+    """The upper triangle's CSC pattern of the ``(h, w)`` system, shared by every image.
 
     Returns:
-        ``(k_xx, ok)``: ``(b,)`` float64 and ``(b,)`` bool (residual and Wiener check passed).
+        ``(indptr, indices, gather)``: the CSC structure and a sparse ``(h*w + E, nnz)`` 0/1
+        matrix that sums the entries ``[diagonal (h*w) | -conductance of each edge (E)]`` of
+        one image into the CSC data (repeated pairs, as at H == 2, add up).
     """
-    b, h, w = k.shape
+    n_cells = h * w
+    idx = np.arange(n_cells).reshape(h, w)
+    eu = np.concatenate([idx[:, :-1].ravel(), idx.ravel()])
+    ev = np.concatenate([idx[:, 1:].ravel(), np.roll(idx, -1, axis=0).ravel()])
+    rows = np.concatenate([np.arange(n_cells), np.minimum(eu, ev)])
+    cols = np.concatenate([np.arange(n_cells), np.maximum(eu, ev)])
+    numbered = sp.csc_matrix((np.arange(1, rows.size + 1, dtype=np.float64), (rows, cols)),
+                             shape=(n_cells, n_cells))
+    numbered.sum_duplicates()
+    # Which CSC slot each entry lands in, found by locating it in the canonical matrix.
+    slot = sp.csc_matrix((np.arange(numbered.nnz) + 1.0, numbered.indices, numbered.indptr),
+                         shape=numbered.shape)
+    lands = np.asarray(slot[rows, cols]).ravel().astype(np.int64) - 1
+    gather = sp.csc_matrix((np.ones(rows.size), (np.arange(rows.size), lands)),
+                           shape=(rows.size, numbered.nnz))
+    return numbered.indptr.copy(), numbered.indices.copy(), gather
+
+
+def _solve_ldl(k: np.ndarray) -> np.ndarray:
+    """k_xx of each field in ``k`` ``(n, H, W)`` by sparse LDL^T (qdldl), checked.
+
+    The symbolic analysis (AMD ordering, elimination tree) is done once per call and only the
+    numeric factorisation is redone per image. Each temperature field is checked (residual,
+    Wiener bounds) and a field that fails is solved again by ``spsolve``.
+    """
+    import qdldl
+
+    n, h, w = k.shape
     gx, gy = _conductances(k)
+    diag = _diagonal(k, gx, gy)
+    indptr, indices, gather = _upper_pattern(h, w)
+    entries = np.concatenate([diag.reshape(n, -1), -gx.reshape(n, -1), -gy.reshape(n, -1)], axis=1)
+    data = np.asarray((gather.T @ entries.T).T)  # (n, nnz)
+    rhs = np.zeros((n, h, w))
+    rhs[:, :, 0] = 2.0 * k[:, :, 0]
+    rhs = rhs.reshape(n, -1)
+    matrix = sp.csc_matrix((data[0].copy(), indices, indptr), shape=(h * w, h * w))
+    temps = np.full((n, h * w), np.nan)
+    solver = None
+    for m in range(n):
+        # qdldl reads the buffer of .data: copy each image's values into it.
+        matrix.data[:] = data[m]
+        try:
+            if solver is None:
+                solver = qdldl.Solver(matrix, upper=True)
+            else:
+                solver.update(matrix, upper=True)
+            temps[m] = solver.solve(rhs[m])
+        except (ValueError, RuntimeError):
+            solver = None  # left to the check below, which sends the image to spsolve
+    t = temps.reshape(n, h, w)
+    k_xx = np.sum(2.0 * k[:, :, -1] * t[:, :, -1], axis=1) * w / h
+    ok = _accepted(k, t, gx, gy, diag, k_xx)
+    bad = np.flatnonzero(~ok)
+    if bad.size:
+        k_xx[bad] = _solve_spsolve(k[bad])
+    return k_xx
+
+
+def _diagonal(k: np.ndarray, gx: np.ndarray, gy: np.ndarray) -> np.ndarray:
+    """Diagonal ``(n, H, W)`` of the system: every face conductance around each pixel."""
     diag = gy + np.roll(gy, 1, axis=1)
     diag[:, :, :-1] += gx
     diag[:, :, 1:] += gx
     diag[:, :, 0] += 2.0 * k[:, :, 0]
     diag[:, :, -1] += 2.0 * k[:, :, -1]
-    rows = np.arange(h)
-    below = (rows + 1) % h
-
-    inverses = np.empty((w, b, h, h))
-    rhs = np.empty((w, b, h))
-    r = 2.0 * k[:, :, 0]
-    schur = None
-    for j in range(w):
-        block = np.zeros((b, h, h))
-        block[:, rows, rows] = diag[:, :, j]
-        # Two statements so that H == 2 (both periodic faces join rows 0 and 1) adds up.
-        block[:, rows, below] -= gy[:, :, j]
-        block[:, below, rows] -= gy[:, :, j]
-        if schur is not None:
-            c = gx[:, :, j - 1]
-            block -= c[:, :, None] * schur * c[:, None, :]
-        inv = np.linalg.inv(block)
-        inverses[j] = inv
-        rhs[j] = r
-        if j < w - 1:
-            schur = inv
-            r = gx[:, :, j] * np.einsum("bij,bj->bi", inv, r)
-    temps = np.empty((w, b, h))
-    temps[w - 1] = np.einsum("bij,bj->bi", inverses[w - 1], rhs[w - 1])
-    for j in range(w - 2, -1, -1):
-        temps[j] = np.einsum("bij,bj->bi", inverses[j], rhs[j] + gx[:, :, j] * temps[j + 1])
-    t = temps.transpose(1, 2, 0)  # (b, H, W)
-
-    flux = np.sum(2.0 * k[:, :, -1] * t[:, :, -1], axis=1)
-    k_xx = flux * w / h
-    return k_xx, _accepted(k, t, gx, gy, diag, k_xx)
+    return diag
 
 
 def _accepted(k, t, gx, gy, diag, k_xx) -> np.ndarray:
@@ -251,7 +261,7 @@ def _accepted(k, t, gx, gy, diag, k_xx) -> np.ndarray:
     slack = 1e-9 * mean
     return (
         np.isfinite(k_xx)
-        & (rel_res <= BLOCK_RESIDUAL_TOL)
+        & (rel_res <= RESIDUAL_TOL)
         & (k_xx >= harmonic - slack)
         & (k_xx <= mean + slack)
     )

@@ -9,7 +9,7 @@ from scipy import ndimage
 import evodesign.physics.conductivity as conductivity_module
 from evodesign.physics import effective_conductivity, hashin_shtrikman_bounds, wiener_bounds
 
-METHODS = ["block", "spsolve"]
+METHODS = ["ldl", "spsolve"]
 
 
 def _gaussian_images(n: int, size: int, sigma: float, seed: int) -> np.ndarray:
@@ -58,7 +58,7 @@ def test_kxx_of_image_is_kyy_of_transpose(method):
     np.testing.assert_allclose(effective_conductivity(images, (1.0, 10.0), "y", method), both[:, 1], rtol=1e-13)
 
 
-def test_block_method_agrees_with_spsolve_on_odd_shapes_and_high_contrast():
+def test_default_method_agrees_with_spsolve_on_odd_shapes_and_high_contrast():
     rng = np.random.default_rng(4)
     for shape in [(3, 1, 6), (3, 5, 1), (3, 2, 3), (3, 1, 1), (5, 17, 11)]:
         images = rng.integers(0, 2, size=shape).astype(np.uint8)
@@ -101,28 +101,46 @@ def test_known_value_of_a_gaussian_field_is_stable():
     np.testing.assert_allclose(fast, reference, rtol=1e-11)
 
 
-def test_block_falls_back_to_spsolve_for_rejected_images(monkeypatch):
+def test_rejected_fields_are_solved_again_by_spsolve(monkeypatch):
     images = np.random.default_rng(8).integers(0, 2, size=(5, 8, 9)).astype(np.uint8)
     reference = effective_conductivity(images, (1.0, 10.0), method="spsolve")
+    rejected = []
 
-    def broken(k):
+    def reject_even(k, t, gx, gy, diag, k_xx):
         ok = np.ones(len(k), dtype=bool)
         ok[::2] = False
-        return np.full(len(k), np.nan), ok
+        t[::2] = 0.0  # make sure the returned value for these comes from elsewhere
+        rejected.append(ok.size - ok.sum())
+        return ok
 
-    monkeypatch.setattr(conductivity_module, "_block_chunk", broken)
+    monkeypatch.setattr(conductivity_module, "_accepted", reject_even)
     got = effective_conductivity(images, (1.0, 10.0), direction="x")
-    np.testing.assert_allclose(got[::2], reference[::2, 0], rtol=1e-13)
-    assert np.all(np.isnan(got[1::2]))  # the ones accepted by the (broken) check pass through
+    assert rejected == [3]
+    np.testing.assert_allclose(got, reference[:, 0], rtol=1e-12)
 
 
-def test_block_check_rejects_a_wrong_field():
+def test_a_failing_factorisation_falls_back_to_spsolve(monkeypatch):
+    import qdldl
+
+    class Broken:
+        def __init__(self, *args, **kwargs):
+            raise RuntimeError("not quasi-definite")
+
+    monkeypatch.setattr(qdldl, "Solver", Broken)
+    images = np.random.default_rng(11).integers(0, 2, size=(3, 6, 7)).astype(np.uint8)
+    got = effective_conductivity(images, (1.0, 10.0))
+    np.testing.assert_allclose(got, effective_conductivity(images, (1.0, 10.0), method="spsolve"), rtol=1e-13)
+
+
+def test_check_rejects_a_wrong_field_and_accepts_the_solution():
     k = np.where(np.random.default_rng(9).integers(0, 2, size=(2, 6, 6)) == 1, 10.0, 1.0)
-    k_xx, ok = conductivity_module._block_chunk(k)
-    assert ok.all()
     gx, gy = conductivity_module._conductances(k)
-    diag = np.ones_like(k)  # the wrong operator: the residual must expose it
+    diag = conductivity_module._diagonal(k, gx, gy)
+    k_xx = conductivity_module._solve_spsolve(k)
     assert not conductivity_module._accepted(k, np.zeros_like(k), gx, gy, diag, k_xx).any()
+    # The linear profile satisfies the inside of a uniform medium but not the faces' balance.
+    linear = np.broadcast_to(1.0 - (np.arange(6) + 0.5) / 6, k.shape).copy()
+    assert not conductivity_module._accepted(k, linear, gx, gy, diag, k_xx).any()
 
 
 def test_bool_images_are_accepted():
@@ -152,3 +170,17 @@ def test_bad_shape_direction_and_method_are_refused():
         effective_conductivity(np.zeros((4, 4), dtype=np.uint8), direction="z")
     with pytest.raises(ValueError, match="method"):
         effective_conductivity(np.zeros((4, 4), dtype=np.uint8), method="cg")
+
+
+def test_check_accepts_every_solved_field(monkeypatch):
+    real = conductivity_module._accepted
+    verdicts = []
+
+    def spy(*args):
+        verdicts.append(real(*args))
+        return verdicts[-1]
+
+    monkeypatch.setattr(conductivity_module, "_accepted", spy)
+    images = _gaussian_images(6, 20, 1.5, seed=12)
+    effective_conductivity(images, (1.0, 100.0))
+    assert len(verdicts) == 2 and all(v.all() for v in verdicts)
