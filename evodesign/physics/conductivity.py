@@ -23,12 +23,13 @@ Two solvers of the same linear system:
 
 from __future__ import annotations
 
-from functools import lru_cache
 from typing import Literal
 
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
+
+from evodesign.physics.ldl import ldl_temperatures
 
 __all__ = ["RESIDUAL_TOL", "effective_conductivity"]
 
@@ -167,66 +168,18 @@ def _solve_spsolve(k: np.ndarray) -> np.ndarray:
     return out
 
 
-@lru_cache(maxsize=16)
-def _upper_pattern(h: int, w: int) -> tuple[np.ndarray, np.ndarray, sp.csc_matrix]:
-    """The upper triangle's CSC pattern of the ``(h, w)`` system, shared by every image.
-
-    Returns:
-        ``(indptr, indices, gather)``: the CSC structure and a sparse ``(h*w + E, nnz)`` 0/1
-        matrix that sums the entries ``[diagonal (h*w) | -conductance of each edge (E)]`` of
-        one image into the CSC data (repeated pairs, as at H == 2, add up).
-    """
-    n_cells = h * w
-    idx = np.arange(n_cells).reshape(h, w)
-    eu = np.concatenate([idx[:, :-1].ravel(), idx.ravel()])
-    ev = np.concatenate([idx[:, 1:].ravel(), np.roll(idx, -1, axis=0).ravel()])
-    rows = np.concatenate([np.arange(n_cells), np.minimum(eu, ev)])
-    cols = np.concatenate([np.arange(n_cells), np.maximum(eu, ev)])
-    numbered = sp.csc_matrix((np.arange(1, rows.size + 1, dtype=np.float64), (rows, cols)),
-                             shape=(n_cells, n_cells))
-    numbered.sum_duplicates()
-    # Which CSC slot each entry lands in, found by locating it in the canonical matrix.
-    slot = sp.csc_matrix((np.arange(numbered.nnz) + 1.0, numbered.indices, numbered.indptr),
-                         shape=numbered.shape)
-    lands = np.asarray(slot[rows, cols]).ravel().astype(np.int64) - 1
-    gather = sp.csc_matrix((np.ones(rows.size), (np.arange(rows.size), lands)),
-                           shape=(rows.size, numbered.nnz))
-    return numbered.indptr.copy(), numbered.indices.copy(), gather
-
-
 def _solve_ldl(k: np.ndarray) -> np.ndarray:
     """k_xx of each field in ``k`` ``(n, H, W)`` by sparse LDL^T (qdldl), checked.
 
-    The symbolic analysis (AMD ordering, elimination tree) is done once per call and only the
-    numeric factorisation is redone per image. Each temperature field is checked (residual,
-    Wiener bounds) and a field that fails is solved again by ``spsolve``.
+    Each temperature field is checked (residual, Wiener bounds) and a field that fails is
+    solved again by ``spsolve``.
     """
-    import qdldl
-
     n, h, w = k.shape
     gx, gy = _conductances(k)
     diag = _diagonal(k, gx, gy)
-    indptr, indices, gather = _upper_pattern(h, w)
-    entries = np.concatenate([diag.reshape(n, -1), -gx.reshape(n, -1), -gy.reshape(n, -1)], axis=1)
-    data = np.asarray((gather.T @ entries.T).T)  # (n, nnz)
     rhs = np.zeros((n, h, w))
     rhs[:, :, 0] = 2.0 * k[:, :, 0]
-    rhs = rhs.reshape(n, -1)
-    matrix = sp.csc_matrix((data[0].copy(), indices, indptr), shape=(h * w, h * w))
-    temps = np.full((n, h * w), np.nan)
-    solver = None
-    for m in range(n):
-        # qdldl reads the buffer of .data: copy each image's values into it.
-        matrix.data[:] = data[m]
-        try:
-            if solver is None:
-                solver = qdldl.Solver(matrix, upper=True)
-            else:
-                solver.update(matrix, upper=True)
-            temps[m] = solver.solve(rhs[m])
-        except (ValueError, RuntimeError):
-            solver = None  # left to the check below, which sends the image to spsolve
-    t = temps.reshape(n, h, w)
+    t = ldl_temperatures(diag, gx, gy, rhs)
     k_xx = np.sum(2.0 * k[:, :, -1] * t[:, :, -1], axis=1) * w / h
     ok = _accepted(k, t, gx, gy, diag, k_xx)
     bad = np.flatnonzero(~ok)
