@@ -23,11 +23,19 @@ def datasets(
     name: Optional[str] = typer.Argument(
         None, help="a data set to summarise, e.g. 'transport', or 'microstructures'"
     ),
-    n: Optional[int] = typer.Option(None, "--n", help="microstructures: images in the library [default: 20000]"),
-    size: Optional[int] = typer.Option(None, help="microstructures: image side in pixels [default: 64]"),
-    seed: Optional[int] = typer.Option(None, help="microstructures: seed of the library [default: 0]"),
-    out: Optional[Path] = typer.Option(None, help="microstructures: the .npz file (default: in the cache folder)"),
-    plot: Optional[Path] = typer.Option(None, help="microstructures: picture of examples (default: next to the .npz)"),
+    n: Optional[int] = typer.Option(
+        None, "--n", help="microstructures: images in the library [default: 20000]"
+    ),
+    size: Optional[int] = typer.Option(
+        None, help="microstructures: image side in pixels [default: 64]"
+    ),
+    seed: Optional[int] = typer.Option(None, help="microstructures: seed [default: 0]"),
+    out: Optional[Path] = typer.Option(
+        None, help="microstructures: the .npz file (default: in the cache folder)"
+    ),
+    plot: Optional[Path] = typer.Option(
+        None, help="microstructures: picture of examples (default: next to the .npz)"
+    ),
     rebuild: bool = typer.Option(False, help="microstructures: build again even if cached"),
 ) -> None:
     """List the built-in data sets, or print a summary of one.
@@ -40,7 +48,9 @@ def datasets(
     if name == "microstructures":
         microstructures(n=n, size=size, seed=seed, out=out, plot=plot, rebuild=rebuild)
         return
-    given = [flag for flag, value in (("--n", n), ("--size", size), ("--seed", seed), ("--out", out), ("--plot", plot), ("--rebuild", rebuild or None)) if value is not None]
+    options = {"--n": n, "--size": size, "--seed": seed, "--out": out, "--plot": plot}
+    given = [flag for flag, value in options.items() if value is not None]
+    given += ["--rebuild"] if rebuild else []
     if given:
         raise UsageError(f"only 'evodesign datasets microstructures' takes {', '.join(given)}")
     if name is None:
@@ -138,7 +148,10 @@ def microstructures(
     for row in library.summary():
         table.add_row(
             row["family"], str(row["count"]),
-            *(f"{row[key][0]:.3f} .. {row[key][1]:.3f}" for key in ("volume_fraction", "k_xx", "k_yy")),
+            *(
+                f"{row[key][0]:.3f} .. {row[key][1]:.3f}"
+                for key in ("volume_fraction", "k_xx", "k_yy")
+            ),
         )
     console.print(table)
     picture = plot_library(library, path.with_suffix(".png") if plot is None else plot)

@@ -257,7 +257,9 @@ def _stamp(
     return image
 
 
-def _directions(count: int, orientation: float, spread: float, rng: np.random.Generator) -> np.ndarray:
+def _directions(
+    count: int, orientation: float, spread: float, rng: np.random.Generator
+) -> np.ndarray:
     """``count`` angles (radians) uniform within ``orientation +- spread`` degrees."""
     return np.deg2rad(orientation + rng.uniform(-spread, spread, size=count))
 

@@ -58,12 +58,17 @@ def load_images(
             negative or non-binary signed integers); a bad threshold.
     """
     if not 0.0 < float(threshold) < 1.0:
-        raise DataError(f"threshold must lie strictly between 0 and 1 (a share of full scale), got {threshold!r}")
+        raise DataError(
+            f"threshold must lie strictly between 0 and 1 (a share of full scale), got "
+            f"{threshold!r}"
+        )
     source = Path(path)
     if not source.exists():
         raise DataError(f"{source}: no such file or folder")
     if source.is_dir():
-        files = sorted(p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+        files = sorted(
+            p for p in source.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES
+        )
         if not files:
             others = sorted(p.name for p in source.iterdir())[:5]
             found = f" (it holds: {', '.join(others)})" if others else " (it is empty)"
@@ -71,7 +76,11 @@ def load_images(
                 f"{source}: no image files in this folder{found}; expected "
                 f"{'/'.join(IMAGE_SUFFIXES)} files"
             )
-        named = [(f"{file.name}{page}", image) for file in files for page, image in _read_image_file(file)]
+        named = [
+            (f"{file.name}{page}", image)
+            for file in files
+            for page, image in _read_image_file(file)
+        ]
     elif source.suffix.lower() in IMAGE_SUFFIXES:
         named = [(f"{source.name}{page}", image) for page, image in _read_image_file(source)]
     elif source.suffix.lower() in STACK_SUFFIXES:
@@ -103,7 +112,9 @@ def _read_image_file(path: Path) -> list[tuple[str, np.ndarray]]:
             array = array.astype(np.uint16)
         label = f" (page {index})" if len(frames) > 1 else ""
         if array.ndim != 2:
-            raise DataError(f"{path}{label}: expected a grayscale image, got an array of shape {array.shape}")
+            raise DataError(
+                f"{path}{label}: expected a grayscale image, got an array of shape {array.shape}"
+            )
         pages.append((label, array))
     return pages
 
@@ -136,7 +147,9 @@ def _read_stack(path: Path) -> list[tuple[str, np.ndarray]]:
     return [(f"{path.name}, index {i}", array[i]) for i in range(len(array))]
 
 
-def _binary_stack(named: list[tuple[str, np.ndarray]], threshold: float, invert: bool) -> np.ndarray:
+def _binary_stack(
+    named: list[tuple[str, np.ndarray]], threshold: float, invert: bool
+) -> np.ndarray:
     first_name, first = named[0]
     for name, image in named:
         if image.shape[0] != image.shape[1]:
@@ -161,7 +174,9 @@ def _phases(name: str, image: np.ndarray, threshold: float) -> np.ndarray:
         return image.astype(np.uint8)
     if np.issubdtype(image.dtype, np.floating):
         if not np.isfinite(image).all():
-            raise DataError(f"{name}: holds NaN or infinite values; a phase map needs finite values")
+            raise DataError(
+                f"{name}: holds NaN or infinite values; a phase map needs finite values"
+            )
         low, high = float(image.min()), float(image.max())
         if low < 0.0 or high > 1.0:
             raise DataError(

@@ -196,7 +196,11 @@ def build_library(
         if not rebuild:
             cached = _load_cache(target, settings)
             if cached is not None:
-                _say(progress, f"loaded the microstructure library from {target} (built meanwhile by another process)")
+                _say(
+                    progress,
+                    f"loaded the microstructure library from {target} (built meanwhile by "
+                    f"another process)",
+                )
                 return cached
         return _build(target, settings, n_jobs, progress)
 
@@ -268,7 +272,9 @@ def _library_params(name: str, count: int, size: int, rng: np.random.Generator) 
     if "orientation_spread" in column:
         # a third perfectly aligned, a third fully random, a third in between
         spread = values[:, column["orientation_spread"]]
-        values[:, column["orientation_spread"]] = np.select([thirds == 0, thirds == 1], [0.0, 90.0], spread)
+        values[:, column["orientation_spread"]] = np.select(
+            [thirds == 0, thirds == 1], [0.0, 90.0], spread
+        )
     if name == "laminate":
         # a third without defects (exact laminates), a third along x or y
         values[thirds == 0, column["defect_density"]] = 0.0
@@ -326,7 +332,10 @@ def _solver() -> Callable[..., np.ndarray]:
 
 def _settings(n: int, size: int, seed: int, conductivity: tuple[float, float]) -> dict:
     if int(n) != n or n < len(FAMILIES):
-        raise DataError(f"library size n must be an integer >= {len(FAMILIES)} (one image per family), got {n!r}")
+        raise DataError(
+            f"library size n must be an integer >= {len(FAMILIES)} (one image per family), "
+            f"got {n!r}"
+        )
     if int(size) != size or size < 8:
         raise DataError(f"image size must be an integer >= 8 pixels, got {size!r}")
     if int(seed) != seed or seed < 0:
@@ -385,11 +394,15 @@ def _load_cache(path: Path, settings: dict) -> MicrostructureLibrary | None:
     sidecar = _sidecar(path)
     if not path.is_file() or not sidecar.is_file():
         return None
-    rebuild = f"delete {path} and {sidecar.name} (or pass rebuild=True / --rebuild) to build it again"
+    rebuild = (
+        f"delete {path} and {sidecar.name} (or pass rebuild=True / --rebuild) to build it again"
+    )
     try:
         record = json.loads(sidecar.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as err:
-        raise DataError(f"microstructure cache sidecar {sidecar} is unreadable ({err}); {rebuild}") from err
+        raise DataError(
+            f"microstructure cache sidecar {sidecar} is unreadable ({err}); {rebuild}"
+        ) from err
     if not isinstance(record, dict) or any(record.get(k) != v for k, v in settings.items()):
         return None
     if record.get("sha256") != _sha256(path):
@@ -450,14 +463,15 @@ def plot_library(
             i = picks[column]
             ax.imshow(library.images[i], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
             ax.set_title(
-                f"phi {library.volume_fraction[i]:.2f}\nk {library.k_xx[i]:.2f} / {library.k_yy[i]:.2f}",
+                f"phi {library.volume_fraction[i]:.2f}\n"
+                f"k {library.k_xx[i]:.2f} / {library.k_yy[i]:.2f}",
                 fontsize=7,
             )
         row[0].set_ylabel(name, fontsize=8)
     k_matrix, k_filler = library.conductivity
     fig.suptitle(
-        f"microstructure library: black = filler (k {k_filler:g}), white = matrix (k {k_matrix:g}); "
-        f"k = k_xx / k_yy",
+        f"microstructure library: black = filler (k {k_filler:g}), white = matrix "
+        f"(k {k_matrix:g}); k = k_xx / k_yy",
         fontsize=9,
     )
     fig.tight_layout()
