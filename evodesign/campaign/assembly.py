@@ -28,6 +28,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from pymoo.core.sampling import Sampling
 
+from evodesign.campaign import space_parts
 from evodesign.representation import registry
 
 if TYPE_CHECKING:
@@ -115,7 +116,8 @@ def build_constraints(config: CampaignConfig, models: CampaignModels) -> list[Co
     out: list[Any] = list(constraint_builders.get(space.kind, "default")(config, models))
     if models.surrogate is not None and cfg.max_std != "off":
         bounds = models.auto_std_bounds() if cfg.max_std == "auto" else dict(cfg.max_std)
-        out.append(C.SurrogateTrust(bounds))
+        if bounds:  # "auto" bounds nothing for an exact predictor (a solver's std is 0)
+            out.append(C.SurrogateTrust(bounds))
     analytic_names = set(_analytic_names(space))
     for name, (low, high) in cfg.ranges.items():  # hard windows, in file order
         analytic = None
@@ -154,19 +156,17 @@ def build_problem(config: CampaignConfig, models: CampaignModels) -> DesignProbl
 
 # ---------------------------------------------------------------------- the algorithm
 def repair_check(config: CampaignConfig, models: CampaignModels) -> Any:
-    """The SMACT check that the repair prefers (cached by formula), or None without
-    ``[search] repair``."""
-    from evodesign.chemistry.validity_filter import CachedSmactValidity
-
-    if not config.search.repair:
-        return None
-    return CachedSmactValidity(
-        models.space.elements, _smact_mode(config), min_state_share=config.constraints.oxidation_state_min_share
-    )
+    """The validity check the repair prefers, or None: the space kind's
+    :data:`~evodesign.campaign.space_parts.search_checks` (compositions: SMACT, cached by
+    formula, with ``[search] repair``; microstructures: none)."""
+    make = space_parts.part(space_parts.search_checks, models.space.kind)
+    return make(config, models) if make is not None else None
 
 
-def _smact_mode(config: CampaignConfig) -> str:
-    return "cdvae" if config.constraints.charge_balance == "cdvae" else "strict"
+def max_per_system(config: CampaignConfig, space: DesignSpace) -> int:
+    """``[search] max_per_system`` where the space kind has niches (chemical systems), else
+    0: plain NSGA-II."""
+    return config.search.max_per_system if space_parts.part(space_parts.niches, space.kind) else 0
 
 
 class KnownSampling(Sampling):
@@ -212,19 +212,15 @@ def build_algorithm(config: CampaignConfig, models: CampaignModels) -> Any:
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
 
-    from evodesign.chemistry.validity_filter import ValidityFilter
     from evodesign.search.algorithm import design_nsga2
     from operators import GANMutation, LatentInterpolationCrossover
 
     s, path = config.search, models.generators_path
     if s.operators == "learned":
         guide: dict[str, Any] = {}
-        if s.guided:
-            accept = ValidityFilter(
-                models.space, mode=_smact_mode(config), repair=s.repair,
-                min_state_share=config.constraints.oxidation_state_min_share,
-            )
-            guide = {"accept": accept, "max_tries": s.max_tries}
+        make_guide = space_parts.part(space_parts.variation_guides, models.space.kind)
+        if s.guided and make_guide is not None:
+            guide = {"accept": make_guide(config, models), "max_tries": s.max_tries}
         crossover = LatentInterpolationCrossover(
             str(path), method=s.interpolation, prob=s.crossover_prob, extrapolation=s.extrapolation, **guide
         )
@@ -236,5 +232,5 @@ def build_algorithm(config: CampaignConfig, models: CampaignModels) -> Any:
         mutation = PM(prob=s.mutation_prob, eta=20)
     return design_nsga2(
         models.space, s.pop_size, build_sampling(config, models), crossover, mutation,
-        check=repair_check(config, models), max_per_system=s.max_per_system,
+        check=repair_check(config, models), max_per_system=max_per_system(config, models.space),
     )

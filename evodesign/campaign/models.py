@@ -45,7 +45,9 @@ import numpy as np
 from filelock import FileLock, Timeout
 from operators.model_files import model_complete, model_paths, remove_model_files, sha256_file
 
+from evodesign.campaign import space_parts
 from evodesign.campaign.assembly import build_space
+from evodesign.campaign.data import data_options, data_vectors
 from evodesign.representation import KnownDesigns
 from evodesign.datasets import list_datasets, load_csv, load_dataset
 from evodesign.exceptions import ArtifactError, DataError
@@ -56,8 +58,8 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
 
     from evodesign.campaign.config import CampaignConfig
-    from evodesign.datasets import MaterialsDataset
-    from evodesign.representation import CompositionSpace
+    from evodesign.datasets import ImageDataset, MaterialsDataset
+    from evodesign.representation import DesignSpace
     from evodesign.surrogates import PropertyModel
 
 __all__ = [
@@ -121,7 +123,10 @@ def default_cache_dir(config: CampaignConfig | None = None, base_dir: str | Path
 
 
 def resolve_dataset(
-    name: str, base_dir: str | Path = ".", formula_column: str | None = None
+    name: str,
+    base_dir: str | Path = ".",
+    formula_column: str | None = None,
+    options: dict[str, Any] | None = None,
 ) -> MaterialsDataset:
     """A built-in data set by name, or a CSV file (relative paths from ``base_dir``).
 
@@ -130,9 +135,11 @@ def resolve_dataset(
         base_dir: folder a relative CSV path is read from (the config file's folder).
         formula_column: the CSV's formula column (None: ``"formula"``); ignored for a
             built-in data set.
+        options: the built-in data set's loader options (a generated one's size, ...;
+            :func:`evodesign.campaign.data.data_options`).
     """
     if name in list_datasets():
-        return load_dataset(name)
+        return load_dataset(name, **(options or {}))
     path = Path(name)
     if path.suffix.lower() == ".csv":
         return load_csv(
@@ -218,7 +225,8 @@ class CampaignModels:
 
     Attributes:
         data: the data set.
-        space: the composition space (the data set's elements, the config's limits).
+        space: the design space (for compositions: the data set's elements, the config's
+            limits).
         surrogate: the property model (None when every objective is analytic).
         surrogate_path: its sidecar path (None likewise).
         generators_path: the generators' sidecar path (None when not needed).
@@ -231,8 +239,8 @@ class CampaignModels:
         timings: seconds spent loading or training each part.
     """
 
-    data: MaterialsDataset
-    space: CompositionSpace
+    data: MaterialsDataset | ImageDataset
+    space: DesignSpace
     surrogate: PropertyModel | None
     surrogate_path: Path | None
     generators_path: Path | None
@@ -240,18 +248,26 @@ class CampaignModels:
     known: KnownDesigns
     timings: dict[str, float] = field(default_factory=dict)
 
+    @property
+    def exact(self) -> bool:
+        """True when the predictor computes its targets exactly (a physics solver: std 0)."""
+        return bool(getattr(self.surrogate, "exact", False))
+
     @cached_property
     def known_std(self) -> NDArray[np.float64]:
         """`(n_data, n_targets)` surrogate std on every known compound of the data set."""
         if self.surrogate is None:
             return np.zeros((len(self.data), 0))
+        if self.exact:  # std 0 by construction: no need to solve the whole data set
+            return np.zeros((len(self.data), len(self.surrogate.targets)))
         with torch_threads(1):
             _, std = self.surrogate.predict(self.vectors)
         return std
 
     def auto_std_bounds(self) -> dict[str, float]:
-        """Per-target std bound: the surrogate's 90th-percentile std on known compounds."""
-        if self.surrogate is None:
+        """Per-target std bound: the surrogate's 90th-percentile std on known compounds
+        (none for an exact predictor: there is no uncertainty to bound)."""
+        if self.surrogate is None or self.exact:
             return {}
         q = np.quantile(self.known_std, AUTO_STD_QUANTILE, axis=0)
         return {t: float(v) for t, v in zip(self.surrogate.targets, q)}
@@ -315,7 +331,7 @@ def _say(progress: bool, message: str) -> None:
         print(labelled(message), flush=True)
 
 
-def load_campaign_data(config: CampaignConfig, base_dir: str | Path = ".") -> MaterialsDataset:
+def load_campaign_data(config: CampaignConfig, base_dir: str | Path = ".") -> MaterialsDataset | ImageDataset:
     """The campaign's data set, checked against the campaign before anything is trained.
 
     Checks: the data set exists and loads (file, row and column named otherwise), every
@@ -329,7 +345,7 @@ def load_campaign_data(config: CampaignConfig, base_dir: str | Path = ".") -> Ma
     Returns:
         The data set.
     """
-    data = resolve_dataset(config.campaign.dataset, base_dir, config.campaign.formula_column)
+    data = resolve_dataset(config.campaign.dataset, base_dir, config.campaign.formula_column, data_options(config))
     _refuse_empty_targets(config, data)
     config.check_against(data.targets, data.elements)
     missing = [t for t in config.surrogate_targets if t not in data.frame.columns]
@@ -372,15 +388,20 @@ def prepare_models(
     start = time.perf_counter()
     data = load_campaign_data(config, base_dir)
     space = build_space(config, data)
-    X_all = space.to_vectors(data.compositions)
+    X_all = data_vectors(space, data)
     known = KnownDesigns.from_vectors(space, X_all)
     timings["data_s"] = time.perf_counter() - start
 
     if need_generators:
         # checked before the surrogate trains: minutes of training lost to a refusal
-        from evodesign.generators import training_vectors
-
-        Xg, _ = training_vectors(known, space, config.generators.strict_valid)
+        training_data = space_parts.part(space_parts.generator_data, space.kind)
+        if training_data is None:
+            raise ArtifactError(
+                f"{config.where('search', 'operators')}: campaigns in a {space.kind!r} space have no "
+                "learned operators or generator sampling yet; use [search] operators = \"classical\" "
+                "and sampling = \"known\""
+            )
+        Xg = training_data(config, known, space)
         if len(Xg) < 20:
             raise ArtifactError(
                 f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "
@@ -390,7 +411,11 @@ def prepare_models(
 
     surrogate, surrogate_path = None, None
     targets = list(config.surrogate_targets)
-    if targets:
+    if targets and config.surrogate.model == "solver":
+        from evodesign.surrogates.solver import SolverPredictor
+
+        surrogate = SolverPredictor(config.physics.conductivity)  # nothing to train or cache
+    elif targets:
         start = time.perf_counter()
         Y = data.frame[targets].to_numpy(dtype=np.float64)
         rows = np.isfinite(Y).all(axis=1)

@@ -19,7 +19,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from itertools import combinations
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 import numpy as np
 
@@ -252,6 +252,7 @@ def pareto_plot(
     max_known: int = 20_000,
     ranges: Mapping[str, tuple[float, float]] | None = None,
     n_labels: int = N_LABELS,
+    overlay: Callable[[Any, str, str], None] | None = None,
 ) -> Path:
     """Every pair of objectives: known materials in grey, the designed front in colour.
 
@@ -266,6 +267,9 @@ def pareto_plot(
         ranges: the hard property windows (``[constraints.ranges]``): hatched on the axes
             of those properties and listed under the figure.
         n_labels: label the formulas of this many best designs of each objective of a panel.
+        overlay: ``(ax, x_name, y_name) -> None`` draws what else a panel shows (the
+            space kind's :data:`~evodesign.campaign.space_parts.plot_overlays`, e.g. the
+            physical bounds of a conductivity against the filler fraction).
 
     Returns:
         The path written.
@@ -288,6 +292,8 @@ def pareto_plot(
                 designs[oi.name], designs[oj.name], xerr=xerr, yerr=yerr, fmt="o", ms=4,
                 color="C3", ecolor="C3", elinewidth=0.6, alpha=0.8, label="designed front (± 1 std)",
             )
+        if overlay is not None:
+            overlay(ax, oi.name, oj.name)
         _draw_windows(ax, windows.get(oi.name, []), "x")
         if j != i:
             _draw_windows(ax, windows.get(oj.name, []), "y")
@@ -344,6 +350,17 @@ def convergence_plot(history: pd.DataFrame, path: str | Path, title: str = "") -
     return path
 
 
+def _overlay(config: Any) -> Callable[[Any, str, str], None] | None:
+    """The config's space kind's pareto.png overlay (:data:`space_parts.plot_overlays`), or None."""
+    from evodesign.campaign import space_parts
+
+    kind = getattr(getattr(config, "space", None), "kind", None)
+    draw = space_parts.part(space_parts.plot_overlays, kind) if isinstance(kind, str) else None
+    if draw is None:
+        return None
+    return lambda ax, x, y: draw(ax, x, y, config)
+
+
 def draw_run_plots(
     run_dir: str | Path,
     config: Any,
@@ -374,6 +391,9 @@ def draw_run_plots(
     entries = list(getattr(config, "objectives", None) or [])
     if [getattr(e, "name", None) for e in entries] == [o.name for o in objectives]:
         objectives = entries
-    pareto = pareto_plot(designs, known, objectives, run_dir / "pareto.png", title=title, ranges=config_ranges(config))
+    pareto = pareto_plot(
+        designs, known, objectives, run_dir / "pareto.png", title=title, ranges=config_ranges(config),
+        overlay=_overlay(config),
+    )
     convergence = convergence_plot(history, run_dir / "convergence.png", title=title)
     return pareto, convergence

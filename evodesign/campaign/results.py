@@ -41,8 +41,10 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import pandas as pd
 
+from evodesign.campaign import space_parts
 from evodesign.campaign.checkpoint import CHECKPOINT, atomic_write_text
-from evodesign.search.survival import chemical_system_ids, chemical_system_names, system_occurrence
+from evodesign.campaign.data import data_designs, data_labels, data_vectors
+from evodesign.search.survival import chemical_system_ids, system_occurrence
 from operators.provenance import parent_keys, vector_key
 
 if TYPE_CHECKING:
@@ -52,7 +54,7 @@ if TYPE_CHECKING:
     from evodesign.datasets import MaterialsDataset
     from evodesign.objectives import Objective
     from evodesign.problem import DesignProblem
-    from evodesign.representation import CompositionSpace, KnownDesigns
+    from evodesign.representation import DesignSpace, KnownDesigns
 
 __all__ = [
     "CHECKPOINT", "CampaignResult", "Normalizer", "cap_per_system", "load_run", "pareto_tables", "write_run",
@@ -105,7 +107,7 @@ class Normalizer:
         cls,
         objectives: list[Objective],
         data: MaterialsDataset,
-        space: CompositionSpace,
+        space: DesignSpace,
         vectors: NDArray[np.float64] | None = None,
     ) -> Normalizer:
         """Ranges from a data set: true values for surrogate targets, computed analytic ones.
@@ -123,16 +125,17 @@ class Normalizer:
         from evodesign.representation.registry import analytic_properties
 
         columns = {}
-        fractions = space.to_vectors(data.compositions) if vectors is None else vectors
+        vectors = data_vectors(space, data) if vectors is None else vectors
         for o in objectives:
             if o.analytic:
-                # of the rows' exact fractions: a row outside the space has no design
-                v = analytic_properties.get(space.kind, o.name)(space)(fractions)
+                # of the rows' own designs (for formulas their exact fractions: a row
+                # outside the space has no design)
+                v = analytic_properties.get(space.kind, o.name)(space)(data_designs(space, data, vectors))
             else:
                 v = data.frame[o.name].to_numpy(dtype=np.float64)
             columns[o.name] = v
         known = pd.DataFrame(columns)
-        known.insert(0, "formula", data.formulas)
+        known.insert(0, "formula", data_labels(data))
         F = np.column_stack([o.to_minimize(known[o.name].to_numpy()) for o in objectives])
         finite = np.isfinite(F).all(axis=1)
         lo, hi = F[finite].min(axis=0), F[finite].max(axis=0)
@@ -165,6 +168,13 @@ def feasible_front(pop: Any) -> NDArray[np.int64]:
 def n_systems(X: NDArray[np.float64]) -> int:
     """The number of distinct chemical systems (sets of elements) among `(n, n_var)` rows."""
     return int(len(np.unique(chemical_system_ids(X)))) if len(X) else 0
+
+
+def _niche_counts(space: DesignSpace, X: NDArray[np.float64]) -> dict[str, int]:
+    """``{"n_systems": ...}`` where the space kind has niches (chemical systems), else ``{}``."""
+    if space_parts.part(space_parts.niches, space.kind) is None:
+        return {}
+    return {"n_systems": n_systems(X)}
 
 
 def cap_per_system(
@@ -209,7 +219,7 @@ def history_row(
         "n_eval": int(problem.n_evaluated),
         "hypervolume": normalizer.hypervolume(algorithm.pop.get("F")[front]),
         "n_nondominated": int(len(front)),
-        "n_systems": n_systems(algorithm.pop.get("X")[front]),
+        **_niche_counts(problem.space, algorithm.pop.get("X")[front]),
         "feasible_fraction": (problem.n_feasible - before[2]) / n_eval if n_eval else float("nan"),
         "failures": int(problem.n_failed - before[1]),
         "seconds": float(seconds),
@@ -225,7 +235,7 @@ def screen_history_row(pop: Any, problem: DesignProblem, normalizer: Normalizer,
         "n_eval": int(n),
         "hypervolume": normalizer.hypervolume(pop.get("F")[front]),
         "n_nondominated": int(len(front)),
-        "n_systems": n_systems(pop.get("X")[front]),
+        **_niche_counts(problem.space, pop.get("X")[front]),
         "feasible_fraction": problem.n_feasible / n if n else float("nan"),
         "failures": int(problem.n_failed),
         "seconds": float(seconds),
@@ -248,7 +258,7 @@ def progress_line(row: dict[str, Any], n_gen: int, elapsed: float, done: int) ->
 
 
 # ---------------------------------------------------------------------- provenance
-def update_archive(archive: dict[str, str], algorithm: Any, space: CompositionSpace) -> None:
+def update_archive(archive: dict[str, str], algorithm: Any, space: DesignSpace) -> None:
     """Record the label (formula) of every individual seen, by vector key (parents are
     named by key)."""
     pops = [algorithm.pop]
@@ -276,7 +286,7 @@ def population(X: NDArray[np.float64], out: dict[str, NDArray], operator: str) -
 
 # ---------------------------------------------------------------------- pareto table
 def pareto_table(
-    space: CompositionSpace,
+    space: DesignSpace,
     objectives: list[Objective],
     pop: Any,
     *,
@@ -293,7 +303,7 @@ def pareto_table(
 
 
 def pareto_tables(
-    space: CompositionSpace,
+    space: DesignSpace,
     objectives: list[Objective],
     pop: Any,
     *,
@@ -324,7 +334,7 @@ def pareto_tables(
     sub = pop[feasible_front(pop)]
     empty = len(sub) == 0
     X = np.zeros((0, space.n_var)) if empty else sub.get("X")
-    designs = np.zeros((0, space.n_var), dtype=np.int64) if empty else space.decode(X)
+    designs = space.decode(X)
     table = pd.DataFrame(_design_columns(space, designs))
     n_obj = len(objectives)
     values = np.zeros((0, n_obj)) if empty else sub.get("values")
@@ -337,13 +347,12 @@ def pareto_tables(
     for j, label in enumerate(constraint_labels):
         table[f"g_{label}"] = G[:, j]
     table["novel"] = [] if empty else ~known.contains(space.ids(designs))
-    if empty:
-        table["nearest_known"], table["nearest_distance"] = [], []
+    nearest = space_parts.part(space_parts.nearest_designs, space.kind)
+    if empty or nearest is None or len(known) == 0:
+        table["nearest_known"], table["nearest_distance"] = [""] * len(table), [np.nan] * len(table)
     else:
-        from evodesign.constraints import nearest_known
-
-        index, distance = nearest_known(space, designs, known.designs)
-        table["nearest_known"] = [known.labels[i] for i in index]
+        index, distance = nearest(space, designs, known.designs)
+        table["nearest_known"] = [known.labels[i] if i >= 0 else "" for i in index]
         table["nearest_distance"] = distance
     operators = [] if empty else sub.get("operator")
     parents = [] if empty else sub.get("parents")
@@ -352,7 +361,9 @@ def pareto_tables(
         ";".join(archive.get(k, k) for k in parent_keys(p if isinstance(p, str) else None)) for p in parents
     ]
     F = np.zeros((0, n_obj)) if empty else sub.get("F")
-    reported = cap_per_system(table["chemical_system"].to_numpy(dtype=object), F, max_per_system)
+    # no niches (no chemical_system column): nothing to cap
+    systems = table[_SYSTEM].to_numpy(dtype=object) if _SYSTEM in table else None
+    reported = cap_per_system(systems, F, max_per_system if systems is not None else 0)
     first = objectives[0]
     ascending = first.direction == "min" or first.target is not None
     order = table[first.name].sort_values(ascending=ascending, kind="stable").index.to_numpy()
@@ -360,16 +371,21 @@ def pareto_tables(
     return table.loc[order[reported[order]]].reset_index(drop=True), full
 
 
-def _design_columns(space: CompositionSpace, designs: NDArray[np.int64]) -> dict[str, Any]:
+_SYSTEM = "chemical_system"
+
+
+def _design_columns(space: DesignSpace, designs: Any) -> dict[str, Any]:
     """The design columns of a results table: the space's :meth:`table` columns with the
-    pymatgen ``composition`` (the in-memory table's currency; ``load_run`` rebuilds it)
-    and the ``chemical_system`` after the label."""
+    kind's :data:`~evodesign.campaign.space_parts.design_columns` after the label (for
+    compositions the pymatgen ``composition``, the in-memory table's currency that
+    ``load_run`` rebuilds, and the ``chemical_system``; for microstructures each row's
+    ``image``)."""
     columns = space.table(designs)
     label, rest = next(iter(columns)), list(columns)[1:]
+    extra = space_parts.part(space_parts.design_columns, space.kind)
     return {
         label: columns[label],
-        "composition": space.to_compositions(space.encode(designs)) if len(designs) else [],
-        "chemical_system": chemical_system_names(designs, space.elements) if len(designs) else [],
+        **(extra(space, designs) if extra is not None else {}),
         **{name: columns[name] for name in rest},
     }
 
@@ -463,13 +479,21 @@ def write_run(
     if all_designs is None:
         all_designs = designs
     history_frame = pd.DataFrame(history)
-    atomic_write_text(run_dir / "pareto.csv", designs.drop(columns=["composition"]).to_csv(index=False))
-    atomic_write_text(run_dir / "pareto_all.csv", all_designs.drop(columns=["composition"]).to_csv(index=False))
+    atomic_write_text(run_dir / "pareto.csv", _csv(designs))
+    atomic_write_text(run_dir / "pareto_all.csv", _csv(all_designs))
     atomic_write_text(run_dir / "history.csv", history_frame.to_csv(index=False))
     manifest_data.update(system_summary(designs, all_designs))
     write_manifest(run_dir, manifest_data)
+    write_files = space_parts.part(space_parts.run_files, config.space.kind)
+    if write_files is not None:  # the kind's own files (designs.npz, gallery.png, ...)
+        write_files(run_dir, config, objectives, designs)
     draw_run_plots(run_dir, config, objectives, designs, history_frame, normalizer.known)
     return CampaignResult(run_dir=run_dir, designs=designs, history=history_frame, manifest=manifest_data)
+
+
+def _csv(table: pd.DataFrame) -> str:
+    """A results table as CSV text, less its in-memory columns (objects, arrays)."""
+    return table.drop(columns=[c for c in space_parts.IN_MEMORY_COLUMNS if c in table]).to_csv(index=False)
 
 
 def system_summary(designs: pd.DataFrame, all_designs: pd.DataFrame | None = None) -> dict[str, Any]:
@@ -519,7 +543,12 @@ def load_run(run_dir: str | Path) -> CampaignResult:
     if missing:
         raise DataError(f"{run_dir} is not a finished run folder: missing {', '.join(missing)}")
     designs = pd.read_csv(run_dir / "pareto.csv", keep_default_na=False, na_values=[""])
-    designs.insert(1, "composition", [Composition(f) for f in designs["formula"]])
+    if "formula" in designs:
+        designs.insert(1, "composition", [Composition(f) for f in designs["formula"]])
+    if (run_dir / "designs.npz").exists():  # designs saved as arrays: images
+        with np.load(run_dir / "designs.npz") as saved:
+            if "images" in saved and len(saved["images"]) == len(designs):
+                designs.insert(1, "image", list(saved["images"]))
     history = pd.read_csv(run_dir / "history.csv")
     manifest_data = json.loads((run_dir / "manifest.json").read_text())
     return CampaignResult(run_dir=run_dir, designs=designs, history=history, manifest=manifest_data)

@@ -50,6 +50,7 @@ from evodesign.campaign.checkpoint import (
     write_checkpoint,
 )
 from evodesign.campaign.config import CampaignConfig
+from evodesign.campaign.data import data_options
 from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models, resolve_dataset
 from evodesign.campaign.results import CampaignResult
 from evodesign.exceptions import EvodesignError, UsageError
@@ -62,7 +63,7 @@ if TYPE_CHECKING:
     from evodesign.datasets import MaterialsDataset
     from evodesign.objectives import Objective
     from evodesign.problem import DesignProblem
-    from evodesign.representation import CompositionSpace
+    from evodesign.representation import DesignSpace
 
 __all__ = ["Campaign", "CampaignResult", "RunExistsError", "child_seed", "cli_wording", "run_id"]
 
@@ -190,9 +191,11 @@ class Campaign:
             )
         return self._models
 
-    def prepare_data(self) -> tuple[MaterialsDataset, CompositionSpace]:
+    def prepare_data(self) -> tuple[MaterialsDataset, DesignSpace]:
         """The data set and the design space only (no models): for reports."""
-        data = resolve_dataset(self.config.campaign.dataset, self.base_dir, self.config.campaign.formula_column)
+        data = resolve_dataset(
+            self.config.campaign.dataset, self.base_dir, self.config.campaign.formula_column, data_options(self.config)
+        )
         return data, assembly.build_space(self.config, data)
 
     @property

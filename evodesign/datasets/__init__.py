@@ -6,7 +6,7 @@ and merged. Built-in sets are reached by name::
 
     >>> from evodesign.datasets import list_datasets, load_dataset
     >>> list_datasets()
-    ['transport']
+    ['microstructures', 'transport']
     >>> data = load_dataset("transport")  # doctest: +SKIP
 
 User tables go through :func:`load_csv` or :func:`from_frame`.
@@ -18,36 +18,49 @@ import difflib
 from collections.abc import Callable
 
 from evodesign.datasets.dataset import MaterialsDataset
+from evodesign.datasets.image_dataset import ImageDataset, load_microstructures
 from evodesign.datasets.loader import from_frame, load_csv
 from evodesign.datasets.transport import load_transport
 from evodesign.exceptions import DataError
 
 __all__ = [
+    "ImageDataset",
     "MaterialsDataset",
     "from_frame",
     "list_datasets",
     "load_csv",
     "load_dataset",
+    "load_microstructures",
     "load_transport",
 ]
 
-_REGISTRY: dict[str, Callable[..., MaterialsDataset]] = {
+_REGISTRY: dict[str, Callable[..., MaterialsDataset | ImageDataset]] = {
+    "microstructures": load_microstructures,
     "transport": load_transport,
 }
 
 
-def list_datasets() -> list[str]:
-    """Names accepted by :func:`load_dataset`, sorted."""
-    return sorted(_REGISTRY)
+#: data sets generated on first use (minutes) and cached, not read from a table
+GENERATED = ("microstructures",)
 
 
-def load_dataset(name: str, **kwargs: object) -> MaterialsDataset:
+def list_datasets(generated: bool = True) -> list[str]:
+    """Names accepted by :func:`load_dataset`, sorted.
+
+    Args:
+        generated: include the data sets built on first use (:data:`GENERATED`; loading
+            one may take minutes the first time).
+    """
+    return sorted(n for n in _REGISTRY if generated or n not in GENERATED)
+
+
+def load_dataset(name: str, **kwargs: object) -> MaterialsDataset | ImageDataset:
     """Load a built-in data set by name.
 
     Args:
         name: one of :func:`list_datasets`.
         **kwargs: passed to the data set's loader, e.g. ``aggregate="mean"`` for
-            :func:`load_transport`.
+            :func:`load_transport`, ``n=1000, size=32`` for :func:`load_microstructures`.
 
     Returns:
         The data set.

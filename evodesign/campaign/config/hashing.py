@@ -7,7 +7,8 @@ written (key order, defaults left out or spelled out).
 
 Keys added after hashes were first stored are hashed only when set away from their
 default, so caches and run folders made before they existed stay valid: the surrogate keys
-of :data:`LATER_SURROGATE_KEYS`, and ``[space] kind = "composition"``.
+of :data:`LATER_SURROGATE_KEYS`, ``[space] kind = "composition"``, and the tables
+:data:`LATER_TABLES` (``[data]``, ``[physics]``) while every key of them is at its default.
 """
 
 from __future__ import annotations
@@ -18,13 +19,13 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from evodesign.campaign.config.sections import SurrogateSection
+from evodesign.campaign.config.sections import DataSection, PhysicsSection, SurrogateSection
 from evodesign.campaign.config.space import DEFAULT_SPACE_KIND
 
 if TYPE_CHECKING:
     from evodesign.campaign.config.schema import CampaignConfig
 
-__all__ = ["LATER_SURROGATE_KEYS", "campaign_hash", "digest", "generator_hash", "surrogate_hash"]
+__all__ = ["LATER_SURROGATE_KEYS", "LATER_TABLES", "campaign_hash", "digest", "generator_hash", "surrogate_hash"]
 
 # Bumped when the meaning of a hashed section changes, so that old caches are not reused.
 _HASH_VERSION = 1
@@ -32,6 +33,18 @@ _HASH_VERSION = 1
 #: ``[surrogate]`` keys added after models were first cached (hashed only when set away
 #: from their defaults)
 LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs")
+#: tables added after run hashes were first stored (hashed only when set away from their
+#: defaults: a default is a fixed value, so leaving it out keeps the hash unique)
+LATER_TABLES = {"data": DataSection, "physics": PhysicsSection}
+
+
+def _drop_default_tables(data: dict[str, Any]) -> dict[str, Any]:
+    """``data`` without the :data:`LATER_TABLES` that hold their defaults only."""
+    out = dict(data)
+    for key, model in LATER_TABLES.items():
+        if key in out and out[key] == model().model_dump(mode="json"):
+            out.pop(key)
+    return out
 
 
 def _space(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -83,7 +96,7 @@ def campaign_hash(config: CampaignConfig) -> str:
     # where models are cached does not change the search: a moved cache still resumes
     data.get("campaign", {}).pop("cache_dir", None)
     data["space"] = _space(data)
-    return digest({"kind": "campaign", **data})
+    return digest({"kind": "campaign", **_drop_default_tables(data)})
 
 
 def _finite_json(value: Any) -> Any:

@@ -27,7 +27,9 @@ from evodesign.campaign.config.messages import (
 from evodesign.campaign.config.objectives import Objective, analytic_property_names
 from evodesign.campaign.config.sections import (
     CampaignSection,
+    DataSection,
     GeneratorsSection,
+    PhysicsSection,
     ScreenSection,
     SearchSection,
     SurrogateSection,
@@ -45,8 +47,10 @@ class CampaignConfig(StrictTable):
 
     Attributes:
         campaign: ``[campaign]``.
+        data: ``[data]`` (the size of a generated data set).
         space: ``[space]``, the settings model of its ``kind``
             (:mod:`evodesign.campaign.config.space`).
+        physics: ``[physics]`` (what a physics solver computes with).
         surrogate: ``[surrogate]``.
         objectives: the ``[[objectives]]`` tables, in file order (at least one).
         constraints: ``[constraints]``.
@@ -61,8 +65,10 @@ class CampaignConfig(StrictTable):
     _TABLES: ClassVar[dict[str, type[BaseModel]]] = {}
 
     campaign: CampaignSection
+    data: DataSection = DataSection()
     # SerializeAsAny: dump the fields of the kind's own model, not of the annotation
     space: SerializeAsAny[BaseModel] = CompositionSettings()
+    physics: PhysicsSection = PhysicsSection()
     surrogate: SurrogateSection = SurrogateSection()
     objectives: Annotated[tuple[Objective, ...], Field(strict=False, min_length=1)]
     constraints: ConstraintsSection = ConstraintsSection()
@@ -93,6 +99,8 @@ class CampaignConfig(StrictTable):
                     )
                 )
             first.setdefault(objective.name, i)
+        if self.surrogate.model == "solver":
+            problems += self._solver_problems()
         if isinstance(self.constraints.max_std, dict):
             targets = self.surrogate_targets
             for key in self.constraints.max_std:
@@ -112,6 +120,33 @@ class CampaignConfig(StrictTable):
         if problems:
             raise Problems(problems)
         return self
+
+    def _solver_problems(self) -> list[Problem]:
+        """What ``[surrogate] model = "solver"`` cannot do: predict other properties, or
+        give a std for ``max_std`` to bound (the solver is exact)."""
+        from evodesign.surrogates.solver import SOLVER_TARGETS
+
+        problems: list[Problem] = []
+        valid = alternatives(SOLVER_TARGETS)
+        for i, objective in enumerate(self.objectives):
+            if not objective.analytic and objective.name not in SOLVER_TARGETS:
+                problems.append(
+                    (
+                        ("objectives", i, "name"),
+                        f"got {show(objective.name)}: [surrogate] model = 'solver' computes "
+                        f"{valid} only{did_you_mean(objective.name, SOLVER_TARGETS)}; "
+                        "use an analytic property of the space or another surrogate model",
+                    )
+                )
+        if isinstance(self.constraints.max_std, dict):
+            problems.append(
+                (
+                    ("constraints", "max_std"),
+                    "[surrogate] model = 'solver' is exact (std 0): there is no std to bound; "
+                    "use max_std = 'auto' (no trust constraint then) or 'off'",
+                )
+            )
+        return problems
 
     # -- loading
 
@@ -302,7 +337,9 @@ class CampaignConfig(StrictTable):
 
 CampaignConfig._TABLES = {
     "campaign": CampaignSection,
+    "data": DataSection,
     "space": CompositionSettings,
+    "physics": PhysicsSection,
     "surrogate": SurrogateSection,
     "objectives": Objective,
     "constraints": ConstraintsSection,

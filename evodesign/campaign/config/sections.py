@@ -7,8 +7,9 @@ of their own; :class:`~evodesign.campaign.config.schema.CampaignConfig` gathers 
 
 from __future__ import annotations
 
+import math
 import re
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
@@ -19,7 +20,9 @@ __all__ = [
     "MAX_POP_SIZE",
     "MAX_SCREEN_SAMPLES",
     "CampaignSection",
+    "DataSection",
     "GeneratorsSection",
+    "PhysicsSection",
     "ScreenSection",
     "SearchSection",
     "SurrogateSection",
@@ -81,12 +84,61 @@ class CampaignSection(StrictTable):
             )
         return value
 
+class DataSection(StrictTable):
+    """``[data]``: the size of a data set that is generated, not read (``dataset =
+    "microstructures"``: the built-in library of labelled images, built once and cached);
+    not used by a data set read from a file.
+
+    Attributes:
+        n_images: images in the library (at least one per family: 7); the default library
+            holds 20,000 (minutes to build once on 2 cores, then cached).
+        seed: seed of the library (its images; the campaign's search has its own).
+    """
+
+    n_images: int = Field(20_000, ge=7, le=1_000_000)
+    seed: int = Field(0, ge=0)
+
+
+def _positive_pair(value: Any) -> Any:
+    numbers = (
+        isinstance(value, (list, tuple))
+        and len(value) == 2
+        and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in value)
+    )
+    if not numbers or not all(math.isfinite(v) and v > 0 for v in value):
+        raise ValueError(
+            f"got {show(value)}: conductivity is two positive finite numbers [k_matrix, k_filler], "
+            "e.g. [1.0, 10.0]"
+        )
+    return (float(value[0]), float(value[1]))
+
+
+class PhysicsSection(StrictTable):
+    """``[physics]``: the materials behind a physics solver (``[surrogate] model = "solver"``).
+
+    Attributes:
+        conductivity: ``[k_matrix, k_filler]``, the conductivities of phase 0 (matrix) and
+            phase 1 (filler), two positive numbers in any consistent unit (the solver's
+            ``k_xx`` and ``k_yy`` come out in the same unit); default ``[1.0, 10.0]``.
+    """
+
+    conductivity: Annotated[tuple[float, float], Field(strict=False)] = (1.0, 10.0)
+
+    @field_validator("conductivity", mode="before")
+    @classmethod
+    def _pair(cls, value: Any) -> Any:
+        return _positive_pair(value)
+
+
 class SurrogateSection(StrictTable):
     """``[surrogate]``: the models that predict the data-set targets (a mean and a std).
 
     Attributes:
-        model: ``"ensemble"`` (deep ensemble of MLPs with a calibrated std) or ``"forest"``
-            (random forest; std from the spread of its trees).
+        model: ``"ensemble"`` (deep ensemble of MLPs with a calibrated std), ``"forest"``
+            (random forest; std from the spread of its trees) or ``"solver"`` (no model:
+            the physics solver itself computes ``k_xx`` and ``k_yy`` of each design, exactly,
+            std 0, with ``[physics] conductivity``; microstructures only). The other keys
+            of this table do not apply to ``"solver"``.
         n_members: networks in the ensemble.
         hidden: widths of each network's hidden layers.
         max_epochs: most training epochs of the ensemble.
@@ -102,7 +154,7 @@ class SurrogateSection(StrictTable):
             seeds reuse the same trained models.
     """
 
-    model: Literal["ensemble", "forest"] = "ensemble"
+    model: Literal["ensemble", "forest", "solver"] = "ensemble"
     n_members: int = Field(5, ge=1, le=64)
     hidden: Annotated[
         tuple[Annotated[int, Field(ge=1, le=16384)], ...], Field(strict=False, min_length=1, max_length=16)

@@ -370,10 +370,11 @@ def test_dataset_refuses_nan_targets():
 
 
 def test_registry():
-    assert list_datasets() == ["transport"]
+    assert list_datasets() == ["microstructures", "transport"]
+    assert list_datasets(generated=False) == ["transport"]
     message = error_of(load_dataset, "transprot")
     assert "unknown data set 'transprot'; did you mean 'transport'?" in message
-    assert "available: 'transport'" in message
+    assert "available: 'microstructures', 'transport'" in message
 
 
 def test_data_error_is_a_value_error(write_csv):
