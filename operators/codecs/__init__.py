@@ -12,15 +12,16 @@ the same for every kind of vector; what differs per kind is small and lives in a
   from the training data;
 * ``finish(rows)`` -- decoded float32 rows made exact in float64;
 * ``matches(rec, x, tol)`` / ``default_refine_tol`` -- a decoding counts as a
-  reconstruction of a row; ``scores(rec, x)`` -- the reconstruction scores of training;
+  reconstruction of a row; ``default_refine_steps`` -- how hard a trained model's encoder
+  tries to get there; ``scores(rec, x)`` -- the reconstruction scores of training;
 * ``fit_defaults`` -- :func:`~operators.training.fit_vae`'s settings for this kind of data.
 
 :class:`~operators.codecs.simplex.SimplexCodec` (``"simplex"``: non-negative rows summing to
 one, e.g. compositions) and :class:`~operators.codecs.image.ImageCodec` (``"image"``: square
 0/1 images as row-major rows, e.g. two-phase microstructures). Models store their codec's
 name, and :func:`make_codec` finds it here. A model is trained for a codec by name
-(``fit_vae(X, codec="image")``); it is not guessed from the data, because a one-hot image
-row is also a valid fraction row.
+(``fit_vae(X, codec="image")``); it is not guessed from the data, because an image with a
+single filler pixel is also a valid fraction row.
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ class Codec(Protocol):
     default_head: str
     default_hidden: tuple[int, ...]
     default_refine_tol: float
+    default_refine_steps: int
     fit_defaults: dict[str, Any]
 
     def check(self, X: ArrayLike, name: str = "X", renormalize: bool = True) -> NDArray[np.float64]:

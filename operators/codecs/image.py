@@ -87,10 +87,15 @@ class ImageCodec:
     default_hidden = (16, 32, 64)
     #: share of pixels a matching decoding may get wrong
     default_refine_tol = 0.01
+    #: no refinement by default: 10 steps raised held-out pixel accuracy only 87.0 % ->
+    #: 88.2 % (64x64 noise images, 5,000, 6 epochs) for 17x the encoding time (0.44 s ->
+    #: 7.6 s per 1,000 images, one thread), since almost no image matches within 1 % and
+    #: every one then takes all the steps
+    default_refine_steps = 0
     #: :func:`~operators.training.fit_vae`'s settings for images, where the caller gives
     #: none (see ``docs``/NOTES for the measurements behind them)
     fit_defaults: dict[str, Any] = {
-        "latent_dim": 32,
+        "latent_dim": 64,
         "hidden": (16, 32, 64),
         "beta": 1.0,
         "warmup_epochs": 2,
