@@ -107,7 +107,7 @@ def gallery(path: Path, images: NDArray[np.uint8], table: pd.DataFrame, objectiv
     n = min(len(images), GALLERY_MAX)
     cols = max(1, min(6, n))
     rows = max(1, -(-n // cols))
-    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.4 * rows), squeeze=False)
+    fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.9 * rows), squeeze=False)
     for i, ax in enumerate(axes.ravel()):
         ax.set_axis_off()
         if i >= n:

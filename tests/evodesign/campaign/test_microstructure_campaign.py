@@ -163,3 +163,23 @@ def test_solver_predictor_is_batched_and_checked():
         SolverPredictor().predict(np.full((1, 64), 0.5))
     with pytest.raises(DataError, match="positive"):
         SolverPredictor((0.0, 1.0))
+
+
+def test_evodesign_run_runs_the_campaign_file(tmp_path, micro_cache):
+    import tomli_w
+    from typer.testing import CliRunner
+
+    from evodesign.cli import app
+
+    path = tmp_path / "micro.toml"
+    path.write_text(tomli_w.dumps(_config()), encoding="utf-8")
+    out = tmp_path / "cli-out"
+    result = CliRunner().invoke(app, ["run", str(path), "--out", str(out)])
+    assert result.exit_code == 0, result.output
+    run = out / "tiny-micro" / "seed0"
+    table = pd.read_csv(run / "pareto.csv")
+    with np.load(run / "designs.npz") as saved:
+        images = saved["images"]
+    np.testing.assert_allclose(
+        table[["k_xx", "k_yy"]].to_numpy(), effective_conductivity(images, CONDUCTIVITY), rtol=0, atol=1e-9
+    )
