@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evodesign.benchmarks.solver import solver_section
 from evodesign.exceptions import DataError
 
 __all__ = ["render_report", "write_report"]
@@ -557,6 +558,7 @@ def render_report(folder: str | Path) -> str:
         "search": lambda r: _search_section(r, folder),
         "verify": _verify_section,
         "constraints": _constraints_section,
+        "solver": solver_section,
     }
     found = False
     for name, section in sections.items():

@@ -24,6 +24,7 @@ __all__ = [
     "bench_overhead",
     "bench_report",
     "bench_search",
+    "bench_solver",
     "bench_surrogate",
     "bench_verify",
 ]
@@ -219,6 +220,31 @@ def bench_constraints(
     _check_json_target(json_path, overwrite)
     result = run_constraints_benchmark(config, max_rows=max_rows)
     say(format_constraints_table(result))
+    _write_json(json_path, result)
+
+
+@bench_app.command("solver")
+def bench_solver(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    n_images: int = typer.Option(1000, help="random images for the bounds checks"),
+    size: int = typer.Option(64, help="image side in pixels"),
+    seed: int = typer.Option(0, help="seed of the images"),
+    n_timing: int = typer.Option(100, help="images timed against spsolve"),
+    rounds: int = typer.Option(3, help="interleaved timing rounds (the median counts)"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Conductivity solver: laminates exact, Wiener/Hashin-Shtrikman bounds, speed vs spsolve."""
+    import sys
+
+    from evodesign.benchmarks.solver import format_solver_table, run_solver_benchmark
+
+    _check_json_target(json_path, overwrite)
+    try:
+        result = run_solver_benchmark(n_images=n_images, size=size, seed=seed, n_timing=n_timing, rounds=rounds)
+    except ValueError as err:
+        fail(str(err))
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    say(format_solver_table(result))
     _write_json(json_path, result)
 
 
