@@ -65,10 +65,8 @@ class CampaignConfig(StrictTable):
     _TABLES: ClassVar[dict[str, type[BaseModel]]] = {}
 
     campaign: CampaignSection
-    data: DataSection = DataSection()
     # SerializeAsAny: dump the fields of the kind's own model, not of the annotation
     space: SerializeAsAny[BaseModel] = CompositionSettings()
-    physics: PhysicsSection = PhysicsSection()
     surrogate: SurrogateSection = SurrogateSection()
     objectives: Annotated[tuple[Objective, ...], Field(strict=False, min_length=1)]
     constraints: ConstraintsSection = ConstraintsSection()
@@ -76,6 +74,8 @@ class CampaignConfig(StrictTable):
     search: SearchSection = SearchSection()
     screen: ScreenSection = ScreenSection()
     verify: VerifySection = VerifySection()
+    data: DataSection = DataSection()
+    physics: PhysicsSection = PhysicsSection()
 
     _source: str = PrivateAttr(default="<dict>")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
@@ -337,9 +337,7 @@ class CampaignConfig(StrictTable):
 
 CampaignConfig._TABLES = {
     "campaign": CampaignSection,
-    "data": DataSection,
     "space": CompositionSettings,
-    "physics": PhysicsSection,
     "surrogate": SurrogateSection,
     "objectives": Objective,
     "constraints": ConstraintsSection,
@@ -347,6 +345,8 @@ CampaignConfig._TABLES = {
     "search": SearchSection,
     "screen": ScreenSection,
     "verify": VerifySection,
+    "data": DataSection,
+    "physics": PhysicsSection,
 }
 
 

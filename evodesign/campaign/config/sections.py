@@ -154,7 +154,7 @@ class SurrogateSection(StrictTable):
             seeds reuse the same trained models.
     """
 
-    model: Literal["ensemble", "forest", "solver"] = "ensemble"
+    model: Literal["solver", "ensemble", "forest"] = "ensemble"
     n_members: int = Field(5, ge=1, le=64)
     hidden: Annotated[
         tuple[Annotated[int, Field(ge=1, le=16384)], ...], Field(strict=False, min_length=1, max_length=16)
