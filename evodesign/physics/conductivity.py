@@ -29,7 +29,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from evodesign.physics.ldl import ldl_temperatures
+from evodesign.physics.ldl import chunk_size, ldl_temperatures
 
 __all__ = ["RESIDUAL_TOL", "effective_conductivity"]
 
@@ -172,19 +172,24 @@ def _solve_ldl(k: np.ndarray) -> np.ndarray:
     """k_xx of each field in ``k`` ``(n, H, W)`` by sparse LDL^T (qdldl), checked.
 
     Each temperature field is checked (residual, Wiener bounds) and a field that fails is
-    solved again by ``spsolve``.
+    solved again by ``spsolve``. Chunks of images keep every temporary in cache.
     """
     n, h, w = k.shape
-    gx, gy = _conductances(k)
-    diag = _diagonal(k, gx, gy)
-    rhs = np.zeros((n, h, w))
-    rhs[:, :, 0] = 2.0 * k[:, :, 0]
-    t = ldl_temperatures(diag, gx, gy, rhs)
-    k_xx = np.sum(2.0 * k[:, :, -1] * t[:, :, -1], axis=1) * w / h
-    ok = _accepted(k, t, gx, gy, diag, k_xx)
-    bad = np.flatnonzero(~ok)
-    if bad.size:
-        k_xx[bad] = _solve_spsolve(k[bad])
+    k_xx = np.empty(n)
+    state: dict = {}
+    step = chunk_size(h, w)
+    for start in range(0, n, step):
+        part = k[start:start + step]
+        gx, gy = _conductances(part)
+        diag = _diagonal(part, gx, gy)
+        rhs = np.zeros_like(part)
+        rhs[:, :, 0] = 2.0 * part[:, :, 0]
+        t = ldl_temperatures(diag, gx, gy, rhs, state)
+        k_xx[start:start + step] = np.sum(2.0 * part[:, :, -1] * t[:, :, -1], axis=1) * w / h
+        ok = _accepted(part, t, gx, gy, diag, k_xx[start:start + step])
+        bad = start + np.flatnonzero(~ok)
+        if bad.size:
+            k_xx[bad] = _solve_spsolve(k[bad])
     return k_xx
 
 

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["ldl_temperatures"]
+__all__ = ["chunk_size", "ldl_temperatures"]
 
 # Values per image chunk (images x pixels): 32 images of 64x64.
 _CHUNK_VALUES = 32 * 64 * 64
@@ -122,7 +122,9 @@ def _plan(h: int, w: int) -> _Plan:
                  red_links, local[owner], to_kept, to_red)
 
 
-def ldl_temperatures(diag: np.ndarray, gx: np.ndarray, gy: np.ndarray, rhs: np.ndarray) -> np.ndarray:
+def ldl_temperatures(
+    diag: np.ndarray, gx: np.ndarray, gy: np.ndarray, rhs: np.ndarray, state: dict | None = None
+) -> np.ndarray:
     """Solve ``A T = rhs`` for each image; NaN where qdldl fails (the caller checks the fields).
 
     Args:
@@ -130,6 +132,8 @@ def ldl_temperatures(diag: np.ndarray, gx: np.ndarray, gy: np.ndarray, rhs: np.n
         gx: ``(n, H, W-1)`` conductances between columns j and j+1.
         gy: ``(n, H, W)`` conductances between rows i and i+1 (mod H).
         rhs: ``(n, H, W)`` right-hand sides.
+        state: an empty dict to share qdldl's symbolic analysis between calls with images of
+            one shape (the caller's chunks); None for a call on its own.
 
     Returns:
         ``(n, H, W)`` float64 temperatures.
@@ -137,13 +141,18 @@ def ldl_temperatures(diag: np.ndarray, gx: np.ndarray, gy: np.ndarray, rhs: np.n
     n, h, w = diag.shape
     plan = _plan(h, w)
     # Chunks of images keep the working arrays in cache (about 4x faster than one big batch).
-    chunk = max(1, _CHUNK_VALUES // (h * w))
-    state: dict[str, object] = {}
+    chunk = chunk_size(h, w)
+    state = {} if state is None else state
     parts = [
         _chunk_temperatures(plan, diag[s:s + chunk], gx[s:s + chunk], gy[s:s + chunk], rhs[s:s + chunk], state)
         for s in range(0, n, chunk)
     ]
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
+
+
+def chunk_size(h: int, w: int) -> int:
+    """Images per chunk for ``(h, w)`` images."""
+    return max(1, _CHUNK_VALUES // (h * w))
 
 
 def _chunk_temperatures(plan: _Plan, diag, gx, gy, rhs, state: dict) -> np.ndarray:
