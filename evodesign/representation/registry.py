@@ -84,6 +84,13 @@ class KindRegistry(Generic[T]):
         table[name] = part
         return part
 
+    def unregister(self, kind: str, name: str) -> None:
+        """Remove ``(kind, name)`` if registered (a test's or a plug-in's temporary part)."""
+        table = self._parts.get(kind, {})
+        table.pop(name, None)
+        if not table:
+            self._parts.pop(kind, None)
+
     def get(self, kind: str, name: str) -> T:
         """The part, or a :class:`RegistryError` naming the valid ones."""
         load_builtins()

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_origin
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
@@ -244,6 +244,13 @@ def space_union() -> TypeAdapter[Any]:
 
 @functools.lru_cache(maxsize=8)
 def _union(models: tuple[type[BaseModel], ...]) -> TypeAdapter[Any]:
+    for model in models:
+        field = model.model_fields.get("kind")
+        if field is None or get_origin(field.annotation) is not Literal:
+            raise registry.RegistryError(
+                f"the [space] settings model {model.__name__} needs a field "
+                "`kind: Literal['<its kind>']` (the discriminator of the [space] union)"
+            )
     if len(models) == 1:  # pydantic wants two members or more for a discriminated union
         return TypeAdapter(models[0])
     return TypeAdapter(Annotated[Union[models], Field(discriminator="kind")])

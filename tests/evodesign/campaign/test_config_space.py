@@ -120,3 +120,18 @@ def test_the_space_table_is_a_pydantic_discriminated_union_of_the_registered_kin
     assert schema["type"] == "tagged-union" and schema["discriminator"] == "kind"
     assert set(schema["choices"]) == set(space_kinds()) >= {"composition", "toy-bits"}
     assert isinstance(adapter.validate_python({"kind": "toy-bits", "n_bits": 3}), BitSettings)
+
+
+def test_a_settings_model_without_a_literal_kind_is_refused_by_name() -> None:
+    from evodesign.campaign.config.space import space_union
+
+    class Loose(BaseModel):
+        kind: str = "toy-loose"
+
+    registry.space_settings.register("toy-loose", "toy-loose", Loose)
+    try:
+        with pytest.raises(registry.RegistryError, match="Loose needs a field `kind: Literal"):
+            space_union()
+    finally:
+        registry.space_settings.unregister("toy-loose", "toy-loose")
+    assert "toy-loose" not in space_kinds()
