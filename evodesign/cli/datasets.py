@@ -58,7 +58,7 @@ def datasets(
         table.add_column("name")
         table.add_column("rows", justify="right")
         table.add_column("source")
-        for ds_name in list_datasets():
+        for ds_name in list_datasets(generated=False):  # the generated ones are built on first use
             ds = load_dataset(ds_name)
             table.add_row(escape(ds_name), str(len(ds.frame)), escape(ds.source))
         table.add_row(
