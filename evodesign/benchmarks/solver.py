@@ -255,7 +255,7 @@ def _environment() -> dict[str, Any]:
 
 
 def run_solver_benchmark(n_images: int = 1000, size: int = 64, seed: int = 0, n_timing: int = 100,
-                         rounds: int = 3) -> dict[str, Any]:
+                         rounds: int = 5) -> dict[str, Any]:
     """Exactness on laminates, bounds on random images, and speed vs ``spsolve``.
 
     Args:

@@ -230,7 +230,7 @@ def bench_solver(
     size: int = typer.Option(64, help="image side in pixels"),
     seed: int = typer.Option(0, help="seed of the images"),
     n_timing: int = typer.Option(100, help="images timed against spsolve"),
-    rounds: int = typer.Option(3, help="interleaved timing rounds (the median counts)"),
+    rounds: int = typer.Option(5, help="interleaved timing rounds (the median counts)"),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
 ) -> None:
     """Conductivity solver: laminates exact, Wiener/Hashin-Shtrikman bounds, speed vs spsolve."""
