@@ -185,3 +185,42 @@ def test_check_accepts_every_solved_field(monkeypatch):
     images = _gaussian_images(6, 20, 1.5, seed=12)
     effective_conductivity(images, (1.0, 100.0))
     assert len(verdicts) == 2 and all(v.all() for v in verdicts)
+
+
+def _naive_k_xx(image: np.ndarray, k_matrix: float, k_filler: float) -> float:
+    """The issue's formulation written out pixel by pixel (dense, loops): an independent check."""
+    h, w = image.shape
+    k = np.where(image == 1, k_filler, k_matrix)
+    a = np.zeros((h * w, h * w))
+    b = np.zeros(h * w)
+
+    def couple(p, q, g):
+        a[p, p] += g
+        a[q, q] += g
+        a[p, q] -= g
+        a[q, p] -= g
+
+    for i in range(h):
+        for j in range(w):
+            p = i * w + j
+            if j + 1 < w:
+                couple(p, p + 1, 2 * k[i, j] * k[i, j + 1] / (k[i, j] + k[i, j + 1]))
+            if h > 1:
+                i2 = (i + 1) % h
+                couple(p, i2 * w + j, 2 * k[i, j] * k[i2, j] / (k[i, j] + k[i2, j]))
+        a[i * w, i * w] += 2 * k[i, 0]  # inlet face, temperature 1, half a pixel out
+        b[i * w] += 2 * k[i, 0]
+        a[i * w + w - 1, i * w + w - 1] += 2 * k[i, w - 1]  # outlet face, temperature 0
+    t = np.linalg.solve(a, b)
+    outflow = sum(2 * k[i, w - 1] * t[i * w + w - 1] for i in range(h))
+    return outflow * w / h
+
+
+@pytest.mark.parametrize("method", METHODS)
+def test_agrees_with_a_naive_pixel_by_pixel_solve(method):
+    rng = np.random.default_rng(13)
+    for shape in [(6, 5), (5, 6), (3, 3), (2, 4), (1, 4), (4, 1), (8, 8)]:
+        image = rng.integers(0, 2, size=shape).astype(np.uint8)
+        got = effective_conductivity(image, (2.0, 30.0), method=method)
+        expected = [_naive_k_xx(image, 2.0, 30.0), _naive_k_xx(image.T, 2.0, 30.0)]
+        np.testing.assert_allclose(got, expected, rtol=1e-12)
