@@ -79,15 +79,22 @@ def effective_conductivity(
         raise ValueError(f"direction must be 'x', 'y' or 'both', got {direction!r}")
     if method not in ("ldl", "spsolve"):
         raise ValueError(f"method must be 'ldl' or 'spsolve', got {method!r}")
-    k = np.where(stack == 1, k_filler, k_matrix)
     solve = _solve_ldl if method == "ldl" else _solve_spsolve
-    if direction == "x":
-        out = solve(k)
-    elif direction == "y":
-        # Flow along y (rows) is flow along x of the transposed field.
-        out = solve(np.ascontiguousarray(k.transpose(0, 2, 1)))
-    else:
-        out = np.stack([solve(k), solve(np.ascontiguousarray(k.transpose(0, 2, 1)))], axis=1)
+    directions = ("x", "y") if direction == "both" else (direction,)
+    n, h, w = stack.shape
+    out = np.empty((n, len(directions)))
+    # Chunks bound the memory (float64 fields) whatever the number of images; the states carry
+    # each direction's symbolic analysis from chunk to chunk.
+    states: dict[str, dict] = {d: {} for d in directions}
+    step = chunk_size(h, w)
+    for start in range(0, n, step):
+        k = np.where(stack[start:start + step] == 1, k_filler, k_matrix)
+        for col, d in enumerate(directions):
+            # Flow along y (rows) is flow along x of the transposed field.
+            field = k if d == "x" else np.ascontiguousarray(k.transpose(0, 2, 1))
+            out[start:start + step, col] = solve(field, states[d])
+    if direction != "both":
+        out = out[:, 0]
     return out[0] if single else out
 
 
@@ -143,8 +150,11 @@ def _conductances(k: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return gx, gy
 
 
-def _solve_spsolve(k: np.ndarray) -> np.ndarray:
-    """Reference: k_xx of each ``(H, W)`` field in ``k`` ``(n, H, W)`` by one sparse solve each."""
+def _solve_spsolve(k: np.ndarray, state: dict | None = None) -> np.ndarray:
+    """Reference: k_xx of each ``(H, W)`` field in ``k`` ``(n, H, W)`` by one sparse solve each.
+
+    ``state`` is accepted for the solvers' common signature and not used.
+    """
     n, h, w = k.shape
     gx_all, gy_all = _conductances(k)
     idx = np.arange(h * w).reshape(h, w)
@@ -170,28 +180,22 @@ def _solve_spsolve(k: np.ndarray) -> np.ndarray:
     return out
 
 
-def _solve_ldl(k: np.ndarray) -> np.ndarray:
+def _solve_ldl(k: np.ndarray, state: dict | None = None) -> np.ndarray:
     """k_xx of each field in ``k`` ``(n, H, W)`` by sparse LDL^T (qdldl), checked.
 
-    Each temperature field is checked (residual, Wiener bounds) and a field that fails is
-    solved again by ``spsolve``. Chunks of images keep every temporary in cache.
+    Each temperature field is checked (backward error, Wiener bounds) and a field that fails
+    is solved again by ``spsolve``. ``state``: see :func:`ldl_temperatures`.
     """
     n, h, w = k.shape
-    k_xx = np.empty(n)
-    state: dict = {}
-    step = chunk_size(h, w)
-    for start in range(0, n, step):
-        part = k[start:start + step]
-        gx, gy = _conductances(part)
-        diag = _diagonal(part, gx, gy)
-        rhs = np.zeros_like(part)
-        rhs[:, :, 0] = 2.0 * part[:, :, 0]
-        t = ldl_temperatures(diag, gx, gy, rhs, state)
-        k_xx[start:start + step] = np.sum(2.0 * part[:, :, -1] * t[:, :, -1], axis=1) * w / h
-        ok = _accepted(part, t, gx, gy, diag, k_xx[start:start + step])
-        bad = start + np.flatnonzero(~ok)
-        if bad.size:
-            k_xx[bad] = _solve_spsolve(k[bad])
+    gx, gy = _conductances(k)
+    diag = _diagonal(k, gx, gy)
+    rhs = np.zeros_like(k)
+    rhs[:, :, 0] = 2.0 * k[:, :, 0]
+    t = ldl_temperatures(diag, gx, gy, rhs, state)
+    k_xx = np.sum(2.0 * k[:, :, -1] * t[:, :, -1], axis=1) * w / h
+    bad = np.flatnonzero(~_accepted(k, t, gx, gy, diag, k_xx))
+    if bad.size:
+        k_xx[bad] = _solve_spsolve(k[bad])
     return k_xx
 
 

@@ -52,8 +52,9 @@ def _csc_gather(rows: np.ndarray, cols: np.ndarray, size: int) -> tuple[np.ndarr
     """CSC structure of the entries ``(rows, cols)`` and the 0/1 matrix that sums them into it.
 
     Returns:
-        ``(indptr, indices, gather)``; ``entries @ gather`` is the CSC data for entries given as
-        an ``(n, len(rows))`` array (entries on one position add up).
+        ``(indptr, indices, gather)``; ``gather.T @ entries`` is the ``(nnz, n)`` CSC data of
+        ``n`` matrices whose entries are given as a ``(len(rows), n)`` array (entries on one
+        position add up).
     """
     numbered = sp.csc_matrix((np.ones(rows.size), (rows, cols)), shape=(size, size))
     numbered.sum_duplicates()
