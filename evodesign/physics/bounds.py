@@ -21,9 +21,10 @@ def _checked(phi, k_matrix, k_filler) -> tuple[np.ndarray, np.ndarray, np.ndarra
     phi = np.asarray(phi, dtype=np.float64)
     k0 = np.asarray(k_matrix, dtype=np.float64)
     k1 = np.asarray(k_filler, dtype=np.float64)
-    if not (np.all(np.isfinite(k0)) and np.all(k0 > 0) and np.all(np.isfinite(k1)) and np.all(k1 > 0)):
+    if not all(np.all(np.isfinite(k) & (k > 0)) for k in (k0, k1)):
         raise ValueError(
-            f"conductivities must be finite and > 0, got k_matrix={k_matrix!r}, k_filler={k_filler!r}"
+            "conductivities must be finite and > 0, "
+            f"got k_matrix={k_matrix!r}, k_filler={k_filler!r}"
         )
     if not (np.all(np.isfinite(phi)) and np.all((phi >= 0) & (phi <= 1))):
         raise ValueError(f"filler fraction phi must lie in [0, 1], got {phi!r}")

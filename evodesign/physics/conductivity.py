@@ -117,7 +117,9 @@ def _checked_images(images) -> tuple[np.ndarray, bool]:
         first = np.argwhere(bad)[0]
         value = arr[tuple(first)].item()
         where = f"image {first[0]}, row {first[1]}, column {first[2]}"
-        raise ValueError(f"images must hold only 0 (matrix) and 1 (filler): {where} holds {value!r}")
+        raise ValueError(
+            f"images must hold only 0 (matrix) and 1 (filler): {where} holds {value!r}"
+        )
     return arr.astype(np.uint8), single
 
 

@@ -48,7 +48,9 @@ def _links(h: int, w: int) -> _Links:
     return _Links(np.concatenate(cells), np.concatenate(slots), np.concatenate(nbrs))
 
 
-def _csc_gather(rows: np.ndarray, cols: np.ndarray, size: int) -> tuple[np.ndarray, np.ndarray, sp.csc_matrix]:
+def _csc_gather(
+    rows: np.ndarray, cols: np.ndarray, size: int
+) -> tuple[np.ndarray, np.ndarray, sp.csc_matrix]:
     """CSC structure of the entries ``(rows, cols)`` and the 0/1 matrix that sums them into it.
 
     Returns:
@@ -117,7 +119,8 @@ def _plan(h: int, w: int) -> _Plan:
     rows = np.concatenate([np.arange(kept.size), a[keep]])
     cols = np.concatenate([np.arange(kept.size), b[keep]])
     lr = red_links.size
-    to_kept = sp.csr_matrix((np.ones(lr), (np.arange(lr), local[links.nbr[red_links]])), shape=(lr, kept.size))
+    to_kept = sp.csr_matrix((np.ones(lr), (np.arange(lr), local[links.nbr[red_links]])),
+                            shape=(lr, kept.size))
     to_red = sp.csr_matrix((np.ones(lr), (np.arange(lr), local[owner])), shape=(lr, red.size))
     return _Plan(kept, red, link_index, _csc_gather(rows, cols, kept.size), empty, pair_p, pair_q,
                  red_links, local[owner], to_kept, to_red)
@@ -145,7 +148,7 @@ def ldl_temperatures(
     chunk = chunk_size(h, w)
     state = {} if state is None else state
     parts = [
-        _chunk_temperatures(plan, diag[s:s + chunk], gx[s:s + chunk], gy[s:s + chunk], rhs[s:s + chunk], state)
+        _chunk_temperatures(plan, *(a[s:s + chunk] for a in (diag, gx, gy, rhs)), state)
         for s in range(0, n, chunk)
     ]
     return np.concatenate(parts) if len(parts) > 1 else parts[0]
