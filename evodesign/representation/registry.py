@@ -44,7 +44,6 @@ BUILTIN_MODULES = (
     "evodesign.representation.microstructure",
     "evodesign.properties.microstructure",
     "evodesign.constraints.microstructure_rules",
-    "evodesign.campaign.config.microstructure_space",
 )
 _loaded = False
 

@@ -189,6 +189,9 @@ class CompositionSettings(StrictTable):
 SpaceSection = CompositionSettings
 
 registry.space_settings.register(DEFAULT_SPACE_KIND, DEFAULT_SPACE_KIND, CompositionSettings)
+# the other built-in kinds' settings register with the config package, not with the
+# registry's built-ins: the representation layer never imports the campaign layer
+from evodesign.campaign.config import microstructure_space as _microstructure  # noqa: E402,F401
 
 
 def space_kinds() -> tuple[str, ...]:
