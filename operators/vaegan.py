@@ -6,9 +6,11 @@ decoder's reconstruction loss of that row, the decoder frozen. An encoder is one
 asked to invert the decoder on inputs it never saw, and that is where held-out rows are
 lost: on the transport compositions the decoder reproduces ~97 % of held-out formulas
 exactly from an optimised code, the encoder's own mean only ~76 % (``docs/benchmarks/NOTES.md``).
-Only rows whose reconstruction does not yet match (support and every component within
-``refine_tol``) are refined, and a row leaves as soon as it matches, so rows the encoder
-already gets right keep its code and cost one decoder pass.
+Only rows whose reconstruction does not yet match (the codec's test: for fraction rows the
+support and every component within ``refine_tol``, for images at most that share of the
+pixels wrong) are refined, and a row leaves as soon as it matches, so rows the encoder
+already gets right keep its code and cost one decoder pass. The VAE and the GAN work on
+any codec's rows (:mod:`operators.codecs`): compositions and images alike.
 """
 
 from __future__ import annotations

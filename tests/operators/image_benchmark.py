@@ -23,7 +23,22 @@ import torch
 sys.path.insert(0, str(Path(__file__).parent))
 from image_data import noise_images  # noqa: E402
 
-from operators import GANMutation, LatentInterpolationCrossover, fit_generative_model  # noqa: E402
+from operators import (  # noqa: E402
+    GANMutation,
+    LatentInterpolationCrossover,
+    fit_generative_model,
+    fit_latent_gan,
+    load_generative_model,
+    save_generative_model,
+)
+
+
+def _s2(rows: np.ndarray, side: int, r_max: int = 16) -> np.ndarray:
+    """`(n, r_max + 1)` periodic two-point correlation of the filler, averaged over shifts
+    along x and along y (an FFT autocorrelation)."""
+    f = np.fft.fft2(rows.reshape(-1, side, side))
+    auto = np.fft.ifft2(f * f.conj()).real / (side * side)
+    return 0.5 * (auto[:, 0, : r_max + 1] + auto[:, : r_max + 1, 0])
 
 
 def main() -> None:
@@ -37,6 +52,10 @@ def main() -> None:
     parser.add_argument("--latent-dim", type=int, default=None, help="default: the codec's")
     parser.add_argument("--gan-steps", type=int, default=2000)
     parser.add_argument("--json", type=Path, default=None)
+    parser.add_argument("--save", type=Path, default=None, help="save the trained model here")
+    parser.add_argument("--load", type=Path, default=None,
+                        help="measure a saved model (trained on these images) instead of training;"
+                        " with --gan-steps, retrain its latent GAN only")
     args = parser.parse_args()
 
     images = noise_images(args.n, args.side, seed=0).reshape(args.n, -1).astype(np.float64)
@@ -46,21 +65,34 @@ def main() -> None:
     for key in ("max_epochs", "sharpen_epochs", "beta", "latent_dim"):
         if getattr(args, key) is not None:
             options[key] = getattr(args, key)
-    start = time.perf_counter()
-    model, history = fit_generative_model(
-        train, vae_options=options, gan_options={"n_steps": args.gan_steps},
-        num_threads=args.threads, random_state=0, progress=True,
-    )
-    fit_seconds = time.perf_counter() - start
+    out: dict = {"n_images": args.n, "side": args.side, "threads": args.threads}
     torch.set_num_threads(args.threads)
-    vae = history["vae"]
-    out: dict = {
-        "n_images": args.n, "side": args.side, "threads": args.threads,
-        "settings": vae["settings"], "epochs": vae["epochs"], "best_epoch": vae["best_epoch"],
-        "seconds_per_epoch": vae["seconds_per_epoch"], "vae_seconds": vae["seconds"],
-        "gan_seconds": history["gan"]["seconds"], "fit_seconds": fit_seconds,
-        "gan_best_fd": history["gan"]["best_fd"], "gan_fd_floor": history["gan"]["fd_floor"],
-    }
+    if args.load:
+        model = load_generative_model(args.load)
+        out["loaded"] = str(args.load)
+        if args.gan_steps:
+            model.gan, gan = fit_latent_gan(
+                model.vae, train, n_steps=args.gan_steps, random_state=0, progress=True
+            )
+            out.update(gan_steps=gan["steps"], gan_seconds=gan["seconds"], gan_best_fd=gan["best_fd"],
+                       gan_fd_floor=gan["fd_floor"])
+    else:
+        start = time.perf_counter()
+        model, history = fit_generative_model(
+            train, vae_options=options, gan_options={"n_steps": args.gan_steps},
+            num_threads=args.threads, random_state=0, progress=True,
+        )
+        fit_seconds = time.perf_counter() - start
+        torch.set_num_threads(args.threads)
+        vae = history["vae"]
+        out.update({
+            "settings": vae["settings"], "epochs": vae["epochs"], "best_epoch": vae["best_epoch"],
+            "seconds_per_epoch": vae["seconds_per_epoch"], "vae_seconds": vae["seconds"],
+            "gan_seconds": history["gan"]["seconds"], "fit_seconds": fit_seconds,
+            "gan_best_fd": history["gan"]["best_fd"], "gan_fd_floor": history["gan"]["fd_floor"],
+        })
+        if args.save:
+            save_generative_model(model, args.save, overwrite=True)
     sub = test[:1000]
     start = time.perf_counter()
     rec_mean = model.reconstruct(sub, refine=False)
@@ -77,6 +109,20 @@ def main() -> None:
     start = time.perf_counter()
     model.decode(Z)
     out["decode_1000_seconds"] = time.perf_counter() - start
+
+    # realism: filler fraction and two-point correlation of samples against held-out data
+    side = args.side
+    for source in ("gan", "vae"):
+        samples = model.sample(1000, source, torch.Generator().manual_seed(1))
+        out[f"{source}_samples_volume_fraction_mean_std"] = [samples.mean(1).mean(), samples.mean(1).std()]
+        out[f"{source}_samples_s2_max_abs_diff"] = float(
+            np.abs(_s2(samples, side).mean(0) - _s2(sub, side).mean(0)).max()
+        )
+    out["data_volume_fraction_mean_std"] = [sub.mean(1).mean(), sub.mean(1).std()]
+    out["data_s2_mean_r0_to_8"] = _s2(sub, side).mean(0)[:9].round(4).tolist()
+    out["gan_s2_mean_r0_to_8"] = _s2(
+        model.sample(1000, "gan", torch.Generator().manual_seed(1)), side
+    ).mean(0)[:9].round(4).tolist()
 
     parents = np.stack([test[:100], test[100:200]])
     cx, mut = LatentInterpolationCrossover(model), GANMutation(model)
