@@ -382,7 +382,7 @@ def fit_latent_gan(
     *,
     noise_dim: int = 32,
     hidden: tuple[int, ...] = (256, 256),
-    n_steps: int = 2000,
+    n_steps: int | None = None,
     n_critic: int = 3,
     gp_weight: float = 10.0,
     learning_rate: float = 5e-4,
@@ -409,7 +409,8 @@ def fit_latent_gan(
             32-d latents of the transport compositions (Fréchet distance to held-out codes,
             floor 0.19): noise 16 / 128-128: 6.9; 32 / 128-128: 3.1; 32 / 256-256: 0.57
             (54 s on one thread).
-        n_steps: maximum generator steps.
+        n_steps: maximum generator steps (``None``: the codec's ``gan_fit_defaults``;
+            2,000 for fraction rows, 6,000 for images).
         n_critic: critic steps per generator step (the paper's 5 is for images; on the
             toy latents 3 reached the same distance in less time).
         gp_weight: gradient-penalty weight.
@@ -434,6 +435,8 @@ def fit_latent_gan(
         raise DataError(
             f"X has {X.shape[1]} components per row; the VAE was trained on {vae.n_var}"
         )
+    if n_steps is None:
+        n_steps = int(vae.codec.gan_fit_defaults["n_steps"])
     rng = as_generator(random_state)
     train, val = _split(len(X), validation_fraction, rng)
     gen = torch_generator(rng)

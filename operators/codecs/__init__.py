@@ -14,7 +14,8 @@ the same for every kind of vector; what differs per kind is small and lives in a
 * ``matches(rec, x, tol)`` / ``default_refine_tol`` -- a decoding counts as a
   reconstruction of a row; ``default_refine_steps`` -- how hard a trained model's encoder
   tries to get there; ``scores(rec, x)`` -- the reconstruction scores of training;
-* ``fit_defaults`` -- :func:`~operators.training.fit_vae`'s settings for this kind of data.
+* ``fit_defaults`` / ``gan_fit_defaults`` -- :func:`~operators.training.fit_vae`'s and
+  :func:`~operators.training.fit_latent_gan`'s settings for this kind of data.
 
 :class:`~operators.codecs.simplex.SimplexCodec` (``"simplex"``: non-negative rows summing to
 one, e.g. compositions) and :class:`~operators.codecs.image.ImageCodec` (``"image"``: square
@@ -49,6 +50,7 @@ class Codec(Protocol):
     default_refine_tol: float
     default_refine_steps: int
     fit_defaults: dict[str, Any]
+    gan_fit_defaults: dict[str, Any]
 
     def check(self, X: ArrayLike, name: str = "X", renormalize: bool = True) -> NDArray[np.float64]:
         """Valid `(n, n_var)` data as float64, else a DataError naming the first bad row."""

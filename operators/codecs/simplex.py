@@ -59,6 +59,8 @@ class SimplexCodec:
         "lr_patience": 8,
         "sharpen_epochs": SHARPEN_EPOCHS,
     }
+    #: :func:`~operators.training.fit_latent_gan`'s settings where the caller gives none
+    gan_fit_defaults: dict[str, Any] = {"n_steps": 2000}
 
     def __repr__(self) -> str:
         return "SimplexCodec()"

@@ -50,7 +50,7 @@ def main() -> None:
     parser.add_argument("--sharpen-epochs", type=int, default=None, help="default: the codec's")
     parser.add_argument("--beta", type=float, default=None, help="default: the codec's")
     parser.add_argument("--latent-dim", type=int, default=None, help="default: the codec's")
-    parser.add_argument("--gan-steps", type=int, default=2000)
+    parser.add_argument("--gan-steps", type=int, default=None, help="default: the codec's")
     parser.add_argument("--json", type=Path, default=None)
     parser.add_argument("--save", type=Path, default=None, help="save the trained model here")
     parser.add_argument("--load", type=Path, default=None,
@@ -70,7 +70,7 @@ def main() -> None:
     if args.load:
         model = load_generative_model(args.load)
         out["loaded"] = str(args.load)
-        if args.gan_steps:
+        if args.gan_steps is not None:
             model.gan, gan = fit_latent_gan(
                 model.vae, train, n_steps=args.gan_steps, random_state=0, progress=True
             )
@@ -79,7 +79,8 @@ def main() -> None:
     else:
         start = time.perf_counter()
         model, history = fit_generative_model(
-            train, vae_options=options, gan_options={"n_steps": args.gan_steps},
+            train, vae_options=options,
+            gan_options={} if args.gan_steps is None else {"n_steps": args.gan_steps},
             num_threads=args.threads, random_state=0, progress=True,
         )
         fit_seconds = time.perf_counter() - start

@@ -21,6 +21,7 @@ from operators import (
     LatentInterpolationCrossover,
     VAEGAN,
     fit_generative_model,
+    fit_latent_gan,
     load_generative_model,
     save_generative_model,
 )
@@ -178,6 +179,13 @@ def test_training_reports_pixel_accuracy_and_its_resolved_settings(fitted):
     assert vae["seconds_per_epoch"] > 0
     assert model.info["vae"]["val_pixel_accuracy_final"] == vae["val_pixel_accuracy_final"] > 0.7
     assert model.info["vae_options"] == {"codec": "image", "max_epochs": 8}
+
+
+def test_the_latent_gan_takes_its_step_budget_from_the_codec(image_model, images, monkeypatch):
+    assert ImageCodec.gan_fit_defaults["n_steps"] == 6000
+    monkeypatch.setitem(ImageCodec.gan_fit_defaults, "n_steps", 7)
+    _, history = fit_latent_gan(image_model.vae, images[0], eval_every=5, random_state=0, progress=False)
+    assert history["steps"] == 7 and history["step"] == [5, 7]
 
 
 def test_an_image_model_saves_and_loads_without_pickle(image_model):
