@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import pickle
 
 import numpy as np
 import pytest
@@ -17,6 +18,7 @@ from operators import (
     DataError,
     GANMutation,
     GenerativeModel,
+    GeneratorSampling,
     ImageCodec,
     LatentInterpolationCrossover,
     VAEGAN,
@@ -240,3 +242,28 @@ def test_simplex_defaults_are_the_measured_composition_settings(trained):
     assert settings["hidden"] == [128, 128]  # given by TINY_VAE
     assert (settings["beta"], settings["learning_rate"], settings["batch_size"]) == (0.001, 3e-3, 128)
     assert VAE(5).hidden == (256, 256)
+
+
+def test_generator_sampling_mixes_gan_images_and_known_images(image_model, images):
+    train, _ = images
+    sampling = GeneratorSampling(image_model, source="mix", data=train.reshape(-1, SIDE, SIDE), mix=0.5)
+    X = sampling._do(ToyProblem(n_var=N_VAR), 20, random_state=np.random.default_rng(0))
+    assert X.shape == (20, N_VAR) and set(np.unique(X)) <= {0.0, 1.0}
+    known = {row.tobytes() for row in train}
+    assert [row.tobytes() in known for row in X[10:]] == [True] * 10
+    with pytest.raises(DataError, match=r"data has the value 2.0 at row 0"):
+        GeneratorSampling(image_model, source="data", data=2 * train[:3])
+
+
+def test_operators_on_images_pickle_by_reference_and_give_the_same_children(image_model, images):
+    train, _ = images
+    ops = (LatentInterpolationCrossover(image_model), GANMutation(image_model))
+    blob = pickle.dumps(ops)
+    assert len(blob) < 10_000  # the path and hash, not the weights
+    parents = np.stack([train[:10], train[10:20]])
+    a = _operators_children(image_model, parents, 5)
+    cx, mut = pickle.loads(blob)
+    rng = np.random.default_rng(5)
+    children, codes = cx.cross(parents, rng, decode=False)
+    b, _ = mut.mutate(children.reshape(-1, N_VAR), rng, codes.reshape(-1, cx.model.latent_dim))
+    assert np.array_equal(a, b)
