@@ -11,9 +11,10 @@ uneven overlap), the last of which outputs one logit per pixel. On a CPU the lay
 full resolution are what costs: measured at 64x64, batch 64, one thread, forward +
 backward, a transposed convolution 16 -> 16 channels to 64x64 took ~100 ms and a 3x3
 convolution 16 -> 1 after it or after nearest upsampling another ~20-100 ms, while the
-transposed convolution 16 -> 1 used here takes ~20 ms; the whole network ~60 ms. Sides that are not a multiple of
-``2 ** len(channels)`` work too: the encoder's sizes are recorded and each transposed
-convolution gets the ``output_padding`` (0 or 1) that restores them exactly.
+transposed convolution 16 -> 1 used here takes ~20 ms; the whole network ~60 ms. Sides
+that are not a multiple of ``2 ** len(channels)`` work too: the encoder's sizes are
+recorded and each transposed convolution gets the ``output_padding`` (0 or 1) that
+restores them exactly.
 
 No normalisation layers: batch statistics would make a decoded image depend on what else
 is in the batch, and the operators decode populations of any size, one row at a time or
@@ -107,9 +108,9 @@ def conv_decoder(
     for i, (c_in, c_out) in enumerate(zip(rev, (*rev[1:], 1))):
         target = sizes[-2 - i]
         pad = target - 2 * sizes[-1 - i]  # 1 where the encoder floored an odd side
-        layers.append(
-            _layer(torch.nn.ConvTranspose2d, c_in, c_out, 4, stride=2, padding=1, output_padding=pad)
-        )
+        layers.append(_layer(
+            torch.nn.ConvTranspose2d, c_in, c_out, 4, stride=2, padding=1, output_padding=pad
+        ))
         if c_out != 1:
             layers.append(torch.nn.SiLU())
     layers.append(torch.nn.Flatten(1))

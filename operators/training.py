@@ -211,7 +211,8 @@ def fit_vae(
     settings = {k: codec.fit_defaults[k] if given[k] is None else given[k] for k in _CODEC_SETTINGS}
     latent_dim, hidden, beta = settings["latent_dim"], settings["hidden"], settings["beta"]
     warmup_epochs, learning_rate = settings["warmup_epochs"], settings["learning_rate"]
-    batch_size, max_epochs, patience = settings["batch_size"], settings["max_epochs"], settings["patience"]
+    batch_size, max_epochs = settings["batch_size"], settings["max_epochs"]
+    patience = settings["patience"]
     lr_patience, sharpen_epochs = settings["lr_patience"], settings["sharpen_epochs"]
     X = codec.check(X)
     rng = as_generator(random_state)

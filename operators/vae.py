@@ -3,12 +3,12 @@
 What is specific to the kind of data -- the encoder's input features, the networks' shape
 and the output head -- comes from a codec (:mod:`operators.codecs`): MLPs and a sparse
 simplex head for fraction rows, convolutions (:mod:`operators.conv`) and a per-pixel
-Bernoulli head for images. For fraction rows the encoder sees the vector and its presence mask (``x > 0``) -- the mask makes "which
-components" as visible to the first layer as "how much", which matters for small fractions
--- and outputs a diagonal Gaussian; the decoder maps a latent point to the parameters of an
-output head, by default the simplex codec's
-:class:`~operators.codecs.simplex_heads.SparseSimplexHead`, whose hard decoding gives sparse
-rows with exact zeros.
+Bernoulli head for images. For fraction rows the encoder sees the vector and its presence
+mask (``x > 0``) -- the mask makes "which components" as visible to the first layer as
+"how much", which matters for small fractions -- and outputs a diagonal Gaussian; the
+decoder maps a latent point to the parameters of an output head, by default the simplex
+codec's :class:`~operators.codecs.simplex_heads.SparseSimplexHead`, whose hard decoding
+gives sparse rows with exact zeros.
 
 The KL term is weighted by ``beta`` (Higgins et al., ICLR 2017) with a linear warm-up from 0
 (Bowman et al., CoNLL 2016; done by :func:`operators.training.fit_vae`): a small ``beta``
@@ -58,7 +58,8 @@ class VAE(torch.nn.Module):
         self.codec = make_codec(codec)
         self.n_var = int(n_var)
         self.latent_dim = int(latent_dim)
-        self.hidden = tuple(int(h) for h in (self.codec.default_hidden if hidden is None else hidden))
+        hidden = self.codec.default_hidden if hidden is None else hidden
+        self.hidden = tuple(int(h) for h in hidden)
         self.head = self.codec.make_head(self.codec.default_head if head is None else head, self.n_var)
         if generator is None:
             generator = torch.Generator().manual_seed(0)

@@ -138,7 +138,9 @@ class ImageCodec:
         X = np.asarray(X, dtype=np.float64)
         if X.ndim == 3:
             if X.shape[1] != X.shape[2]:
-                raise DataError(f"{name} must hold square images, got an (n, H, W) stack of shape {X.shape}")
+                raise DataError(
+                    f"{name} must hold square images, got an (n, H, W) stack of shape {X.shape}"
+                )
             X = X.reshape(len(X), -1)
         if X.ndim != 2 or X.shape[0] == 0:
             raise DataError(
@@ -172,9 +174,13 @@ class ImageCodec:
         `(n, n_params)`, convolutional (:mod:`operators.conv`); ``hidden``: channels."""
         side = image_side(n_var)
         if n_params != n_var:
-            raise ValueError(f"an image decoder outputs one logit per pixel ({n_var}), not {n_params}")
+            raise ValueError(
+                f"an image decoder outputs one logit per pixel ({n_var}), not {n_params}"
+            )
         if not hidden:
-            raise ValueError("hidden (the channels of the convolutions) must not be empty, e.g. (16, 32, 64)")
+            raise ValueError(
+                "hidden (the channels of the convolutions) must not be empty, e.g. (16, 32, 64)"
+            )
         encoder = conv_encoder(side, hidden, 2 * latent_dim, generator)
         decoder = conv_decoder(side, hidden, latent_dim, generator)
         return encoder, decoder
@@ -183,7 +189,9 @@ class ImageCodec:
         """The :class:`BernoulliHead` from its name, config dict or instance."""
         if isinstance(head, Head):
             if not isinstance(head, BernoulliHead) or head.n_var != n_var:
-                raise ValueError(f"the image codec needs a BernoulliHead for n_var={n_var}, got {head!r}")
+                raise ValueError(
+                    f"the image codec needs a BernoulliHead for n_var={n_var}, got {head!r}"
+                )
             return head
         name = head.get("name") if isinstance(head, dict) else head
         if name != BernoulliHead.name:

@@ -74,8 +74,8 @@ def main() -> None:
             model.gan, gan = fit_latent_gan(
                 model.vae, train, n_steps=args.gan_steps, random_state=0, progress=True
             )
-            out.update(gan_steps=gan["steps"], gan_seconds=gan["seconds"], gan_best_fd=gan["best_fd"],
-                       gan_fd_floor=gan["fd_floor"])
+            out.update(gan_steps=gan["steps"], gan_seconds=gan["seconds"],
+                       gan_best_fd=gan["best_fd"], gan_fd_floor=gan["fd_floor"])
     else:
         start = time.perf_counter()
         model, history = fit_generative_model(
@@ -115,7 +115,8 @@ def main() -> None:
     side = args.side
     for source in ("gan", "vae"):
         samples = model.sample(1000, source, torch.Generator().manual_seed(1))
-        out[f"{source}_samples_volume_fraction_mean_std"] = [samples.mean(1).mean(), samples.mean(1).std()]
+        fraction = samples.mean(1)
+        out[f"{source}_samples_volume_fraction_mean_std"] = [fraction.mean(), fraction.std()]
         out[f"{source}_samples_s2_max_abs_diff"] = float(
             np.abs(_s2(samples, side).mean(0) - _s2(sub, side).mean(0)).max()
         )
@@ -125,13 +126,15 @@ def main() -> None:
         model.sample(1000, "gan", torch.Generator().manual_seed(1)), side
     ).mean(0)[:9].round(4).tolist()
 
-    parents = np.stack([test[:100], test[100:200]])
+    half = min(100, len(test) // 2)
+    parents = np.stack([test[:half], test[half : 2 * half]])
     cx, mut = LatentInterpolationCrossover(model), GANMutation(model)
     runs = []
     for seed in (1, 1, 2):
         rng = np.random.default_rng(seed)
         children, codes = cx.cross(parents, rng)
-        mutants, _ = mut.mutate(children.reshape(-1, model.n_var), rng, codes.reshape(-1, model.latent_dim))
+        rows, codes = children.reshape(-1, model.n_var), codes.reshape(-1, model.latent_dim)
+        mutants, _ = mut.mutate(rows, rng, codes)
         runs.append(mutants)
     out["operators_children_shape"] = list(runs[0].shape)
     out["operators_children_binary"] = bool(np.isin(runs[0], (0.0, 1.0)).all())

@@ -186,7 +186,9 @@ def test_training_reports_pixel_accuracy_and_its_resolved_settings(fitted):
 def test_the_latent_gan_takes_its_step_budget_from_the_codec(image_model, images, monkeypatch):
     assert ImageCodec.gan_fit_defaults["n_steps"] == 6000
     monkeypatch.setitem(ImageCodec.gan_fit_defaults, "n_steps", 7)
-    _, history = fit_latent_gan(image_model.vae, images[0], eval_every=5, random_state=0, progress=False)
+    _, history = fit_latent_gan(
+        image_model.vae, images[0], eval_every=5, random_state=0, progress=False
+    )
     assert history["steps"] == 7 and history["step"] == [5, 7]
 
 
@@ -200,15 +202,16 @@ def test_an_image_model_saves_and_loads_without_pickle(image_model):
     Z = np.random.default_rng(0).standard_normal((5, image_model.latent_dim))
     assert np.array_equal(loaded.decode(Z), image_model.decode(Z))
     g1, g2 = torch.Generator().manual_seed(3), torch.Generator().manual_seed(3)
-    assert np.array_equal(loaded.sample_latent(4, "gan", g1), image_model.sample_latent(4, "gan", g2))
+    Zg = image_model.sample_latent(4, "gan", g2)
+    assert np.array_equal(loaded.sample_latent(4, "gan", g1), Zg)
 
 
 def _operators_children(model, parents, seed):
     rng = np.random.default_rng(seed)
     cx, mut = LatentInterpolationCrossover(model), GANMutation(model)
     children, codes = cx.cross(parents, rng, decode=False)
-    mutants, _ = mut.mutate(children.reshape(-1, model.n_var), rng, codes.reshape(-1, model.latent_dim))
-    return mutants
+    rows, codes = children.reshape(-1, model.n_var), codes.reshape(-1, model.latent_dim)
+    return mut.mutate(rows, rng, codes)[0]
 
 
 def test_latent_crossover_and_gan_mutation_make_binary_images_reproducibly(image_model, images):
@@ -240,13 +243,15 @@ def test_simplex_defaults_are_the_measured_composition_settings(trained):
     _, history = trained
     settings = history["vae"]["settings"]
     assert settings["hidden"] == [128, 128]  # given by TINY_VAE
-    assert (settings["beta"], settings["learning_rate"], settings["batch_size"]) == (0.001, 3e-3, 128)
+    beta, rate, batch = settings["beta"], settings["learning_rate"], settings["batch_size"]
+    assert (beta, rate, batch) == (0.001, 3e-3, 128)
     assert VAE(5).hidden == (256, 256)
 
 
 def test_generator_sampling_mixes_gan_images_and_known_images(image_model, images):
     train, _ = images
-    sampling = GeneratorSampling(image_model, source="mix", data=train.reshape(-1, SIDE, SIDE), mix=0.5)
+    stack = train.reshape(-1, SIDE, SIDE)
+    sampling = GeneratorSampling(image_model, source="mix", data=stack, mix=0.5)
     X = sampling._do(ToyProblem(n_var=N_VAR), 20, random_state=np.random.default_rng(0))
     assert X.shape == (20, N_VAR) and set(np.unique(X)) <= {0.0, 1.0}
     known = {row.tobytes() for row in train}
