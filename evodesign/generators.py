@@ -12,6 +12,12 @@
 * the model's sidecar records the element vocabulary, the space's limits, the data set and
   the hash of the training vectors, so a model trained for other elements or data is
   refused when an operator loads it.
+
+Generators of another design space are trained by the campaign from what its space's
+campaign part says (:data:`evodesign.campaign.space_parts.generator_data` and
+``generator_options``); their sidecars record the space's kind
+(``"microstructure-generators"``) and settings the same way, through
+:func:`generator_metadata`, and :func:`load_generators` checks them.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ if TYPE_CHECKING:
     from numpy.typing import NDArray
     from operators import GenerativeModel
 
-    from evodesign.representation import KnownDesigns
+    from evodesign.representation import DesignSpace, KnownDesigns
 
 __all__ = ["generator_metadata", "load_generators", "train_generators", "training_vectors"]
 
@@ -59,12 +65,17 @@ def training_vectors(
 
 
 def generator_metadata(
-    space: CompositionSpace, dataset: str, X: NDArray[np.float64], strict_valid: bool
+    space: DesignSpace, dataset: str, X: NDArray[np.float64], strict_valid: bool
 ) -> dict[str, Any]:
-    """What a generator depends on; loaders can require any of these keys to match."""
+    """What a generator depends on; loaders can require any of these keys to match.
+
+    ``kind`` is ``"<space kind>-generators"``; ``elements`` is recorded for a space with a
+    vocabulary of elements (compositions)."""
+    metadata: dict[str, Any] = {"kind": f"{space.kind}-generators"}
+    if getattr(space, "elements", None) is not None:
+        metadata["elements"] = list(space.elements)
     return {
-        "kind": "composition-generators",
-        "elements": list(space.elements),
+        **metadata,
         "space": space.to_dict(),
         "dataset": dataset,
         "strict_valid": strict_valid,
@@ -127,8 +138,9 @@ def train_generators(
     return model, path
 
 
-def load_generators(path: str | os.PathLike, space: CompositionSpace | None = None) -> GenerativeModel:
-    """Load saved generators; with ``space`` given, its vocabulary and limits must match.
+def load_generators(path: str | os.PathLike, space: DesignSpace | None = None) -> GenerativeModel:
+    """Load saved generators; with ``space`` given, they must have been trained for it (its
+    kind, its settings, for compositions its vocabulary); without, composition generators.
 
     Raises:
         operators.ArtifactError: a file is missing or unreadable;
@@ -138,8 +150,8 @@ def load_generators(path: str | os.PathLike, space: CompositionSpace | None = No
     """
     from operators import ArtifactMismatchError, load_generative_model
 
-    expect: dict[str, Any] = {"kind": "composition-generators"}
-    if space is not None:
+    expect: dict[str, Any] = {"kind": f"{space.kind if space is not None else 'composition'}-generators"}
+    if getattr(space, "elements", None) is not None:
         expect["elements"] = list(space.elements)
     model = load_generative_model(path, expect=expect)
     if space is not None:

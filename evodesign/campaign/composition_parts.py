@@ -59,12 +59,27 @@ def nearest(space: Any, designs: Any, known_designs: Any) -> Any:
     return nearest_known(space, designs, known_designs)
 
 
-def generator_vectors(config: Any, known: Any, space: Any) -> Any:
+def generator_vectors(config: Any, known: Any, space: Any, X_data: Any) -> Any:
     """The generators' training vectors: the known compositions (SMACT strict-valid ones
     with ``[generators] strict_valid``)."""
     from evodesign.generators import training_vectors
 
     return training_vectors(known, space, config.generators.strict_valid)[0]
+
+
+def generator_options(config: Any) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``(vae_options, gan_options)``: fraction rows (the simplex codec) with the
+    ``[generators]`` sizes."""
+    from operators.training import SHARPEN_EPOCHS
+
+    g = config.generators
+    vae = {
+        "latent_dim": g.latent_dim,
+        "max_epochs": g.max_epochs,
+        # the decoder-sharpening phase never outlasts the main one
+        "sharpen_epochs": min(SHARPEN_EPOCHS, g.max_epochs),
+    }
+    return vae, {"n_steps": g.gan_steps}
 
 
 space_parts.search_checks.register(KIND, "default", repair_check)
@@ -73,3 +88,4 @@ space_parts.niches.register(KIND, "default", chemical_systems)
 space_parts.design_columns.register(KIND, "default", columns)
 space_parts.nearest_designs.register(KIND, "default", nearest)
 space_parts.generator_data.register(KIND, "default", generator_vectors)
+space_parts.generator_options.register(KIND, "default", generator_options)

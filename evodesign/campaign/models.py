@@ -395,17 +395,18 @@ def prepare_models(
     if need_generators:
         # checked before the surrogate trains: minutes of training lost to a refusal
         training_data = space_parts.part(space_parts.generator_data, space.kind)
-        if training_data is None:
+        training_options = space_parts.part(space_parts.generator_options, space.kind)
+        if training_data is None or training_options is None:
             raise ArtifactError(
                 f"{config.where('search', 'operators')}: campaigns in a {space.kind!r} space have no "
                 "learned operators or generator sampling yet; use [search] operators = \"classical\" "
                 "and sampling = \"known\""
             )
-        Xg = training_data(config, known, space)
+        Xg = training_data(config, known, space, X_all)
         if len(Xg) < 20:
             raise ArtifactError(
-                f"only {len(Xg)} compositions of {config.campaign.dataset!r} fit the space "
-                "and pass the validity filter; the generators need at least 20 (use "
+                f"only {len(Xg)} designs of {config.campaign.dataset!r} fit the space "
+                "(and pass its validity filter); the generators need at least 20 (use "
                 "[search] operators = \"classical\" and sampling = \"known\", or more data)"
             )
 
@@ -458,7 +459,6 @@ def prepare_models(
     if need_generators:
         from evodesign.generators import generator_metadata, load_generators
         from operators import fit_generative_model, save_generative_model
-        from operators.training import SHARPEN_EPOCHS
 
         start = time.perf_counter()
         options = config.generators
@@ -469,18 +469,14 @@ def prepare_models(
         def train() -> None:
             _say(
                 progress,
-                f"generators: training the VAE + latent GAN on {len(Xg):,} compositions; "
+                f"generators: training the VAE + latent GAN on {len(Xg):,} designs; "
                 f"cached at {sidecar}",
             )
+            vae_options, gan_options = training_options(config)
             model, _ = fit_generative_model(
                 Xg,
-                vae_options={
-                    "latent_dim": options.latent_dim,
-                    "max_epochs": options.max_epochs,
-                    # the decoder-sharpening phase never outlasts the main one
-                    "sharpen_epochs": min(SHARPEN_EPOCHS, options.max_epochs),
-                },
-                gan_options={"n_steps": options.gan_steps},
+                vae_options=vae_options,
+                gan_options=gan_options,
                 metadata=metadata,
                 random_state=np.random.default_rng(np.random.SeedSequence(options.seed)),
                 progress=progress,

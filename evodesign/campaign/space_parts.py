@@ -22,8 +22,12 @@ without an entry simply goes without (:func:`part` returns None):
   holds besides the tables (microstructures: ``designs.npz``, ``gallery.png``);
 * :data:`plot_overlays` -- ``(ax, x_name, y_name, config) -> None``: what a pareto.png panel
   draws besides the designs (microstructures: the physical bounds);
-* :data:`generator_data` -- ``(config, known, space) -> (n, n_var)``: the generators'
-  training vectors (compositions: the SMACT-valid known compositions).
+* :data:`generator_data` -- ``(config, known, space, X_data) -> (n, n_var)``: the
+  generators' training vectors (compositions: the SMACT-valid known compositions;
+  microstructures: the data set's images after the space's repair, distinct);
+* :data:`generator_options` -- ``config -> (vae_options, gan_options)``: how the generators
+  are trained (the codec and the ``[generators]`` sizes); a kind without them has no
+  learned operators.
 
 The built-in kinds' parts are in :mod:`evodesign.campaign.composition_parts` and
 :mod:`evodesign.campaign.microstructure_parts`, imported on the first lookup.
@@ -40,6 +44,7 @@ __all__ = [
     "IN_MEMORY_COLUMNS",
     "design_columns",
     "generator_data",
+    "generator_options",
     "nearest_designs",
     "niches",
     "part",
@@ -57,6 +62,7 @@ nearest_designs: KindRegistry[Any] = KindRegistry("nearest known design")
 run_files: KindRegistry[Any] = KindRegistry("run files")
 plot_overlays: KindRegistry[Any] = KindRegistry("plot overlay")
 generator_data: KindRegistry[Any] = KindRegistry("generator training data")
+generator_options: KindRegistry[Any] = KindRegistry("generator training options")
 
 #: results-table columns that hold Python objects or arrays: kept in memory, never written
 IN_MEMORY_COLUMNS = ("composition", "image")

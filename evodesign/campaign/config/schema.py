@@ -35,7 +35,13 @@ from evodesign.campaign.config.sections import (
     SurrogateSection,
     VerifySection,
 )
-from evodesign.campaign.config.space import CompositionSettings, validate_space
+from evodesign.campaign.config.space import (
+    DEFAULT_SPACE_KIND,
+    CompositionSettings,
+    settings_model,
+    space_kinds,
+    validate_space,
+)
 from evodesign.campaign.config.table import StrictTable
 from evodesign.campaign.config.toml_io import drop_none, dumps_toml, read_campaign_file, write_text_atomic
 
@@ -84,6 +90,26 @@ class CampaignConfig(StrictTable):
     @classmethod
     def _space_of_its_kind(cls, value: Any) -> BaseModel:
         return validate_space(value)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _defaults_of_the_space_kind(cls, data: Any) -> Any:
+        """Keys a file leaves out of other tables take the ``[space]`` kind's defaults
+        where it brings some (its settings model's ``table_defaults``; e.g. the image
+        generators' sizes for microstructures); the schema's defaults otherwise."""
+        if not isinstance(data, Mapping):
+            return data
+        space = data.get("space", {})
+        kind = space.get("kind", DEFAULT_SPACE_KIND) if isinstance(space, Mapping) else getattr(space, "kind", None)
+        if not isinstance(kind, str) or kind not in space_kinds():
+            return data  # the [space] validator reports it
+        defaults = getattr(settings_model(kind), "table_defaults", None) or {}
+        out = dict(data)
+        for table, values in defaults.items():
+            given = out.get(table, {})
+            if isinstance(given, Mapping):
+                out[table] = {**values, **given}
+        return out
 
     @model_validator(mode="after")
     def _cross_checks(self) -> CampaignConfig:

@@ -178,11 +178,15 @@ class SurrogateSection(StrictTable):
 class GeneratorsSection(StrictTable):
     """``[generators]``: the VAE + latent GAN behind the learned operators.
 
+    The defaults shown are those of compositions; a ``[space]`` kind may bring its own
+    (microstructure: ``latent_dim = 64``, ``max_epochs = 12``, ``gan_steps = 6000``, the
+    image codec's measured sizes), used where the file leaves a key out.
+
     Attributes:
         latent_dim: size of the VAE's latent space.
         max_epochs: most VAE training epochs.
         gan_steps: most GAN generator steps.
-        strict_valid: learn only from SMACT strict-valid known compounds.
+        strict_valid: learn only from SMACT strict-valid known compounds (compositions).
         seed: training seed, separate from the campaign seed so that runs with other
             seeds reuse the same trained models.
     """

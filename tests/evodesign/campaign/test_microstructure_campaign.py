@@ -142,10 +142,45 @@ def test_solver_computes_only_its_targets_and_has_no_std_to_bound():
         CampaignConfig.from_dict({**_config(), "constraints": {"max_std": {"k_xx": 0.1}}})
 
 
-def test_learned_operators_are_refused_with_what_to_do(tmp_path, micro_cache):
-    campaign = _campaign(tmp_path, micro_cache, operators="learned")
-    with pytest.raises(Exception, match="classical"):
-        campaign.run()
+def test_learned_operators_train_image_generators_and_make_the_children(tmp_path, micro_cache):
+    import json
+
+    data = _config(operators="learned", sampling="mix")
+    data["search"]["n_gen"] = 4
+    # big enough that the decoded GAN samples are not all one image after the repair
+    data["data"]["n_images"] = 300
+    data["generators"] = {"latent_dim": 8, "max_epochs": 6, "gan_steps": 300}
+    config = CampaignConfig.from_dict(data)
+    result = Campaign(config, out_root=tmp_path / "out", cache_dir=micro_cache / "models", progress=False).run()
+    sidecars = sorted((micro_cache / "models").glob("generators-*.json"))
+    assert len(sidecars) == 1
+    meta = json.loads(sidecars[0].read_text())
+    assert "microstructure-generators" in json.dumps(meta)
+    table = pd.read_csv(result.run_dir / "pareto.csv")
+    with np.load(result.run_dir / "designs.npz") as saved:
+        images = saved["images"]
+    np.testing.assert_allclose(table[["k_xx", "k_yy"]].to_numpy(), effective_conductivity(images, CONDUCTIVITY), atol=1e-9)
+    # the front holds children of the learned operators (and the initial GAN samples)
+    operators = set(pd.read_csv(result.run_dir / "pareto_all.csv")["operator"].astype(str))
+    assert any(o.startswith(("LatentInterpolationCrossover", "GANMutation")) for o in operators), operators
+
+
+def test_microstructure_generators_default_to_the_image_codecs_sizes():
+    from operators.codecs.image import ImageCodec
+
+    config = CampaignConfig.from_dict(_config())
+    g = config.generators
+    assert (g.latent_dim, g.max_epochs) == (ImageCodec.fit_defaults["latent_dim"], ImageCodec.fit_defaults["max_epochs"])
+    assert g.gan_steps == ImageCodec.gan_fit_defaults["n_steps"]
+    # a key the file sets wins; a composition campaign keeps the composition defaults
+    data = _config()
+    data["generators"] = {"latent_dim": 8}
+    assert CampaignConfig.from_dict(data).generators.latent_dim == 8
+    data = _config()
+    data.pop("space")
+    data.update(campaign={"name": "c", "dataset": "transport"}, surrogate={}, objectives=[{"name": "S_p", "direction": "max"}])
+    data.pop("physics"), data.pop("data")
+    assert CampaignConfig.from_dict(data).generators.latent_dim == 32
 
 
 def test_solver_predictor_is_batched_and_checked():
