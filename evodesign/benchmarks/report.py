@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evodesign.benchmarks.microstructure.tables import microstructure_section
 from evodesign.benchmarks.solver import solver_section
 from evodesign.exceptions import DataError
 
@@ -559,6 +560,7 @@ def render_report(folder: str | Path) -> str:
         "verify": _verify_section,
         "constraints": _constraints_section,
         "solver": solver_section,
+        "microstructure": microstructure_section,
     }
     found = False
     for name, section in sections.items():
