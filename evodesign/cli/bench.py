@@ -251,8 +251,10 @@ def bench_solver(
 
 @bench_app.command("microstructure")
 def bench_microstructure(
-    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here (figures next to it)"),
-    quick: bool = typer.Option(False, help="seconds: 32 px, a small library, tiny budgets, 2 seeds"),
+    json_path: Optional[Path] = typer.Option(
+        None, "--json", help="write the result here (figures next to it)"
+    ),
+    quick: bool = typer.Option(False, help="seconds: 32 px, small library, tiny budgets, 2 seeds"),
     config: Path = typer.Option(Path("runs/microstructure.toml"), help="the campaign benchmarked"),
     seeds: Optional[int] = typer.Option(None, help="seeds per arm (full: 5, quick: 2)"),
     pop_size: Optional[int] = typer.Option(None, help="population (full: 100, quick: 12)"),
@@ -260,8 +262,12 @@ def bench_microstructure(
     size: Optional[int] = typer.Option(None, help="image side in pixels (full: 64, quick: 32)"),
     n_images: Optional[int] = typer.Option(None, help="library images (full: 20,000, quick: 240)"),
     seed: int = typer.Option(0, help="benchmark seed; seed i uses its i-th child"),
-    arms: Optional[str] = typer.Option(None, help="comma-separated subset of the arms (learned always runs)"),
-    out: Path = typer.Option(Path("runs/output/bench-microstructure"), help="the cached generative model"),
+    arms: Optional[str] = typer.Option(
+        None, help="comma-separated subset of the arms (learned always runs)"
+    ),
+    out: Path = typer.Option(
+        Path("runs/output/bench-microstructure"), help="the cached generative model"
+    ),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
 ) -> None:
     """Learned operators vs SBX/PM on pixels, family + parameters, GAN screening, the
@@ -278,8 +284,8 @@ def bench_microstructure(
     chosen = None if arms is None else [a.strip() for a in arms.split(",") if a.strip()]
     try:
         result = run_microstructure_benchmark(
-            config, quick=quick, seed=seed, out=out, arms=chosen, n_seeds=seeds, pop_size=pop_size, n_gen=n_gen,
-            size=size, n_images=n_images,
+            config, quick=quick, seed=seed, out=out, arms=chosen, n_seeds=seeds,
+            pop_size=pop_size, n_gen=n_gen, size=size, n_images=n_images,
         )
     except (EvodesignError, ValueError) as err:
         fail(str(err))

@@ -19,5 +19,12 @@ from evodesign.benchmarks.microstructure.tables import (
     plot_microstructure,
 )
 
-__all__ = ["ARMS", "FULL", "QUICK", "format_microstructure_table", "microstructure_section",
-           "plot_microstructure", "run_microstructure_benchmark"]
+__all__ = [
+    "ARMS",
+    "FULL",
+    "QUICK",
+    "format_microstructure_table",
+    "microstructure_section",
+    "plot_microstructure",
+    "run_microstructure_benchmark",
+]

@@ -83,15 +83,18 @@ class FamilyDecoder:
         """`(n, n_genes)` -> `(n, n_var)` repaired pixel vectors."""
         return self.space.encode(self.space.canonical(self.images(genes)))
 
-    def genes_of(self, families: NDArray[np.str_], params: NDArray[np.float64],
-                 rng: np.random.Generator) -> NDArray[np.float64]:
+    def genes_of(
+        self, families: NDArray[np.str_], params: NDArray[np.float64], rng: np.random.Generator
+    ) -> NDArray[np.float64]:
         """Genes of library rows (family names, NaN-padded parameters), fresh placement seeds."""
         genes = rng.random((len(families), self.n_genes))
         for i, (name, row) in enumerate(zip(families, params)):
             f = self.names.index(str(name))
             lo, hi = self.bounds[f][:, 0], self.bounds[f][:, 1]
             genes[i, 0] = (f + 0.5) / len(self.names)
-            genes[i, 1 : 1 + len(lo)] = np.clip((row[: len(lo)] - lo) / np.where(hi > lo, hi - lo, 1.0), 0, 1)
+            genes[i, 1 : 1 + len(lo)] = np.clip(
+                (row[: len(lo)] - lo) / np.where(hi > lo, hi - lo, 1.0), 0, 1
+            )
         return genes
 
 
@@ -100,20 +103,28 @@ def _result(problem: BudgetProblem, curve: list[list[float]], start: float) -> d
     size = problem.space.size
     return {
         "front_values": front.values,
-        "front_images": front.images if front.images is not None else np.zeros((0, size, size), np.uint8),
+        "front_images": (
+            front.images if front.images is not None else np.zeros((0, size, size), np.uint8)
+        ),
         "curve": curve,
         "n_evaluations": int(problem.n_logged),
-        "feasible_fraction": problem.n_feasible / problem.n_logged if problem.n_logged else float("nan"),
+        "feasible_fraction": (
+            problem.n_feasible / problem.n_logged if problem.n_logged else float("nan")
+        ),
         "search_s": time.perf_counter() - start,
     }
 
 
-def _initial_vectors(models: CampaignModels, problem: Any, pop_size: int, seed: int) -> NDArray[np.float64]:
+def _initial_vectors(
+    models: CampaignModels, problem: Any, pop_size: int, seed: int
+) -> NDArray[np.float64]:
     """The first generation of (a) and (b): what the engine's known sampling draws first
     with the run's seed (pymoo seeds its generator the same way)."""
     from evodesign.campaign.assembly import KnownSampling
 
-    pop = KnownSampling(models.known.vectors).do(problem, pop_size, random_state=np.random.default_rng(seed))
+    pop = KnownSampling(models.known.vectors).do(
+        problem, pop_size, random_state=np.random.default_rng(seed)
+    )
     return np.asarray(pop.get("X"), dtype=np.float64)
 
 
@@ -160,27 +171,52 @@ def run_arm(
             data = config.to_toml_dict()
             data["search"]["operators"] = "learned" if arm == "learned" else "classical"
             own = CampaignConfig.from_dict(data)
-            run_models = dataclasses.replace(models, generators_path=model_path) if arm == "learned" else models
+            run_models = (
+                dataclasses.replace(models, generators_path=model_path)
+                if arm == "learned"
+                else models
+            )
             problem = BudgetProblem(inner, space, budget, front)
-            return _result(problem, run_generations(build_algorithm(own, run_models), problem, seed), start)
+            return _result(
+                problem, run_generations(build_algorithm(own, run_models), problem, seed), start
+            )
         search = config.search
         if arm == "latent":
             bound = float(s["latent_bound"])
-            Z0 = np.clip(model.encode(_initial_vectors(models, inner, pop_size, seed), refine=False), -bound, bound)
-            problem = BudgetProblem(inner, space, budget, front, decoder=lambda Z: space.repair(model.decode(Z)),
-                                    n_var=model.latent_dim, xl=-bound, xu=bound)
+            Z0 = np.clip(
+                model.encode(_initial_vectors(models, inner, pop_size, seed), refine=False),
+                -bound,
+                bound,
+            )
+            problem = BudgetProblem(
+                inner,
+                space,
+                budget,
+                front,
+                decoder=lambda Z: space.repair(model.decode(Z)),
+                n_var=model.latent_dim,
+                xl=-bound,
+                xu=bound,
+            )
             dedup = HashDuplicateElimination(func=lambda pop: problem.decode(pop.get("X")))
             algorithm = NSGA2(pop_size=pop_size, sampling=Z0, eliminate_duplicates=dedup)
             return _result(problem, run_generations(algorithm, problem, seed), start)
         if arm == "family":
             decoder = FamilyDecoder(space)
-            rows = rng.choice(len(library.family), size=pop_size, replace=pop_size > len(library.family))
+            rows = rng.choice(
+                len(library.family), size=pop_size, replace=pop_size > len(library.family)
+            )
             genes0 = decoder.genes_of(library.family[rows], library.params[rows], rng)
-            problem = BudgetProblem(inner, space, budget, front, decoder=decoder, n_var=decoder.n_genes,
-                                    xl=0.0, xu=1.0)
-            algorithm = NSGA2(pop_size=pop_size, sampling=genes0,
-                              crossover=SBX(prob=search.crossover_prob, eta=15),
-                              mutation=PM(prob=search.mutation_prob, eta=20), eliminate_duplicates=True)
+            problem = BudgetProblem(
+                inner, space, budget, front, decoder=decoder, n_var=decoder.n_genes, xl=0.0, xu=1.0
+            )
+            algorithm = NSGA2(
+                pop_size=pop_size,
+                sampling=genes0,
+                crossover=SBX(prob=search.crossover_prob, eta=15),
+                mutation=PM(prob=search.mutation_prob, eta=20),
+                eliminate_duplicates=True,
+            )
             return _result(problem, run_generations(algorithm, problem, seed), start)
         if arm == "screen":
             problem = BudgetProblem(inner, space, budget, front)
@@ -189,7 +225,10 @@ def run_arm(
             stall = 0
             while not problem.spent and stall < 10:
                 before = problem.n_solved
-                problem.evaluate(space.repair(model.sample(pop_size, "gan", generator)), return_as_dictionary=True)
+                problem.evaluate(
+                    space.repair(model.sample(pop_size, "gan", generator)),
+                    return_as_dictionary=True,
+                )
                 curve.append([problem.n_logged, front.hypervolume()])
                 stall = stall + 1 if problem.n_solved == before else 0
             return _result(problem, curve, start)
@@ -230,7 +269,11 @@ def library_front(config: CampaignConfig, models: CampaignModels, library: Any) 
     front.add(values[rows], images[rows], [k.tobytes() for k in space.ids(images[rows])])
     return {
         "front_values": front.values,
-        "front_images": front.images if front.images is not None else np.zeros((0,) + images.shape[1:], np.uint8),
+        "front_images": (
+            front.images
+            if front.images is not None
+            else np.zeros((0,) + images.shape[1:], np.uint8)
+        ),
         "curve": [],
         "n_evaluations": 0,
         "feasible_fraction": float(ok.mean()),

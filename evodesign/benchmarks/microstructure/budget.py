@@ -41,7 +41,9 @@ class Front:
         self.images: NDArray[np.uint8] | None = None
         self.keys: list[bytes] = []
 
-    def add(self, values: NDArray[np.float64], images: NDArray[np.uint8], keys: list[bytes]) -> None:
+    def add(
+        self, values: NDArray[np.float64], images: NDArray[np.uint8], keys: list[bytes]
+    ) -> None:
         """Merge `(m, n_obj)` feasible designs (their `(m, H, W)` images and ids)."""
         if len(values) == 0:
             return
@@ -94,14 +96,23 @@ class BudgetProblem(Problem):
         xl: Any = None,
         xu: Any = None,
     ) -> None:
-        self.inner, self.space, self.budget, self.front, self.decoder = inner, space, int(budget), front, decoder
+        self.inner, self.space, self.budget, self.front, self.decoder = (
+            inner,
+            space,
+            int(budget),
+            front,
+            decoder,
+        )
         self.cache: dict[bytes, tuple[NDArray, NDArray, NDArray]] = {}
         self.n_solved = 0  # distinct designs solved (all of them)
         self.n_logged = 0  # of which within the budget
         self.n_feasible = 0  # of the logged ones
         super().__init__(
-            n_var=inner.n_var if n_var is None else n_var, n_obj=inner.n_obj, n_ieq_constr=inner.n_ieq_constr,
-            xl=inner.xl if xl is None else xl, xu=inner.xu if xu is None else xu,
+            n_var=inner.n_var if n_var is None else n_var,
+            n_obj=inner.n_obj,
+            n_ieq_constr=inner.n_ieq_constr,
+            xl=inner.xl if xl is None else xl,
+            xu=inner.xu if xu is None else xu,
         )
 
     def decode(self, genes: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -111,7 +122,9 @@ class BudgetProblem(Problem):
             return self.space.repair(genes)
         return self.decoder(genes) if len(genes) else np.zeros((0, self.inner.n_var))
 
-    def _evaluate(self, X: NDArray[np.float64], out: dict[str, Any], *args: Any, **kwargs: Any) -> None:
+    def _evaluate(
+        self, X: NDArray[np.float64], out: dict[str, Any], *args: Any, **kwargs: Any
+    ) -> None:
         """Score `(n, n_genes)` genes: F, G, values and Xd, solving only unseen designs."""
         Xd = self.decode(X)
         images = self.space.decode(Xd)
@@ -133,7 +146,9 @@ class BudgetProblem(Problem):
         out["values"] = np.array([r[2] for r in rows]).reshape(n, self.n_obj)
         out["Xd"] = Xd
 
-    def _log(self, new: NDArray[np.int64], images: NDArray[np.uint8], keys: list[bytes], res: dict) -> None:
+    def _log(
+        self, new: NDArray[np.int64], images: NDArray[np.uint8], keys: list[bytes], res: dict
+    ) -> None:
         # only the first `budget` solves are scored: every arm gets exactly the same number
         room = max(0, self.budget - self.n_logged)
         self.n_solved += len(new)
@@ -144,7 +159,9 @@ class BudgetProblem(Problem):
         self.n_logged += take
         self.n_feasible += int(feasible.sum())
         rows = new[:take][feasible]
-        self.front.add(np.asarray(res["values"])[:take][feasible], images[rows], [keys[i] for i in rows])
+        self.front.add(
+            np.asarray(res["values"])[:take][feasible], images[rows], [keys[i] for i in rows]
+        )
 
     @property
     def spent(self) -> bool:
@@ -152,7 +169,9 @@ class BudgetProblem(Problem):
         return self.n_logged >= self.budget
 
 
-def run_generations(algorithm: Any, problem: BudgetProblem, seed: int, max_stall: int = 10) -> list[list[float]]:
+def run_generations(
+    algorithm: Any, problem: BudgetProblem, seed: int, max_stall: int = 10
+) -> list[list[float]]:
     """Step ``algorithm`` on ``problem`` until its budget is spent.
 
     Args:

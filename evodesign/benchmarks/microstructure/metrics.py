@@ -42,7 +42,9 @@ def autocorrelation(images: NDArray[np.uint8], r_max: int) -> NDArray[np.float64
     return ((s2 - p**2) / (p - p**2)).mean(axis=0)
 
 
-def best_design(objectives: list[Any], values: NDArray[np.float64], conductivity: tuple[float, float]) -> int:
+def best_design(
+    objectives: list[Any], values: NDArray[np.float64], conductivity: tuple[float, float]
+) -> int:
     """Row of the design with the largest box to the reference point (-1 when none)."""
     if len(values) == 0:
         return -1
@@ -65,21 +67,37 @@ def front_scores(
     n = len(values)
     out: dict[str, Any] = {"n_front": n}
     if n == 0:
-        return {**out, "s2_gap": float("nan"), "vf_mean": float("nan"), "vf_std": float("nan"),
-                "vf_min": float("nan"), "vf_max": float("nan"), "hs_ratio_median": float("nan"),
-                "hs_ratio_max": float("nan"), "n_above_hs": 0, "best": None}
+        return {
+            **out,
+            "s2_gap": float("nan"),
+            "vf_mean": float("nan"),
+            "vf_std": float("nan"),
+            "vf_min": float("nan"),
+            "vf_max": float("nan"),
+            "hs_ratio_median": float("nan"),
+            "hs_ratio_max": float("nan"),
+            "n_above_hs": 0,
+            "best": None,
+        }
     vf = values[:, names.index("volume_fraction")]
-    k = np.min(np.column_stack([values[:, names.index(c)] for c in ("k_xx", "k_yy") if c in names]), axis=1)
+    k = np.min(
+        np.column_stack([values[:, names.index(c)] for c in ("k_xx", "k_yy") if c in names]), axis=1
+    )
     ratio = k / hashin_shtrikman_bounds(vf, *conductivity)[1]
     gap = np.abs(autocorrelation(images, r_max) - library_autocorrelation)
     best = best_design(objectives, values, conductivity)
     return {
         **out,
         "s2_gap": float(np.nanmax(gap)) if np.isfinite(gap).any() else float("nan"),
-        "vf_mean": float(vf.mean()), "vf_std": float(vf.std()), "vf_min": float(vf.min()), "vf_max": float(vf.max()),
-        "hs_ratio_median": float(np.median(ratio)), "hs_ratio_max": float(ratio.max()),
+        "vf_mean": float(vf.mean()),
+        "vf_std": float(vf.std()),
+        "vf_min": float(vf.min()),
+        "vf_max": float(vf.max()),
+        "hs_ratio_median": float(np.median(ratio)),
+        "hs_ratio_max": float(ratio.max()),
         "n_above_hs": int((ratio > 1.0).sum()),
-        "best": {name: float(values[best, j]) for j, name in enumerate(names)} | {"hs_ratio": float(ratio[best])},
+        "best": {name: float(values[best, j]) for j, name in enumerate(names)}
+        | {"hs_ratio": float(ratio[best])},
     }
 
 
@@ -87,8 +105,18 @@ def stats(values: list[float]) -> dict[str, float]:
     """Median, min, max, mean of finite values (NaN when none)."""
     v = np.asarray([x for x in values if x is not None and np.isfinite(x)], dtype=np.float64)
     if len(v) == 0:
-        return {"median": float("nan"), "min": float("nan"), "max": float("nan"), "mean": float("nan")}
-    return {"median": float(np.median(v)), "min": float(v.min()), "max": float(v.max()), "mean": float(v.mean())}
+        return {
+            "median": float("nan"),
+            "min": float("nan"),
+            "max": float("nan"),
+            "mean": float("nan"),
+        }
+    return {
+        "median": float(np.median(v)),
+        "min": float(v.min()),
+        "max": float(v.max()),
+        "mean": float(v.mean()),
+    }
 
 
 def evals_to_reach(curve: list[list[float]], target: float) -> float | None:

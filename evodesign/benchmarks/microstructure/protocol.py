@@ -29,8 +29,18 @@ if TYPE_CHECKING:
     from evodesign.campaign import CampaignConfig
     from evodesign.objectives import Objective
 
-__all__ = ["ARMS", "ARM_LABELS", "COMPETITORS", "FULL", "QUICK", "TARGET_EVAL_SHARE", "TARGET_RATIO",
-           "bench_config", "normalised", "settings"]
+__all__ = [
+    "ARMS",
+    "ARM_LABELS",
+    "COMPETITORS",
+    "FULL",
+    "QUICK",
+    "TARGET_EVAL_SHARE",
+    "TARGET_RATIO",
+    "bench_config",
+    "normalised",
+    "settings",
+]
 
 ARMS = ("learned", "pixel", "family", "screen", "library", "latent")
 ARM_LABELS = {
@@ -51,14 +61,29 @@ TARGET_EVAL_SHARE = 1.0 / 3.0
 #: the default: the campaign's size and budget (6,000 solves per arm and seed), 5 seeds, the
 #: generative model at the image codec's default architecture and training settings
 FULL: dict[str, Any] = {
-    "size": 64, "n_images": 20000, "pop_size": 100, "n_gen": 60, "n_seeds": 5, "model_seed": 0,
-    "vae_options": {}, "gan_options": {}, "r_max": 16, "latent_bound": 3.0,
+    "size": 64,
+    "n_images": 20000,
+    "pop_size": 100,
+    "n_gen": 60,
+    "n_seeds": 5,
+    "model_seed": 0,
+    "vae_options": {},
+    "gan_options": {},
+    "r_max": 16,
+    "latent_bound": 3.0,
 }
 #: tests and smoke runs: 32 px, 240 library images, 12 x 4 solves, a seconds-trained model
 QUICK: dict[str, Any] = {
-    "size": 32, "n_images": 240, "pop_size": 12, "n_gen": 4, "n_seeds": 2, "model_seed": 0,
+    "size": 32,
+    "n_images": 240,
+    "pop_size": 12,
+    "n_gen": 4,
+    "n_seeds": 2,
+    "model_seed": 0,
     "vae_options": {"max_epochs": 2, "sharpen_epochs": 1, "latent_dim": 8, "hidden": (4, 8)},
-    "gan_options": {"n_steps": 60}, "r_max": 8, "latent_bound": 3.0,
+    "gan_options": {"n_steps": 60},
+    "r_max": 8,
+    "latent_bound": 3.0,
 }
 
 
@@ -91,8 +116,9 @@ def bench_config(base: CampaignConfig, s: dict[str, Any]) -> CampaignConfig:
     data["campaign"].update(name="bench-microstructure")
     data["space"].update(size=int(s["size"]))
     data["data"].update(n_images=int(s["n_images"]))
-    data["search"].update(pop_size=int(s["pop_size"]), n_gen=int(s["n_gen"]), operators="classical",
-                          sampling="known")
+    data["search"].update(
+        pop_size=int(s["pop_size"]), n_gen=int(s["n_gen"]), operators="classical", sampling="known"
+    )
     return CampaignConfig.from_dict(data)
 
 
@@ -122,8 +148,10 @@ def normalised(
         elif o.name == "volume_fraction":
             v = values[:, j]
         else:
-            raise ValueError(f"objective {o.name!r}: the microstructure benchmark scores conductivities "
-                             "(k_xx, k_yy) and volume_fraction only")
+            raise ValueError(
+                f"objective {o.name!r}: the microstructure benchmark scores conductivities "
+                "(k_xx, k_yy) and volume_fraction only"
+            )
         # a maximised value is negated; the reference is the worst physical value: the
         # matrix's conductivity (0) when maximised, the filler's (1) when minimised
         F[:, j], ref[j] = (-v, 0.0) if o.direction == "max" else (v, 1.0)

@@ -10,9 +10,14 @@ import numpy as np
 __all__ = ["format_microstructure_table", "microstructure_section", "plot_microstructure"]
 
 _COLUMNS = (
-    ("oracle_hv", "oracle HV", 4), ("feasible_fraction", "feasible", 3), ("n_front", "front", 0),
-    ("s2_gap", "S2 gap", 3), ("vf_std", "vf std", 3), ("hs_ratio_median", "k/HS med", 3),
-    ("hs_ratio_max", "k/HS max", 3), ("search_s", "time s", 0),
+    ("oracle_hv", "oracle HV", 4),
+    ("feasible_fraction", "feasible", 3),
+    ("n_front", "front", 0),
+    ("s2_gap", "S2 gap", 3),
+    ("vf_std", "vf std", 3),
+    ("hs_ratio_median", "k/HS med", 3),
+    ("hs_ratio_max", "k/HS max", 3),
+    ("search_s", "time s", 0),
 )
 
 
@@ -26,8 +31,10 @@ def _cell(stat: dict[str, float], digits: int) -> str:
 
 
 def _rows(r: dict[str, Any]) -> list[list[str]]:
-    return [[r["arm_labels"][arm]] + [_cell(a["summary"][m], d) for m, _, d in _COLUMNS]
-            for arm, a in r["arms"].items()]
+    return [
+        [r["arm_labels"][arm]] + [_cell(a["summary"][m], d) for m, _, d in _COLUMNS]
+        for arm, a in r["arms"].items()
+    ]
 
 
 def _verdict(r: dict[str, Any]) -> str:
@@ -35,12 +42,23 @@ def _verdict(r: dict[str, Any]) -> str:
     if not c.get("competitors"):
         return "no competitor arm ran"
     shares = ", ".join("never" if x is None else f"{x:.2f}" for x in c["eval_share_to_reach_best"])
+    per_seed = ", ".join(f"{x:.3f}" for x in c["per_seed_ratio_to_best"])
+    verdict = "met" if c["target_met"] else "NOT met"
     return (
-        f"(a) vs the best of {', '.join(c['competitors'])} (by median: {c['best_competitor']}): median oracle HV "
-        f"ratio {c['ratio_median_hv']:.3f}, per seed vs that seed's best "
-        f"[{', '.join(f'{x:.3f}' for x in c['per_seed_ratio_to_best'])}], (a) ahead on {c['seeds_won']} of "
-        f"{c['n_seeds']} seeds; share of the budget (a) needed to reach that seed's best final HV: [{shares}]. "
-        f"Target ({c['target']}): {'met' if c['target_met'] else 'NOT met'}."
+        f"(a) vs the best of {', '.join(c['competitors'])} (by median: {c['best_competitor']}): "
+        f"median oracle HV ratio {c['ratio_median_hv']:.3f}, per seed vs that seed's best "
+        f"[{per_seed}], (a) ahead on {c['seeds_won']} of {c['n_seeds']} seeds; share of the "
+        f"budget (a) needed to reach that seed's best final HV: [{shares}]. "
+        f"Target ({c['target']}): {verdict}."
+    )
+
+
+def _reconstruction(g: dict[str, Any]) -> str:
+    rec = g.get("reconstruction", {})
+    nan = float("nan")
+    return (
+        f"reconstruction pixel accuracy {rec.get('pixel_accuracy', nan):.3f}, "
+        f"exact {rec.get('exact_share', nan):.3f}"
     )
 
 
@@ -50,20 +68,21 @@ def format_microstructure_table(r: dict[str, Any]) -> str:
     rows = [header] + _rows(r)
     widths = [max(len(row[j]) for row in rows) for j in range(len(header))]
     lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths)) for row in rows]
-    g = r["generative_model"]
-    rec = g.get("reconstruction", {})
+    g, s = r["generative_model"], r["settings"]
     lines += [
         "",
-        f"budget {r['budget_per_arm_and_seed']:,} solves per arm and seed, {r['settings']['n_seeds']} seeds, "
-        f"{r['settings']['size']} px; generative model trained in {g['training_s']:.0f} s on {g['n_images']:,} "
-        f"images (latent {g['latent_dim']}; reconstruction pixel accuracy {rec.get('pixel_accuracy', float('nan')):.3f},"
-        f" exact {rec.get('exact_share', float('nan')):.3f}); wall {r['wall_s']:.0f} s",
+        f"budget {r['budget_per_arm_and_seed']:,} solves per arm and seed, {s['n_seeds']} seeds, "
+        f"{s['size']} px; generative model trained in {g['training_s']:.0f} s on "
+        f"{g['n_images']:,} images (latent {g['latent_dim']}; {_reconstruction(g)}); "
+        f"wall {r['wall_s']:.0f} s",
         _verdict(r),
     ]
     return "\n".join(lines)
 
 
-def plot_microstructure(r: dict[str, Any], best_images: dict[str, np.ndarray], prefix: str | Path) -> list[Path]:
+def plot_microstructure(
+    r: dict[str, Any], best_images: dict[str, np.ndarray], prefix: str | Path
+) -> list[Path]:
     """``<prefix>_hv.png`` (median oracle HV vs evaluations per arm, min-max band over
     seeds) and ``<prefix>_gallery.png`` (each arm's best design).
 
@@ -90,13 +109,22 @@ def plot_microstructure(r: dict[str, Any], best_images: dict[str, np.ndarray], p
             c = np.asarray(run["curve"], dtype=np.float64).reshape(-1, 2)
             # a step function: the HV reached once n evaluations were spent
             idx = np.searchsorted(c[:, 0], grid, side="right") - 1
-            curves.append(np.where(idx >= 0, c[np.clip(idx, 0, None), 1], 0.0) if len(c) else np.zeros_like(grid))
+            curves.append(
+                np.where(idx >= 0, c[np.clip(idx, 0, None), 1], 0.0)
+                if len(c)
+                else np.zeros_like(grid)
+            )
         curves_arr = np.asarray(curves)
-        line, = ax.plot(grid, np.median(curves_arr, axis=0), label=label)
-        ax.fill_between(grid, curves_arr.min(axis=0), curves_arr.max(axis=0), color=line.get_color(), alpha=0.15)
+        (line,) = ax.plot(grid, np.median(curves_arr, axis=0), label=label)
+        ax.fill_between(
+            grid, curves_arr.min(axis=0), curves_arr.max(axis=0), color=line.get_color(), alpha=0.15
+        )
     ax.set_xlabel("solver calls")
     ax.set_ylabel("oracle hypervolume (normalised)")
-    ax.set_title(f"{r['settings']['size']} px, {r['settings']['n_seeds']} seeds (median, min-max band)", fontsize=9)
+    ax.set_title(
+        f"{r['settings']['size']} px, {r['settings']['n_seeds']} seeds (median, min-max band)",
+        fontsize=9,
+    )
     ax.legend(fontsize=7, loc="lower right")
     fig.tight_layout()
     hv_path = prefix.with_name(prefix.name + "_hv.png")
@@ -104,14 +132,16 @@ def plot_microstructure(r: dict[str, Any], best_images: dict[str, np.ndarray], p
     plt.close(fig)
 
     arms = [arm for arm in r["arms"] if arm in best_images]
-    fig, axes = plt.subplots(1, max(1, len(arms)), figsize=(2.3 * max(1, len(arms)), 2.9), squeeze=False)
+    fig, axes = plt.subplots(
+        1, max(1, len(arms)), figsize=(2.3 * max(1, len(arms)), 2.9), squeeze=False
+    )
     for ax, arm in zip(axes[0], arms):
         ax.imshow(best_images[arm], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         ax.set_axis_off()
         best = max(r["arms"][arm]["runs"], key=lambda run: run["oracle_hv"])["best"] or {}
         values = " ".join(f"{k} {v:.3g}" for k, v in best.items() if k != "volume_fraction")
-        ax.set_title(f"{r['arm_labels'][arm][:3]} {arm}\nphi {best.get('volume_fraction', float('nan')):.3f}\n"
-                     f"{values}", fontsize=6)
+        phi = best.get("volume_fraction", float("nan"))
+        ax.set_title(f"{r['arm_labels'][arm][:3]} {arm}\nphi {phi:.3f}\n{values}", fontsize=6)
     fig.suptitle("each arm's best design (largest own HV box, best seed; filler dark)", fontsize=8)
     fig.tight_layout()
     gallery_path = prefix.with_name(prefix.name + "_gallery.png")
@@ -123,33 +153,37 @@ def plot_microstructure(r: dict[str, Any], best_images: dict[str, np.ndarray], p
 def microstructure_section(r: dict[str, Any]) -> list[str]:
     """The docs/benchmarks.md section for a ``bench microstructure`` result."""
     header = ["arm"] + [label for _, label, _ in _COLUMNS]
-    g = r["generative_model"]
-    rec = g.get("reconstruction", {})
-    s = r["settings"]
+    g, s = r["generative_model"], r["settings"]
+    command = "evodesign bench microstructure --json docs/benchmarks/microstructure.json"
     lines = [
         "## Microstructures: do learned operators find better microstructures?",
         "",
-        f"Command: `{r.get('command', 'evodesign bench microstructure --json docs/benchmarks/microstructure.json')}`",
+        f"Command: `{r.get('command', command)}`",
         "",
-        f"Campaign `{r['config']}` at {s['size']}x{s['size']} px (max k_xx, max k_yy, min filler fraction; "
-        f"filler percolating along x and y, min_feature 2, novel; conductivity {r['conductivity']}), the solver "
-        f"as fitness. Budget: {r['budget_per_arm_and_seed']:,} distinct solver calls per arm and seed "
-        f"(pop {s['pop_size']} x {s['n_gen']} generations), {s['n_seeds']} seeds. Oracle HV: the feasible "
-        f"front of every design solved within the budget; {r['normalisation']}. Generative model (one for all "
-        f"seeds, image codec defaults, latent {g['latent_dim']}) trained in {g['training_s']:.0f} s on "
-        f"{g['n_images']:,} library images; reconstruction pixel accuracy {rec.get('pixel_accuracy', float('nan')):.3f}, "
-        f"exact {rec.get('exact_share', float('nan')):.3f}. Arm (e) costs no solver call (library labels). "
-        f"Wall time {r['wall_s'] / 60:.0f} min.",
+        f"Campaign `{r['config']}` at {s['size']}x{s['size']} px (max k_xx, max k_yy, min filler "
+        "fraction; filler percolating along x and y, min_feature 2, novel; conductivity "
+        f"{r['conductivity']}), the solver as fitness. Budget: {r['budget_per_arm_and_seed']:,} "
+        f"distinct solver calls per arm and seed (pop {s['pop_size']} x {s['n_gen']} generations), "
+        f"{s['n_seeds']} seeds. Oracle HV: the feasible front of every design solved within the "
+        f"budget; {r['normalisation']}. Generative model (one for all seeds, image codec "
+        f"defaults, latent {g['latent_dim']}) trained in {g['training_s']:.0f} s on "
+        f"{g['n_images']:,} library images; {_reconstruction(g)} (known designs). Arm (e) costs "
+        f"no solver call (library labels). Wall time {r['wall_s'] / 60:.0f} min.",
         "",
-        "Median [min, max] over seeds (S2 gap: largest gap of the mean normalised two-point autocorrelation to "
-        "the library's; k/HS: min(k_xx, k_yy) over the Hashin-Shtrikman upper bound at the design's filler "
-        "fraction, over the front):",
+        "Median [min, max] over seeds (S2 gap: largest gap of the mean normalised two-point "
+        "autocorrelation to the library's; k/HS: min(k_xx, k_yy) over the Hashin-Shtrikman upper "
+        "bound at the design's filler fraction, over the front):",
         "",
         "| " + " | ".join(header) + " |",
         "|" + "---|" * len(header),
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _rows(r)]
-    lines += ["", _verdict(r), "",
-              "![HV vs evaluations](benchmarks/microstructure_hv.png) "
-              "![best designs](benchmarks/microstructure_gallery.png)", ""]
+    lines += [
+        "",
+        _verdict(r),
+        "",
+        "![HV vs evaluations](benchmarks/microstructure_hv.png) "
+        "![best designs](benchmarks/microstructure_gallery.png)",
+        "",
+    ]
     return lines

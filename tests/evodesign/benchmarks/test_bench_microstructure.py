@@ -15,7 +15,11 @@ from evodesign.benchmarks.microstructure.protocol import normalised, settings
 from evodesign.objectives import Objective
 from evodesign.representation.microstructure import MicrostructureSpace
 
-OBJECTIVES = [Objective("k_xx", "max"), Objective("k_yy", "max"), Objective("volume_fraction", "min")]
+OBJECTIVES = [
+    Objective("k_xx", "max"),
+    Objective("k_yy", "max"),
+    Objective("volume_fraction", "min"),
+]
 
 
 def test_normalisation_puts_the_matrix_at_the_reference_and_the_filler_at_one():
@@ -46,8 +50,15 @@ def test_budget_problem_solves_each_design_once_and_logs_only_the_budget():
     from evodesign.surrogates.solver import SolverPredictor
 
     space = MicrostructureSpace(8)
-    inner = DesignProblem(space, OBJECTIVES, [], predictor=SolverPredictor((1.0, 10.0)),
-                          analytic={"volume_fraction": analytic_properties.get("microstructure", "volume_fraction")(space)})
+    inner = DesignProblem(
+        space,
+        OBJECTIVES,
+        [],
+        predictor=SolverPredictor((1.0, 10.0)),
+        analytic={
+            "volume_fraction": analytic_properties.get("microstructure", "volume_fraction")(space)
+        },
+    )
     rng = np.random.default_rng(0)
     X = (rng.random((5, 64)) < 0.5).astype(np.float64)
     problem = BudgetProblem(inner, space, budget=3, front=Front(OBJECTIVES, (1.0, 10.0)))
@@ -74,7 +85,10 @@ def test_family_genes_render_one_image_each_and_library_rows_map_back_to_their_f
     params[2, :5] = [4.0, 0.5, 0.0, 0.0, 1.0]
     g = decoder.genes_of(families, params, np.random.default_rng(2))
     assert [decoder.names[i] for i in decoder.family_index(g)] == list(families)
-    np.testing.assert_allclose(g[0, 1:4], (params[0, :3] - [0.05, 1.5, 0.0]) / ([0.8, 8.0, 0.5] - np.array([0.05, 1.5, 0.0])))
+    np.testing.assert_allclose(
+        g[0, 1:4],
+        (params[0, :3] - [0.05, 1.5, 0.0]) / ([0.8, 8.0, 0.5] - np.array([0.05, 1.5, 0.0])),
+    )
     # a laminate of 4 layers at half filler, no defects: exactly half of the pixels
     assert decoder.images(g[2:])[0].mean() == pytest.approx(0.5)
 
@@ -105,8 +119,18 @@ def test_quick_benchmark_through_the_cli(tmp_path, monkeypatch):
 
     monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
     target = tmp_path / "docs" / "microstructure.json"
-    result = CliRunner().invoke(app, ["bench", "microstructure", "--quick", "--json", str(target),
-                                      "--out", str(tmp_path / "out")])
+    result = CliRunner().invoke(
+        app,
+        [
+            "bench",
+            "microstructure",
+            "--quick",
+            "--json",
+            str(target),
+            "--out",
+            str(tmp_path / "out"),
+        ],
+    )
     assert result.exit_code == 0, result.output
     r = json.loads(target.read_text())
     budget = r["budget_per_arm_and_seed"]
@@ -122,7 +146,11 @@ def test_quick_benchmark_through_the_cli(tmp_path, monkeypatch):
             if run["curve"]:
                 assert run["curve"][-1][1] == pytest.approx(run["oracle_hv"])
     # the engine's pixel NSGA-II and the family NSGA-II spend the whole budget
-    assert all(run["n_evaluations"] == budget for arm in ("pixel", "family") for run in r["arms"][arm]["runs"])
+    assert all(
+        run["n_evaluations"] == budget
+        for arm in ("pixel", "family")
+        for run in r["arms"][arm]["runs"]
+    )
     assert r["arms"]["library"]["runs"][0]["n_evaluations"] == 0
     assert sorted(r["figures"]) == ["microstructure_gallery.png", "microstructure_hv.png"]
     assert all((target.parent / name).stat().st_size > 0 for name in r["figures"])
