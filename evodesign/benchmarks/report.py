@@ -11,6 +11,7 @@ import json
 from pathlib import Path
 from typing import Any
 
+from evodesign.benchmarks.image_generator_tables import image_generators_section
 from evodesign.benchmarks.microstructure.tables import microstructure_section
 from evodesign.benchmarks.solver import solver_section
 from evodesign.exceptions import DataError
@@ -561,6 +562,7 @@ def render_report(folder: str | Path) -> str:
         "constraints": _constraints_section,
         "solver": solver_section,
         "microstructure": microstructure_section,
+        "image_generators": image_generators_section,
     }
     found = False
     for name, section in sections.items():
