@@ -27,6 +27,7 @@ __all__ = [
     "GALLERY_FILE",
     "front_images",
     "gallery",
+    "gallery_rows",
     "generator_options",
     "generator_vectors",
     "nearest_image",
@@ -100,7 +101,8 @@ def write_files(run_dir: Path, config: Any, objectives: Any, table: pd.DataFrame
 
 
 def gallery(path: Path, images: NDArray[np.uint8], table: pd.DataFrame, objectives: Any, title: str = "") -> None:
-    """The front's designs as images (filler dark), each titled with its objective values.
+    """The front's designs as images (filler dark), each titled with its pareto.csv row and
+    objective values; at most :data:`GALLERY_MAX`, spread along the front (:func:`gallery_rows`).
 
     Args:
         path: the PNG file.
@@ -112,23 +114,35 @@ def gallery(path: Path, images: NDArray[np.uint8], table: pd.DataFrame, objectiv
     from evodesign.campaign.plots import _pyplot
 
     plt = _pyplot()
-    n = min(len(images), GALLERY_MAX)
+    shown = gallery_rows(len(images))
+    n = len(shown)
     cols = max(1, min(6, n))
     rows = max(1, -(-n // cols))
     fig, axes = plt.subplots(rows, cols, figsize=(2.1 * cols, 2.9 * rows), squeeze=False)
-    for i, ax in enumerate(axes.ravel()):
+    for slot, ax in enumerate(axes.ravel()):
         ax.set_axis_off()
-        if i >= n:
+        if slot >= n:
             continue
+        i = shown[slot]
         ax.imshow(images[i], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
         values = [f"{o.name} {table[o.name].iloc[i]:.3g}" for o in objectives if o.name in table.columns]
         ax.set_title("\n".join([f"row {i}", *values]), fontsize=7)
     if n == 0:
         axes[0, 0].text(0.5, 0.5, "no feasible design", ha="center", va="center")
-    fig.suptitle(f"{title}: {n} of {len(images)} front designs (filler dark)" if title else "", fontsize=9)
+    spread = " spread along pareto.csv" if n < len(images) else ""
+    fig.suptitle(f"{title}: {n} of {len(images)} front designs{spread} (filler dark)" if title else "", fontsize=9)
     fig.tight_layout()
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def gallery_rows(n: int, most: int = GALLERY_MAX) -> NDArray[np.int64]:
+    """Rows of a front of ``n`` designs that gallery.png shows: all of them, or ``most``
+    evenly spaced along pareto.csv's order (its ends included), so the picture covers the
+    whole trade-off rather than one end of it."""
+    if n <= most:
+        return np.arange(n)
+    return np.unique(np.linspace(0, n - 1, most).round().astype(np.int64))
 
 
 def bounds_overlay(ax: Any, x_name: str, y_name: str, config: Any) -> None:

@@ -218,3 +218,12 @@ def test_evodesign_run_runs_the_campaign_file(tmp_path, micro_cache):
     np.testing.assert_allclose(
         table[["k_xx", "k_yy"]].to_numpy(), effective_conductivity(images, CONDUCTIVITY), rtol=0, atol=1e-9
     )
+
+
+def test_the_gallery_spreads_along_the_front():
+    from evodesign.campaign.microstructure_parts import GALLERY_MAX, gallery_rows
+
+    assert list(gallery_rows(5)) == [0, 1, 2, 3, 4]
+    rows = gallery_rows(100)
+    assert len(rows) == GALLERY_MAX and rows[0] == 0 and rows[-1] == 99
+    assert (np.diff(rows) >= 3).all()
