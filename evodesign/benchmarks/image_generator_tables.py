@@ -27,9 +27,9 @@ def plot_image_generators(
     names = list(result["models"])
     kinds = ("originals", "reconstructions", "gan")
     keep = min(len(v) for m in images.values() for k, v in m.items() if k in kinds)
-    n_rows = len(names) * len(kinds) + 2
-    fig = plt.figure(figsize=(1.3 * max(keep, 6), 1.4 * n_rows + 1.5))
-    grid = fig.add_gridspec(n_rows, keep)
+    n_rows = len(names) * len(kinds)
+    fig = plt.figure(figsize=(1.3 * max(keep, 6), 1.35 * n_rows + 3.5))
+    grid = fig.add_gridspec(n_rows + 1, keep, height_ratios=[1] * n_rows + [2.6])
     for m, name in enumerate(names):
         for k, kind in enumerate(kinds):
             for j in range(keep):
@@ -43,8 +43,8 @@ def plot_image_generators(
                 if j == 0:
                     ax.set_ylabel(f"{name}\n{kind}", fontsize=7)
     half = keep // 2
-    ax_s2 = fig.add_subplot(grid[-2:, :half])
-    ax_vf = fig.add_subplot(grid[-2:, half:])
+    ax_s2 = fig.add_subplot(grid[-1, :half])
+    ax_vf = fig.add_subplot(grid[-1, half:])
     data = result["models"][names[0]]["realism"]["data"]
     ax_s2.plot(data["s2_mean"], "k-", label="data")
     edges = np.linspace(0, 1, 21)
@@ -62,6 +62,7 @@ def plot_image_generators(
     ax_vf.set_ylabel("images")
     ax_s2.legend(fontsize=6)
     ax_vf.legend(fontsize=6)
+    fig.suptitle("black = filler; samples and reconstructions after the space's repair", fontsize=8)
     fig.tight_layout()
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
