@@ -27,21 +27,21 @@ def plot_image_generators(
     names = list(result["models"])
     kinds = ("originals", "reconstructions", "gan")
     keep = min(len(v) for m in images.values() for k, v in m.items() if k in kinds)
-    n_rows = len(names) * len(kinds)
+    # every model is measured on the same originals: show them once
+    rows = [("data", "originals", images[names[0]]["originals"])] + [
+        (name, kind, images[name][kind]) for name in names for kind in kinds[1:]
+    ]
+    n_rows = len(rows)
     fig = plt.figure(figsize=(1.3 * max(keep, 6), 1.35 * n_rows + 3.5))
     grid = fig.add_gridspec(n_rows + 1, keep, height_ratios=[1] * n_rows + [2.6])
-    for m, name in enumerate(names):
-        for k, kind in enumerate(kinds):
-            for j in range(keep):
-                ax = fig.add_subplot(grid[m * len(kinds) + k, j])
-                ax.imshow(
-                    images[name][kind][j], cmap="gray_r", vmin=0, vmax=1,
-                    interpolation="nearest",
-                )
-                ax.set_xticks([])
-                ax.set_yticks([])
-                if j == 0:
-                    ax.set_ylabel(f"{name}\n{kind}", fontsize=7)
+    for i, (name, kind, stack) in enumerate(rows):
+        for j in range(keep):
+            ax = fig.add_subplot(grid[i, j])
+            ax.imshow(stack[j], cmap="gray_r", vmin=0, vmax=1, interpolation="nearest")
+            ax.set_xticks([])
+            ax.set_yticks([])
+            if j == 0:
+                ax.set_ylabel(f"{name}\n{kind}", fontsize=7)
     half = keep // 2
     ax_s2 = fig.add_subplot(grid[-1, :half])
     ax_vf = fig.add_subplot(grid[-1, half:])
@@ -110,6 +110,7 @@ _RECONSTRUCTION_ROWS: list[tuple[str, Any]] = [
 _REALISM_ROWS: list[tuple[str, Any]] = [
     ("filler fraction mean (std)",
      lambda r: f"{r['volume_fraction_mean']:.3f} ({r['volume_fraction_std']:.3f})"),
+    ("filler fraction < 0.05", lambda r: _f(r.get("volume_fraction_below_0.05"))),
     ("filler fraction as decoded, mean", lambda r: _f(r.get("volume_fraction_decoded_mean"))),
     ("KS statistic vs data (p)", lambda r: "-" if "volume_fraction_ks" not in r else (
         f"{r['volume_fraction_ks']:.3f} ({r['volume_fraction_ks_p']:.2g})")),

@@ -74,6 +74,8 @@ def test_a_perfect_model_scores_exactly(tiny):
     gan, data_stats = result["realism"]["gan"], result["realism"]["data"]
     assert gan["volume_fraction_ks"] == 0.0 and gan["s2_max_gap"] == 0.0
     assert gan["volume_fraction_mean"] == pytest.approx(data_stats["volume_fraction_mean"])
+    assert gan["volume_fraction_below_0.05"] == data_stats["volume_fraction_below_0.05"]
+    assert data_stats["volume_fraction_below_0.05"] == np.mean(data.mean(axis=(1, 2)) < 0.05)
     assert gan["unchanged_by_repair"] == 1.0  # repaired images are fixed points of the repair
     n_distinct = len(np.unique(space.ids(data)))
     assert gan["distinct"] == n_distinct / 40
