@@ -9,7 +9,10 @@ What is executed and what is not:
   34,630, and the copied ``runs/thermoelectric.toml`` has a tiny budget (small networks, a
   few epochs, 2 generations of 10, the structure check of 1 design with 3 relaxation
   steps). The code shown is what a user runs; with the full data
-  and file it takes minutes instead of seconds.
+  and file it takes minutes instead of seconds. Likewise the copied
+  ``runs/microstructure.toml`` gets 16-pixel images, a library of 300, tiny generators and 2
+  generations of 10, and ``evodesign datasets microstructures`` runs with ``--n 40 --size
+  16`` (the default library takes minutes to build).
 - The campaign lines of the shell blocks are executed through the CLI in that folder, in
   the README's order, with optional ``[...]`` parts left out: ``evodesign run
   runs/thermoelectric.toml``, ``screen``, ``report``, ``run runs/my_data.toml`` and
@@ -55,10 +58,26 @@ def _tiny_thermoelectric(path: Path) -> None:
     CampaignConfig.from_toml(path)  # still a valid campaign
 
 
+def _tiny_microstructure(path: Path) -> None:
+    """runs/microstructure.toml with the same tables and a budget of seconds."""
+    data = CampaignConfig.from_toml(ROOT / "runs" / "microstructure.toml").to_toml_dict()
+    data["data"].update(n_images=300)
+    data["space"].update(size=16)
+    data["generators"].update(latent_dim=8, max_epochs=4, gan_steps=100)
+    data["search"].update(pop_size=10, n_gen=2)
+    path.write_text(dumps_toml(data), encoding="utf-8")
+    CampaignConfig.from_toml(path)
+
+
+#: extra arguments that make an executed README line small (see the module docstring)
+SMALL = {("datasets", "microstructures"): ["--n", "40", "--size", "16"]}
+
+
 @pytest.fixture()
 def readme_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(ROOT / "runs", tmp_path / "runs", ignore=shutil.ignore_patterns("output"))
     _tiny_thermoelectric(tmp_path / "runs" / "thermoelectric.toml")
+    _tiny_microstructure(tmp_path / "runs" / "microstructure.toml")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
 
@@ -69,7 +88,7 @@ def readme_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
 
     def subset(name: str, *args, **kwargs):
         data = full(name, *args, **kwargs)
-        if len(data) <= SUBSET_ROWS:
+        if hasattr(data, "images") or len(data) <= SUBSET_ROWS:  # a library's size is its config's
             return data
         rows = np.sort(np.random.default_rng(0).choice(len(data), SUBSET_ROWS, replace=False))
         frame = data.frame.iloc[rows].reset_index(drop=True)
@@ -124,6 +143,7 @@ def test_campaign_shell_lines_run(readme_folder: Path) -> None:
     lines = [args for line in _commands() if line.startswith("evodesign ") and (args := _runnable(line))]
     assert [args[0] for args in lines][:3] == ["run", "screen", "report"]
     for args in lines:
+        args = [*args, *SMALL.get(tuple(args[:2]), [])]
         result = CliRunner().invoke(app, args, env={"COLUMNS": "200"})
         assert result.exit_code == 0, f"`evodesign {' '.join(args)}` failed:\n{result.output}"
     assert (readme_folder / "runs/output/thermoelectric/seed0/pareto.csv").exists()
