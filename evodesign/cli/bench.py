@@ -298,6 +298,39 @@ def bench_microstructure(
     _write_json(json_path, result)
 
 
+@bench_app.command("image-generators")
+def bench_image_generators(
+    json_path: Optional[Path] = typer.Option(None, "--json", help="write the result here"),
+    model: Optional[Path] = typer.Option(
+        None, help="generators sidecar (default: the newest microstructure generators in the model cache)"
+    ),
+    n_eval: int = typer.Option(2000, help="held-out images evaluated and samples drawn per source"),
+    seed: int = typer.Option(0, help="seed of the hold-out split and the samples"),
+    holdout: float = typer.Option(0.1, help="share of the library the split model never sees"),
+    split: bool = typer.Option(True, help="also train (or load) a model on the rest of the library"),
+    split_model: Optional[Path] = typer.Option(None, help="where the split model is saved / loaded from"),
+    figure: Optional[Path] = typer.Option(None, help="PNG: reconstructions, samples, S2(r), filler fractions"),
+    overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+) -> None:
+    """Image generators on the microstructure library: reconstruction (pixels, k_xx/k_yy by
+    the solver) and realism of GAN samples (filler fraction, S2(r), percolation)."""
+    import sys
+
+    from evodesign.benchmarks.image_generators import format_image_generator_table, run_image_generator_benchmark
+
+    _check_json_target(json_path, overwrite)
+    try:
+        result = run_image_generator_benchmark(
+            model_path=model, n_eval=n_eval, seed=seed, holdout=holdout, train_split=split,
+            split_model_path=split_model, figure=figure,
+        )
+    except (EvodesignError, ValueError) as err:
+        fail(str(err))
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    print(format_image_generator_table(result))
+    _write_json(json_path, result)
+
+
 @bench_app.command("report")
 def bench_report(
     results: Path = typer.Option(Path("docs/benchmarks"), help="folder of benchmark JSON files"),
