@@ -29,6 +29,7 @@ from evodesign.benchmarks.microstructure.metrics import (
     best_design,
     evals_to_reach,
     front_scores,
+    hv_ceiling,
     stats,
 )
 from evodesign.benchmarks.microstructure.protocol import (
@@ -268,11 +269,25 @@ def run_microstructure_benchmark(
             for arm, rows in runs.items()
         },
         "comparison": _comparison(runs, int(s["pop_size"]) * int(s["n_gen"])),
+        "hv_ceiling": _ceiling(objectives, conductivity),
         "environment": {"python": platform.python_version(), "cpus": os.cpu_count()},
         "wall_s": time.perf_counter() - started,
     }
     result["_best_images"] = best_images  # for the figures; dropped before the JSON
     return result
+
+
+def _ceiling(objectives: list[Any], conductivity: tuple[float, float]) -> dict[str, Any] | None:
+    """The physical ceiling of the oracle HV (:func:`hv_ceiling`) for the default campaign's
+    objectives (max k_xx, max k_yy, min volume_fraction); None for other objectives."""
+    directions = {o.name: o.direction for o in objectives}
+    if directions != {"k_xx": "max", "k_yy": "max", "volume_fraction": "min"}:
+        return None
+    return {
+        **hv_ceiling(conductivity),
+        "bound": "2D G-closure (Lurie-Cherkaev) upper bound; "
+        "isotropic_hs: both conductivities on the Hashin-Shtrikman upper bound",
+    }
 
 
 def _comparison(runs: dict[str, list[dict[str, Any]]], budget: int) -> dict[str, Any]:

@@ -128,3 +128,46 @@ def evals_to_reach(curve: list[list[float]], target: float) -> float | None:
         if hv >= target:
             return float(n_eval)
     return None
+
+
+def hv_ceiling(conductivity: tuple[float, float], n: int = 2001) -> dict[str, float]:
+    """The largest oracle HV physics allows for (max k_xx, max k_yy, min filler fraction).
+
+    In 2D the effective conductivities ``(k_xx, k_yy)`` of any two-phase composite at filler
+    fraction ``phi`` obey the G-closure bound (Lurie & Cherkaev 1984; Murat & Tartar)
+    ``1 / (k_f - k_xx) + 1 / (k_f - k_yy) <= 1 / (k_f - k_a) + 1 / (k_f - k_h)`` with the
+    arithmetic and harmonic means ``k_a``, ``k_h`` (equality: rank-2 laminates; at
+    ``k_xx = k_yy`` it is the Hashin-Shtrikman upper bound), and each ``k <= k_a``. The
+    attainable sets grow with ``phi``, so the ceiling is the integral over ``phi`` of the
+    normalised area they dominate. Also the ceiling of isotropic designs (both on the HS
+    bound). A continuum bound: one cell per pixel can pass it slightly (the solver
+    benchmark's notes).
+
+    Args:
+        conductivity: ``(k_matrix, k_filler)``.
+        n: grid points in ``phi`` and in ``k_xx``.
+
+    Returns:
+        ``{"g_closure": HV, "isotropic_hs": HV}`` in the benchmark's normalised units.
+    """
+    from evodesign.physics import hashin_shtrikman_bounds
+
+    k_m, k_f = conductivity
+    phi = np.linspace(0.0, 1.0, n)
+    k_a, k_h = (1 - phi) * k_m + phi * k_f, 1.0 / ((1 - phi) / k_m + phi / k_f)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        budget = 1.0 / (k_f - k_a) + 1.0 / (k_f - k_h)
+        # k_yy's largest value for each k_xx in [k_m, k_a] (k_a at or below k_h)
+        t = np.linspace(0.0, 1.0, n)[None, :]
+        x = k_m + t * (k_a - k_m)[:, None]
+        y = k_f - 1.0 / (budget[:, None] - 1.0 / (k_f - x))
+        y = np.where(x <= k_h[:, None], k_a[:, None], np.minimum(y, k_a[:, None]))
+    y = np.nan_to_num(y, nan=k_f, posinf=k_f)
+    norm = (k_f - k_m) ** 2
+    area = np.trapezoid(y - k_m, x, axis=1) / norm
+    area[-1] = 1.0  # pure filler: the whole square
+    hs = (hashin_shtrikman_bounds(phi, k_m, k_f)[1] - k_m) / (k_f - k_m)
+    return {
+        "g_closure": float(np.trapezoid(np.maximum.accumulate(area), phi)),
+        "isotropic_hs": float(np.trapezoid(np.maximum.accumulate(hs**2), phi)),
+    }

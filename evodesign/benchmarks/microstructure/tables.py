@@ -49,7 +49,24 @@ def _verdict(r: dict[str, Any]) -> str:
         f"median oracle HV ratio {c['ratio_median_hv']:.3f}, per seed vs that seed's best "
         f"[{per_seed}], (a) ahead on {c['seeds_won']} of {c['n_seeds']} seeds; share of the "
         f"budget (a) needed to reach that seed's best final HV: [{shares}]. "
-        f"Target ({c['target']}): {verdict}."
+        f"Target ({c['target']}): {verdict}.{_ceiling_text(r)}"
+    )
+
+
+def _ceiling_text(r: dict[str, Any]) -> str:
+    """The medians as shares of the physical ceiling, and the share the target needs."""
+    ceiling, c = r.get("hv_ceiling"), r["comparison"]
+    if not ceiling or not c.get("competitors"):
+        return ""
+    top = ceiling["g_closure"]
+    medians = c["median_oracle_hv"]
+    shares = ", ".join(f"{arm} {hv / top:.3f}" for arm, hv in medians.items())
+    need = 1.2 * medians[c["best_competitor"]] / top
+    return (
+        f" Physical ceiling of the oracle HV (2D G-closure upper bound): {top:.4f} "
+        f"(isotropic designs on the Hashin-Shtrikman bound: {ceiling['isotropic_hs']:.4f}); "
+        f"median HV as a share of it: {shares}; 1.2x the best competitor would need "
+        f"{need:.3f} of it."
     )
 
 
@@ -143,7 +160,7 @@ def plot_microstructure(
         phi = best.get("volume_fraction", float("nan"))
         ax.set_title(f"{r['arm_labels'][arm][:3]} {arm}\nphi {phi:.3f}\n{values}", fontsize=6)
     fig.suptitle("each arm's best design (largest own HV box, best seed; filler dark)", fontsize=8)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0.0, 0.0, 1.0, 0.88))  # room for the title above the panel titles
     gallery_path = prefix.with_name(prefix.name + "_gallery.png")
     fig.savefig(gallery_path, dpi=110)
     plt.close(fig)

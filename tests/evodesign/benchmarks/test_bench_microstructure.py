@@ -160,3 +160,18 @@ def test_quick_benchmark_through_the_cli(tmp_path, monkeypatch):
     # a second run refuses to overwrite the result
     again = CliRunner().invoke(app, ["bench", "microstructure", "--quick", "--json", str(target)])
     assert again.exit_code != 0 and "--overwrite" in again.output
+
+
+def test_hv_ceiling_between_the_isotropic_and_the_wiener_ceilings():
+    from scipy.integrate import quad
+
+    from evodesign.benchmarks.microstructure.metrics import hv_ceiling
+    from evodesign.physics import hashin_shtrikman_bounds
+
+    ceiling = hv_ceiling((1.0, 10.0))
+    # isotropic designs on the HS upper bound: integral of its normalised square
+    iso, _ = quad(lambda p: ((hashin_shtrikman_bounds(p, 1.0, 10.0)[1] - 1.0) / 9.0) ** 2, 0.0, 1.0)
+    assert ceiling["isotropic_hs"] == pytest.approx(iso, rel=1e-5)
+    # anisotropic designs add the G-closure's corners; the Wiener box (both k at the
+    # arithmetic mean, unattainable together) bounds it: integral of phi^2 = 1/3
+    assert iso < ceiling["g_closure"] < 1.0 / 3.0
