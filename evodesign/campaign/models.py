@@ -331,7 +331,9 @@ def _say(progress: bool, message: str) -> None:
         print(labelled(message), flush=True)
 
 
-def load_campaign_data(config: CampaignConfig, base_dir: str | Path = ".") -> MaterialsDataset | ImageDataset:
+def load_campaign_data(
+    config: CampaignConfig, base_dir: str | Path = ".", progress: bool = False
+) -> MaterialsDataset | ImageDataset:
     """The campaign's data set, checked against the campaign before anything is trained.
 
     Checks: the data set exists and loads (file, row and column named otherwise), every
@@ -341,11 +343,16 @@ def load_campaign_data(config: CampaignConfig, base_dir: str | Path = ".") -> Ma
     Args:
         config: the campaign.
         base_dir: folder that a relative CSV path is read from (the config file's).
+        progress: say what a generated data set's first build does (minutes) or that it
+            was loaded from its cache.
 
     Returns:
         The data set.
     """
-    data = resolve_dataset(config.campaign.dataset, base_dir, config.campaign.formula_column, data_options(config))
+    options = data_options(config)
+    if options:  # a generated data set: its build can take minutes, so it says so
+        options = {**options, "progress": progress}
+    data = resolve_dataset(config.campaign.dataset, base_dir, config.campaign.formula_column, options)
     _refuse_empty_targets(config, data)
     config.check_against(data.targets, data.elements)
     missing = [t for t in config.surrogate_targets if t not in data.frame.columns]
@@ -386,7 +393,7 @@ def prepare_models(
     cache_dir.mkdir(parents=True, exist_ok=True)
     timings: dict[str, float] = {}
     start = time.perf_counter()
-    data = load_campaign_data(config, base_dir)
+    data = load_campaign_data(config, base_dir, progress=progress)
     space = build_space(config, data)
     X_all = data_vectors(space, data)
     known = KnownDesigns.from_vectors(space, X_all)

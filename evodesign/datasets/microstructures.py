@@ -207,6 +207,8 @@ def build_library(
 
 def _build(target: Path, settings: dict, n_jobs: int, progress: bool) -> MicrostructureLibrary:
     n, size, seed = settings["n"], settings["size"], settings["seed"]
+    _say(progress, f"building the microstructure library ({n:,} images of {size}x{size}, seed {seed}; "
+                   "once, then cached): rendering, then solving each image")
     started = time.perf_counter()
     images, family, params = generate_library_images(n, size, seed)
     _say(progress, f"rendered {n} images of {size}x{size} in {time.perf_counter() - started:.1f} s")
