@@ -1,6 +1,7 @@
 """Property surrogates: scikit-learn-style estimators whose ``predict`` gives a mean and a std.
 
 * :class:`DeepEnsembleRegressor` -- the main model: a calibrated deep ensemble (torch).
+* :class:`CNNEnsembleRegressor` -- a deep ensemble of periodic CNNs on 0/1 images.
 * :class:`RandomForestSurrogate` -- the baseline: a random forest, std over trees.
 * :class:`PropertyModel` -- composition vectors -> features -> estimator, saved safely.
 """
@@ -8,11 +9,13 @@
 from __future__ import annotations
 
 from evodesign.surrogates.artifacts import load_model, save_model
+from evodesign.surrogates.cnn_ensemble import CNNEnsembleRegressor
 from evodesign.surrogates.ensemble import DeepEnsembleRegressor
 from evodesign.surrogates.forest import RandomForestSurrogate
 from evodesign.surrogates.property_model import CompositionFeatures, PropertyModel, data_hash
 
 __all__ = [
+    "CNNEnsembleRegressor",
     "CompositionFeatures",
     "DeepEnsembleRegressor",
     "PropertyModel",
