@@ -89,10 +89,15 @@ def save_model(
 
 def _registry() -> dict[str, type]:
     """The estimator classes a model file may name (nothing else is ever instantiated)."""
+    from evodesign.surrogates.cnn_ensemble import CNNEnsembleRegressor
     from evodesign.surrogates.ensemble import DeepEnsembleRegressor
     from evodesign.surrogates.forest import RandomForestSurrogate
 
-    return {"DeepEnsembleRegressor": DeepEnsembleRegressor, "RandomForestSurrogate": RandomForestSurrogate}
+    return {
+        "CNNEnsembleRegressor": CNNEnsembleRegressor,
+        "DeepEnsembleRegressor": DeepEnsembleRegressor,
+        "RandomForestSurrogate": RandomForestSurrogate,
+    }
 
 
 def read_sidecar(path: str | os.PathLike) -> dict[str, Any]:

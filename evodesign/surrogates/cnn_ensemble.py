@@ -426,19 +426,11 @@ class CNNEnsembleRegressor(RegressorMixin, BaseEstimator):
 
     @classmethod
     def load(cls, path: str | os.PathLike, *, expect: dict[str, Any] | None = None) -> CNNEnsembleRegressor:
-        """Load a model written by :meth:`save` (safetensors, no pickle; hash and metadata checked)."""
-        from operators.exceptions import ArtifactError as _FileError
-        from operators.model_files import read_model_files
+        """Load a model written by :meth:`save` (safetensors, no pickle; hash and metadata
+        checked by :func:`~evodesign.surrogates.artifacts.load_model`)."""
+        from evodesign.surrogates.artifacts import load_model
 
-        from evodesign.surrogates.artifacts import FORMAT, FORMAT_VERSION
-
-        try:
-            sidecar, tensors, _ = read_model_files(path, format=FORMAT, format_version=FORMAT_VERSION, expect=expect)
-        except _FileError as err:
-            raise ArtifactError(str(err)) from err
-        if sidecar.get("class") != cls.__name__:
-            raise ArtifactError(f"{path} holds a {sidecar.get('class')!r}, not a {cls.__name__}")
-        try:
-            return cls._from_state(sidecar["params"], sidecar["fitted"], tensors)
-        except (KeyError, RuntimeError, TypeError, ValueError, IndexError) as err:
-            raise ArtifactError(f"{path}: the weights do not match the sidecar ({err})") from err
+        model = load_model(path, expect=expect)
+        if not isinstance(model, cls):
+            raise ArtifactError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
+        return model

@@ -112,6 +112,12 @@ def test_save_load_round_trip(fitted, data, tmp_path):
     assert loaded.get_params() == {**fitted.get_params(), "random_state": 0}
     with pytest.raises(ArtifactError, match="targets"):
         CNNEnsembleRegressor.load(tmp_path / "cnn", expect={"targets": ["k_xx"]})
+    # the package's one loader reads it too (the class is in its registry)
+    from evodesign.surrogates.artifacts import load_model
+
+    again = load_model(tmp_path / "cnn")
+    assert isinstance(again, CNNEnsembleRegressor)
+    np.testing.assert_array_equal(again.predict(images[300:]), fitted.predict(images[300:]))
     with pytest.raises(ArtifactError, match="already exists"):
         fitted.save(tmp_path / "cnn")
 
