@@ -34,13 +34,10 @@ from operators.seeding import as_generator, torch_generator
 from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 
-from evodesign.exceptions import ArtifactError, DataError
+from evodesign.exceptions import DataError
 from evodesign.surrogates.calibration import std_scale
 
 if TYPE_CHECKING:
-    import os
-    from pathlib import Path
-
     from numpy.typing import ArrayLike, NDArray
 
 __all__ = ["CNNEnsembleRegressor"]
@@ -409,28 +406,4 @@ class CNNEnsembleRegressor(RegressorMixin, BaseEstimator):
         model.net_ = net
         for name in ("y_mean_", "y_scale_", "std_scale_"):
             setattr(model, name, tensors[name].numpy())
-        return model
-
-    def save(self, path: str | os.PathLike, *, metadata: dict[str, Any] | None = None,
-             overwrite: bool = False) -> Path:
-        """Save as ``PATH.safetensors`` + ``PATH.json`` (the :func:`save_model` layout).
-
-        Returns:
-            The path of the JSON sidecar.
-        """
-        from evodesign.surrogates.artifacts import save_model
-
-        if not hasattr(self, "net_"):
-            raise ArtifactError("this CNNEnsembleRegressor is not fitted yet; nothing to save")
-        return save_model(self, path, metadata=metadata, overwrite=overwrite)
-
-    @classmethod
-    def load(cls, path: str | os.PathLike, *, expect: dict[str, Any] | None = None) -> CNNEnsembleRegressor:
-        """Load a model written by :meth:`save` (safetensors, no pickle; hash and metadata
-        checked by :func:`~evodesign.surrogates.artifacts.load_model`)."""
-        from evodesign.surrogates.artifacts import load_model
-
-        model = load_model(path, expect=expect)
-        if not isinstance(model, cls):
-            raise ArtifactError(f"{path} holds a {type(model).__name__}, not a {cls.__name__}")
         return model
