@@ -31,11 +31,11 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from operators.seeding import as_generator, torch_generator
-from scipy.stats import norm
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from evodesign.exceptions import DataError
 from evodesign.surrogates.calibration import std_scale
+from evodesign.surrogates.ensemble import GaussianEnsembleOutputs, ensemble_moments
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -97,7 +97,7 @@ class _GroupedPeriodicCNN(torch.nn.Module):
         return torch.baddbmm(self.b_out, torch.stack(pooled), self.w_out)
 
 
-class CNNEnsembleRegressor(RegressorMixin, BaseEstimator):
+class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimator):
     """Deep ensemble of periodic CNNs on square 0/1 images, with calibrated std (sklearn API).
 
     Args:
@@ -338,46 +338,13 @@ class CNNEnsembleRegressor(RegressorMixin, BaseEstimator):
         """Uncalibrated ensemble mean and std in target units, each `(n, n_targets)`."""
         t = self.n_targets_
         with torch.inference_mode():
-            out = self._forward_batched(self.net_, torch.as_tensor(images * 2 - 1))
-            mu = out[..., :t]
-            var = F.softplus(out[..., t:]) + _MIN_VAR
-            mean = mu.mean(0)
-            total = var.mean(0) + mu.var(0, unbiased=False)
+            mean, total = ensemble_moments(self._forward_batched(self.net_, torch.as_tensor(images * 2 - 1)), t)
         return (
             mean.double().numpy() * self.y_scale_ + self.y_mean_,
             total.double().sqrt().numpy() * self.y_scale_,
         )
 
-    def predict(self, X: ArrayLike, return_std: bool = False) -> NDArray | tuple[NDArray, NDArray]:
-        """Predict the mean and, optionally, the calibrated standard deviation.
-
-        Args:
-            X: `(n, H*W)` or `(n, H, W)` 0/1 images of the training size.
-            return_std: also return the std (as scikit-learn's GaussianProcessRegressor).
-
-        Returns:
-            mean, or (mean, std); each `(n,)` for a 1-d training target, else
-            `(n, n_targets)`.
-        """
-        mean, std = self._predict_raw(self._check_X(X))
-        std = std * self.std_scale_
-        if self.y_is_1d_:
-            mean, std = mean[:, 0], std[:, 0]
-        return (mean, std) if return_std else mean
-
-    def interval(self, X: ArrayLike, confidence: float | None = None) -> tuple[NDArray, NDArray]:
-        """Central predictive interval, lower and upper bounds of the same shape as the mean."""
-        mean, std = self.predict(X, return_std=True)
-        z = norm.ppf(0.5 + (confidence or self.confidence) / 2)
-        return mean - z * std, mean + z * std
-
     # ------------------------------------------------------------------ persistence
-    def _state_tensors(self) -> dict[str, torch.Tensor]:
-        tensors = {f"net.{k}": v.detach().contiguous() for k, v in self.net_.state_dict().items()}
-        for name in ("y_mean_", "y_scale_", "std_scale_"):
-            tensors[name] = torch.as_tensor(np.asarray(getattr(self, name), dtype=np.float64))
-        return tensors
-
     def _fitted_info(self) -> dict[str, Any]:
         return {
             "image_size": int(self.image_size_),
@@ -404,6 +371,6 @@ class CNNEnsembleRegressor(RegressorMixin, BaseEstimator):
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         net.eval()
         model.net_ = net
-        for name in ("y_mean_", "y_scale_", "std_scale_"):
+        for name in cls.STATE_ARRAYS:
             setattr(model, name, tensors[name].numpy())
         return model

@@ -155,7 +155,65 @@ def _network(
     return _BatchedResidualMLP(n_members, n_in, hidden[0], len(hidden), n_out, dropout, generator)
 
 
-class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
+def ensemble_moments(out: torch.Tensor, n_targets: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Mean and total variance of an ensemble's Gaussian outputs.
+
+    Args:
+        out: `(M, n, 2 t)` per-member means then raw variances (softplus + floor).
+        n_targets: ``t``.
+
+    Returns:
+        `(n, t)` mean over members and `(n, t)` variance: mean of the members' variances +
+        variance of their means.
+    """
+    mu = out[..., :n_targets]
+    var = torch.nn.functional.softplus(out[..., n_targets:]) + _MIN_VAR
+    return mu.mean(0), var.mean(0) + mu.var(0, unbiased=False)
+
+
+class GaussianEnsembleOutputs:
+    """What the deep ensembles share after their networks: calibrated ``predict``,
+    ``interval`` and the tensors a model file holds.
+
+    A subclass provides ``_check_X(X)`` (validated inputs), ``_predict_raw(inputs)``
+    (uncalibrated mean and std in target units, each `(n, n_targets)`), the fitted
+    ``net_``, ``std_scale_``, ``y_is_1d_``, ``confidence`` and :attr:`STATE_ARRAYS`.
+    """
+
+    #: fitted numpy attributes saved next to the network's weights
+    STATE_ARRAYS: tuple[str, ...] = ("y_mean_", "y_scale_", "std_scale_")
+
+    def predict(self, X: ArrayLike, return_std: bool = False) -> NDArray | tuple[NDArray, NDArray]:
+        """Predict the mean and, optionally, the calibrated standard deviation.
+
+        Args:
+            X: inputs like the training data (`(n, n_features)`; images for the CNN).
+            return_std: also return the std (as scikit-learn's GaussianProcessRegressor).
+
+        Returns:
+            mean, or (mean, std); each `(n,)` for a 1-d training target, else
+            `(n, n_targets)`.
+        """
+        mean, std = self._predict_raw(self._check_X(X))
+        std = std * self.std_scale_
+        if self.y_is_1d_:
+            mean, std = mean[:, 0], std[:, 0]
+        return (mean, std) if return_std else mean
+
+    def interval(self, X: ArrayLike, confidence: float | None = None) -> tuple[NDArray, NDArray]:
+        """Central predictive interval, lower and upper bounds of the same shape as the mean."""
+        mean, std = self.predict(X, return_std=True)
+        z = norm.ppf(0.5 + (confidence or self.confidence) / 2)
+        return mean - z * std, mean + z * std
+
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        tensors = {f"net.{k}": v.detach().contiguous() for k, v in self.net_.state_dict().items()}
+        for name in self.STATE_ARRAYS:
+            tensors[name] = torch.as_tensor(np.asarray(getattr(self, name), dtype=np.float64))
+        return tensors
+
+
+class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimator):
     """Deep ensemble regressor with calibrated uncertainty (scikit-learn API).
 
     Args:
@@ -200,6 +258,8 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         best_epoch_: `(n_members,)` epoch whose weights each member kept.
         fit_seconds_: wall time of :meth:`fit`.
     """
+
+    STATE_ARRAYS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "std_scale_")
 
     def __init__(
         self,
@@ -439,48 +499,14 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         xs = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         with torch.inference_mode():
             for s in range(0, len(xs), batch):
-                out = self.net_(xs[s : s + batch].expand(self.n_members, -1, -1))
-                mu = out[..., :t]
-                var = torch.nn.functional.softplus(out[..., t:]) + _MIN_VAR
-                means.append(mu.mean(0))
-                variances.append(var.mean(0) + mu.var(0, unbiased=False))
+                mean, var = ensemble_moments(self.net_(xs[s : s + batch].expand(self.n_members, -1, -1)), t)
+                means.append(mean)
+                variances.append(var)
         mean = torch.cat(means).double().numpy() * self.y_scale_ + self.y_mean_
         std = torch.cat(variances).double().sqrt().numpy() * self.y_scale_
         return mean, std
 
-    def predict(
-        self, X: ArrayLike, return_std: bool = False
-    ) -> NDArray | tuple[NDArray, NDArray]:
-        """Predict the mean and, optionally, the calibrated standard deviation.
-
-        Args:
-            X: a `(n, n_features)` array.
-            return_std: also return the std (as scikit-learn's GaussianProcessRegressor).
-
-        Returns:
-            mean, or (mean, std); each `(n,)` for a 1-d training target, else
-            `(n, n_targets)`.
-        """
-        X = self._check_X(X)
-        mean, std = self._predict_raw(X)
-        std = std * self.std_scale_
-        if self.y_is_1d_:
-            mean, std = mean[:, 0], std[:, 0]
-        return (mean, std) if return_std else mean
-
-    def interval(self, X: ArrayLike, confidence: float | None = None) -> tuple[NDArray, NDArray]:
-        """Central predictive interval, lower and upper bounds of the same shape as the mean."""
-        mean, std = self.predict(X, return_std=True)
-        z = norm.ppf(0.5 + (confidence or self.confidence) / 2)
-        return mean - z * std, mean + z * std
-
     # ------------------------------------------------------------------ persistence
-    def _state_tensors(self) -> dict[str, torch.Tensor]:
-        tensors = {f"net.{k}": v.detach().contiguous() for k, v in self.net_.state_dict().items()}
-        for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "std_scale_"):
-            tensors[name] = torch.as_tensor(np.asarray(getattr(self, name), dtype=np.float64))
-        return tensors
-
     def _fitted_info(self) -> dict[str, Any]:
         return {
             "n_features_in": int(self.n_features_in_),
@@ -507,6 +533,6 @@ class DeepEnsembleRegressor(RegressorMixin, BaseEstimator):
         net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
         net.eval()
         model.net_ = net
-        for name in ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "std_scale_"):
+        for name in cls.STATE_ARRAYS:
             setattr(model, name, tensors[name].numpy())
         return model
