@@ -19,20 +19,24 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from evodesign.campaign.config.sections import DataSection, PhysicsSection, SurrogateSection
+from evodesign.campaign.config.sections import DataSection, GeneratorsSection, PhysicsSection, SurrogateSection
 from evodesign.campaign.config.space import DEFAULT_SPACE_KIND
 
 if TYPE_CHECKING:
     from evodesign.campaign.config.schema import CampaignConfig
 
-__all__ = ["LATER_SURROGATE_KEYS", "LATER_TABLES", "campaign_hash", "digest", "generator_hash", "surrogate_hash"]
+__all__ = ["ADAPT_KEYS", "LATER_SURROGATE_KEYS", "LATER_TABLES", "campaign_hash", "digest", "generator_hash", "surrogate_hash"]
 
 # Bumped when the meaning of a hashed section changes, so that old caches are not reused.
 _HASH_VERSION = 1
 
 #: ``[surrogate]`` keys added after models were first cached (hashed only when set away
 #: from their defaults)
-LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs")
+LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs", "channels", "max_rows")
+#: ``[generators]`` keys that act during the search (fine-tuning on the run's archive):
+#: never part of the cached models' key, and in the run's hash only when set away from
+#: their defaults (added after run hashes were first stored)
+ADAPT_KEYS = ("adapt_every", "adapt_weighting", "adapt_k", "adapt_epochs")
 #: tables added after run hashes were first stored (hashed only when set away from their
 #: defaults: a default is a fixed value, so leaving it out keeps the hash unique)
 LATER_TABLES = {"data": DataSection, "physics": PhysicsSection}
@@ -77,12 +81,13 @@ def surrogate_hash(config: CampaignConfig) -> str:
 def generator_hash(config: CampaignConfig) -> str:
     """sha256 of what the trained generators depend on: data set, space, ``[generators]``."""
     data = config.to_toml_dict()
+    generators = {k: v for k, v in data["generators"].items() if k not in ADAPT_KEYS}
     return digest(
         {
             "kind": "generators",
             "dataset": config.campaign.dataset,
             "space": _space(data),
-            "generators": data["generators"],
+            "generators": generators,
         }
     )
 
@@ -96,6 +101,11 @@ def campaign_hash(config: CampaignConfig) -> str:
     # where models are cached does not change the search: a moved cache still resumes
     data.get("campaign", {}).pop("cache_dir", None)
     data["space"] = _space(data)
+    generators = dict(data.get("generators", {}))
+    for key in ADAPT_KEYS:
+        if key in generators and generators[key] == GeneratorsSection.model_fields[key].default:
+            generators.pop(key)
+    data["generators"] = generators
     return digest({"kind": "campaign", **_drop_default_tables(data)})
 
 

@@ -51,9 +51,15 @@ class MicrostructureSettings(StrictTable):
     #: hours). They are the image codec's measured defaults
     #: (:attr:`operators.codecs.image.ImageCodec.fit_defaults`: latent 64, 12 epochs, 4-5.5
     #: min on 20,000 64x64 images; its GAN steps, 6,000); a test keeps them equal.
+    #: The surrogate: the solver by default; a CNN ensemble's epochs and patience are
+    #: those of :class:`~evodesign.surrogates.CNNEnsembleRegressor` (the MLP's 200 / 20
+    #: would take hours on images).
     table_defaults: ClassVar[dict[str, dict[str, Any]]] = {
         "generators": {"latent_dim": 64, "max_epochs": 12, "gan_steps": 6000},
+        "surrogate": {"model": "solver", "max_epochs": 40, "patience": 8},
     }
+    #: the ``[surrogate] model`` values that can predict from images
+    surrogate_models: ClassVar[tuple[str, ...]] = ("solver", "cnn")
 
     kind: Literal["microstructure"] = KIND
     size: int = Field(64, ge=8, le=1024)

@@ -125,7 +125,16 @@ class CampaignConfig(StrictTable):
                     )
                 )
             first.setdefault(objective.name, i)
-        if self.surrogate.model == "solver":
+        supported = getattr(type(self.space), "surrogate_models", None)
+        if supported and self.surrogate_targets and self.surrogate.model not in supported:
+            problems.append(
+                (
+                    ("surrogate", "model"),
+                    f"got {show(self.surrogate.model)}: a {self.space.kind!r} space's surrogate is "
+                    f"{alternatives(supported)}",
+                )
+            )
+        elif self.surrogate.model == "solver":
             problems += self._solver_problems()
         if isinstance(self.constraints.max_std, dict):
             targets = self.surrogate_targets

@@ -135,12 +135,19 @@ class SurrogateSection(StrictTable):
 
     Attributes:
         model: ``"ensemble"`` (deep ensemble of MLPs with a calibrated std), ``"forest"``
-            (random forest; std from the spread of its trees) or ``"solver"`` (no model:
-            the physics solver itself computes ``k_xx`` and ``k_yy`` of each design, exactly,
-            std 0, with ``[physics] conductivity``; microstructures only). The other keys
-            of this table do not apply to ``"solver"``.
+            (random forest; std from the spread of its trees) -- both compositions only --,
+            ``"solver"`` (no model: the physics solver itself computes ``k_xx`` and ``k_yy``
+            of each design, exactly, std 0, with ``[physics] conductivity``) or ``"cnn"``
+            (a deep ensemble of small periodic CNNs on the images, mean +/- calibrated
+            std, trained on the data set's solver labels: for larger images or dearer
+            physics) -- both microstructures only. The other keys of this table do not
+            apply to ``"solver"``.
         n_members: networks in the ensemble.
-        hidden: widths of each network's hidden layers.
+        hidden: widths of each network's hidden layers (``"ensemble"``).
+        channels: output channels of each 3x3 convolution of a CNN (``"cnn"``; every
+            layer after the first halves the resolution).
+        max_rows: train on at most this many rows of the data set, a seeded subset
+            (``seed``); 0: every row.
         max_epochs: most training epochs of the ensemble.
         patience: epochs without validation improvement before a network stops.
         architecture: ``"mlp"`` (plain layers) or ``"residual"`` (pre-LayerNorm residual
@@ -154,11 +161,15 @@ class SurrogateSection(StrictTable):
             seeds reuse the same trained models.
     """
 
-    model: Literal["solver", "ensemble", "forest"] = "ensemble"
+    model: Literal["solver", "ensemble", "forest", "cnn"] = "ensemble"
     n_members: int = Field(5, ge=1, le=64)
     hidden: Annotated[
         tuple[Annotated[int, Field(ge=1, le=16384)], ...], Field(strict=False, min_length=1, max_length=16)
     ] = (256, 256)
+    channels: Annotated[
+        tuple[Annotated[int, Field(ge=1, le=1024)], ...], Field(strict=False, min_length=1, max_length=8)
+    ] = (8, 16, 32, 32)
+    max_rows: int = Field(0, ge=0)
     max_epochs: int = Field(200, ge=1, le=100_000)
     patience: int = Field(20, ge=1, le=100_000)
     architecture: Literal["mlp", "residual"] = "mlp"
@@ -189,6 +200,15 @@ class GeneratorsSection(StrictTable):
         strict_valid: learn only from SMACT strict-valid known compounds (compositions).
         seed: training seed, separate from the campaign seed so that runs with other
             seeds reuse the same trained models.
+        adapt_every: fine-tune the VAE and GAN on the run's archive every this many
+            generations (0: never; the trained models stay as cached). The ``adapt_*``
+            keys change the search, not the cached models, so they are not part of the
+            model cache's key.
+        adapt_weighting: how archive designs are weighted when fine-tuning: ``"rank"``
+            (weighted retraining, w proportional to 1 / (k N + non-dominated rank), Tripp et
+            al. 2020) or ``"split"`` (the best half by rank only, GMOEA-style good vs poor).
+        adapt_k: the ``k`` of ``"rank"`` weighting (small: only the first fronts count).
+        adapt_epochs: VAE epochs (and the matching share of GAN steps) per fine-tuning.
     """
 
     latent_dim: int = Field(32, ge=2, le=256)
@@ -196,6 +216,10 @@ class GeneratorsSection(StrictTable):
     gan_steps: int = Field(3000, ge=1, le=10_000_000)
     strict_valid: bool = True
     seed: int = Field(0, ge=0)
+    adapt_every: int = Field(0, ge=0, le=100_000)
+    adapt_weighting: Literal["rank", "split"] = "rank"
+    adapt_k: float = Field(1e-3, gt=0, le=1e6)
+    adapt_epochs: int = Field(2, ge=1, le=10_000)
 
 
 class SearchSection(StrictTable):
@@ -204,8 +228,11 @@ class SearchSection(StrictTable):
     Attributes:
         pop_size: designs per generation; even (parents mate in pairs), >= 4.
         n_gen: generations.
-        operators: ``"learned"`` (latent interpolation + GAN mutation) or ``"classical"``
-            (SBX + polynomial mutation), both with the same decoding and repair.
+        operators: ``"learned"`` (latent interpolation + GAN mutation), ``"classical"``
+            (SBX + polynomial mutation), both with the same decoding and repair, or
+            ``"adaptive"`` (a bandit over latent crossover, GAN mutation, SBX/PM and
+            generator sampling, credited by the share of each operator's children that
+            reach the next front).
         crossover_prob: probability that a pair of parents is recombined.
         mutation_prob: probability that a child is mutated.
         mutation_strength: GAN mutation step: the share of the way to a GAN sample
@@ -233,7 +260,7 @@ class SearchSection(StrictTable):
 
     pop_size: int = Field(200, ge=4, le=MAX_POP_SIZE)
     n_gen: int = Field(40, ge=1, le=100_000)
-    operators: Literal["learned", "classical"] = "learned"
+    operators: Literal["learned", "classical", "adaptive"] = "learned"
     crossover_prob: float = Field(0.9, ge=0, le=1)
     mutation_prob: float = Field(0.3, ge=0, le=1)
     mutation_strength: float = Field(0.6, ge=0, le=1)

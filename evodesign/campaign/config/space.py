@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Collection, Mapping
-from typing import Annotated, Any, Literal, Union, get_origin
+from typing import Annotated, Any, ClassVar, Literal, Union, get_origin
 
 from pydantic import BaseModel, Field, TypeAdapter, ValidationError, field_validator, model_validator
 
@@ -63,6 +63,9 @@ class CompositionSettings(StrictTable):
         deny: element symbols never used.
         allow: if not empty, the only element symbols used (else all of the data set's).
     """
+
+    #: the ``[surrogate] model`` values that can predict from compositions
+    surrogate_models: ClassVar[tuple[str, ...]] = ("ensemble", "forest")
 
     kind: Literal["composition"] = "composition"
     max_elements: int = Field(4, ge=1, le=8)
