@@ -176,7 +176,7 @@ class Campaign:
         if kind == "screen":
             return self.config.screen.source in ("gan", "prior")
         search = self.config.search
-        return search.operators == "learned" or search.sampling != "known"
+        return search.operators in ("learned", "adaptive") or search.sampling != "known"
 
     def prepare(self, kind: str = "run") -> CampaignModels:
         """Load or train (and cache) the surrogate and, if ``kind`` needs them, the generators."""
