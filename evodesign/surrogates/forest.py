@@ -28,6 +28,7 @@ from sklearn.ensemble import RandomForestRegressor
 
 from evodesign.exceptions import DataError
 from evodesign.surrogates.calibration import std_scale
+from evodesign.surrogates.tree_walk import children_after_parents, tree_values
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -36,8 +37,6 @@ __all__ = ["RandomForestSurrogate"]
 
 #: the arrays that describe the fitted trees (saved as tensors)
 _TREE_ARRAYS = ("left_", "right_", "feature_", "threshold_", "value_", "roots_")
-#: rows x trees walked at once in predict (bounds the temporary memory to ~100 MB)
-_BLOCK = 1 << 21
 
 
 class RandomForestSurrogate(RegressorMixin, BaseEstimator):
@@ -175,22 +174,7 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         """`(n_trees, n)` predictions of every tree: one vectorized walk down all trees."""
         # scikit-learn compares float32 features with float64 thresholds; so does this walk
         X = X.astype(np.float32).astype(np.float64)
-        n_trees = len(self.roots_)
-        out = np.empty((n_trees, len(X)))
-        step = max(1, _BLOCK // max(1, n_trees))
-        for s in range(0, len(X), step):
-            block = X[s : s + step]
-            m = len(block)
-            node = np.repeat(self.roots_, m)  # tree-major: tree t, row i at t * m + i
-            row = np.tile(np.arange(m), n_trees)
-            active = np.flatnonzero(self.left_[node] >= 0)
-            while active.size:  # ends: a child's index is always above its parent's
-                at = node[active]
-                go_left = block[row[active], self.feature_[at]] <= self.threshold_[at]
-                node[active] = child = np.where(go_left, self.left_[at], self.right_[at])
-                active = active[self.left_[child] >= 0]
-            out[:, s : s + m] = self.value_[node].reshape(n_trees, m)
-        return out
+        return tree_values(X, self.roots_, self.left_, self.right_, self.feature_, self.threshold_, self.value_)
 
     def _predict_raw(self, X: NDArray[np.float64]) -> tuple[NDArray, NDArray]:
         """Uncalibrated mean and std over trees, each `(n, n_targets)`."""
@@ -257,20 +241,10 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
             and all(len(getattr(model, a)) == n_nodes for a in ("left_", "right_", "feature_", "threshold_"))
             and model.roots_.min(initial=0) >= 0 and model.roots_.max(initial=0) < n_nodes
             and model.left_.max(initial=-1) < n_nodes and model.right_.max(initial=-1) < n_nodes
-            and _children_after_parents(model.left_, model.right_)
+            and children_after_parents(model.left_, model.right_)
             and model.feature_[model.left_ >= 0].min(initial=0) >= 0
             and model.feature_[model.left_ >= 0].max(initial=0) < model.n_features_in_
         ):
             raise TypeError("the tree arrays are inconsistent with each other")
         return model
 
-
-def _children_after_parents(left: NDArray[np.int64], right: NDArray[np.int64]) -> bool:
-    """Whether every internal node's children come after it (so a walk down always ends)."""
-    internal = np.flatnonzero(left >= 0)
-    leaves = left < 0
-    return bool(
-        (left[internal] > internal).all()
-        and (right[internal] > internal).all()
-        and (right[leaves] < 0).all()
-    )
