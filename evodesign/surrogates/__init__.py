@@ -4,6 +4,7 @@
 * :class:`CNNEnsembleRegressor` -- a deep ensemble of periodic CNNs on 0/1 images.
 * :class:`RandomForestSurrogate` -- the baseline: a random forest, std over trees.
 * :class:`PropertyModel` -- composition vectors -> features -> estimator, saved safely.
+* :class:`ImagePropertyModel` -- the same for microstructure images (a CNN ensemble).
 """
 
 from __future__ import annotations
@@ -12,12 +13,13 @@ from evodesign.surrogates.artifacts import load_model, save_model
 from evodesign.surrogates.cnn_ensemble import CNNEnsembleRegressor
 from evodesign.surrogates.ensemble import DeepEnsembleRegressor
 from evodesign.surrogates.forest import RandomForestSurrogate
-from evodesign.surrogates.property_model import CompositionFeatures, PropertyModel, data_hash
+from evodesign.surrogates.property_model import CompositionFeatures, ImagePropertyModel, PropertyModel, data_hash
 
 __all__ = [
     "CNNEnsembleRegressor",
     "CompositionFeatures",
     "DeepEnsembleRegressor",
+    "ImagePropertyModel",
     "PropertyModel",
     "RandomForestSurrogate",
     "data_hash",

@@ -120,6 +120,9 @@ class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimato
         confidence: the central interval probability that calibration targets.
         random_state: seed or numpy Generator; drives initialisation, split, shuffling and
             flips through a local ``torch.Generator`` (no global seeding).
+        warm_start: a second :meth:`fit` continues from the fitted weights (and keeps the
+            target scaling they were trained under) instead of starting afresh: the
+            update of a closed loop after each measured batch.
 
     Attributes:
         n_features_in_: pixels per image (``image_size_ ** 2``).
@@ -146,6 +149,7 @@ class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimato
         calibrate: bool = True,
         confidence: float = 0.9,
         random_state: int | np.random.Generator | None = None,
+        warm_start: bool = False,
     ) -> None:
         self.n_members = n_members
         self.channels = channels
@@ -160,6 +164,7 @@ class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimato
         self.calibrate = calibrate
         self.confidence = confidence
         self.random_state = random_state
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ input checks
     @staticmethod
@@ -229,14 +234,16 @@ class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimato
             raise DataError(f"need at least {n_val + 2} training images, got {n}")
         perm = rng.permutation(n)
         val, train = perm[:n_val], perm[n_val:]
-        self.y_mean_ = y[train].mean(axis=0)
-        self.y_scale_ = y[train].std(axis=0)
-        self.y_scale_[~(self.y_scale_ > 1e-12)] = 1.0
+        M, t, bs = int(self.n_members), y.shape[1], int(self.batch_size)
+        warm = self._warm_net(t)
+        if warm is None:  # a warm start keeps the scaling its weights were trained under
+            self.y_mean_ = y[train].mean(axis=0)
+            self.y_scale_ = y[train].std(axis=0)
+            self.y_scale_[~(self.y_scale_ > 1e-12)] = 1.0
 
         xt = torch.as_tensor(images * 2 - 1)  # centred pixels: -1 matrix, +1 filler
         yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        M, t, bs = int(self.n_members), y.shape[1], int(self.batch_size)
-        net = _GroupedPeriodicCNN(M, tuple(int(c) for c in self.channels), t, gen)
+        net = warm if warm is not None else _GroupedPeriodicCNN(M, tuple(int(c) for c in self.channels), t, gen)
         opt = torch.optim.AdamW(net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         train_t = torch.as_tensor(train)
         x_val, y_val = xt[val], yt[val]
@@ -289,6 +296,22 @@ class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimato
             self.std_scale_ = std_scale(y[val], *self._predict_raw(images[val]), self.confidence)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _warm_net(self, n_targets: int) -> _GroupedPeriodicCNN | None:
+        """A copy of the fitted networks to continue from (``warm_start``), else None
+        (global average pooling makes the networks independent of the image size).
+
+        Raises:
+            DataError: a warm start with another number of targets.
+        """
+        if not (self.warm_start and hasattr(self, "net_")):
+            return None
+        if n_targets != len(self.y_mean_):
+            raise DataError(
+                f"warm_start: the fitted ensemble predicts {len(self.y_mean_)} targets, the new "
+                f"data has {n_targets}; fit without warm_start"
+            )
+        return copy.deepcopy(self.net_)
 
     def _copy_members(self, dst: torch.Tensor, src: torch.Tensor, improved: torch.Tensor) -> None:
         """Copy the rows of the improved members: conv tensors are member-major on axis 0

@@ -249,6 +249,9 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
             e/max_epochs, time left, best validation error and how many members are still
             improving; a bar in a terminal, plain lines every 30 s in a log. It changes no
             number: the weights are the same with and without it.
+        warm_start: a second :meth:`fit` continues from the fitted weights (and keeps the
+            feature and target scaling they were trained under) instead of starting
+            afresh: the update of a closed loop after each measured batch.
 
     Attributes:
         n_features_in_: number of input features.
@@ -281,6 +284,7 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
         warmup_epochs: int = 0,
         random_state: int | np.random.Generator | None = None,
         verbose: bool = False,
+        warm_start: bool = False,
     ) -> None:
         self.n_members = n_members
         self.hidden_layer_sizes = hidden_layer_sizes
@@ -300,6 +304,7 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
         self.warmup_epochs = warmup_epochs
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: ArrayLike, y: ArrayLike) -> DeepEnsembleRegressor:
@@ -325,18 +330,21 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
         perm = rng.permutation(n)
         val, train = perm[:n_val], perm[n_val:]
 
-        self.x_mean_ = X[train].mean(axis=0)
-        self.x_scale_ = X[train].std(axis=0)
-        self.x_scale_[self.x_scale_ < 1e-12] = 1.0
-        self.y_mean_ = np.nanmean(y[train], axis=0)
-        self.y_scale_ = np.nanstd(y[train], axis=0)
-        self.y_scale_[~(self.y_scale_ > 1e-12)] = 1.0
+        M = int(self.n_members)
+        warm = self._warm_net(X.shape[1], y.shape[1])
+        if warm is None:  # a warm start keeps the scaling its weights were trained under
+            self.x_mean_ = X[train].mean(axis=0)
+            self.x_scale_ = X[train].std(axis=0)
+            self.x_scale_[self.x_scale_ < 1e-12] = 1.0
+            self.y_mean_ = np.nanmean(y[train], axis=0)
+            self.y_scale_ = np.nanstd(y[train], axis=0)
+            self.y_scale_[~(self.y_scale_ > 1e-12)] = 1.0
 
         Xt = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         Yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
-        M = int(self.n_members)
-        net = _network(self.architecture, M, X.shape[1], tuple(self.hidden_layer_sizes), y.shape[1],
-                       float(self.dropout), gen)
+        net = warm if warm is not None else _network(
+            self.architecture, M, X.shape[1], tuple(self.hidden_layer_sizes), y.shape[1], float(self.dropout), gen
+        )
         opt = torch.optim.AdamW(
             net.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay
         )
@@ -394,6 +402,22 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
             self.std_scale_ = std_scale(y[val], *self._predict_raw(X[val]), self.confidence)
         self.fit_seconds_ = time.perf_counter() - start
         return self
+
+    def _warm_net(self, n_features: int, n_targets: int) -> torch.nn.Module | None:
+        """A copy of the fitted networks to continue from (``warm_start``), else None.
+
+        Raises:
+            DataError: a warm start on data of another shape than the fitted model's.
+        """
+        if not (self.warm_start and hasattr(self, "net_")):
+            return None
+        if (n_features, n_targets) != (len(self.x_mean_), len(self.y_mean_)):
+            raise DataError(
+                f"warm_start: the fitted ensemble reads {len(self.x_mean_)} features and predicts "
+                f"{len(self.y_mean_)} targets, the new data has {n_features} and {n_targets}; "
+                "fit without warm_start"
+            )
+        return copy.deepcopy(self.net_)
 
     def _progress_status(self, best: torch.Tensor, stale: torch.Tensor) -> str:
         """What the progress display shows after an epoch (reads numbers, changes nothing)."""

@@ -135,3 +135,27 @@ def test_bad_input_is_refused_clearly(fitted, data):
         CNNEnsembleRegressor().predict(images[:2])
     with pytest.raises(DataError, match="5 images but y has 4"):
         CNNEnsembleRegressor().fit(images[:5], y[:4])
+
+
+def test_warm_start_continues_from_the_fitted_weights():
+    """A warm-started fit begins where the first fit ended: its first epoch already has
+    the first fit's accuracy (a fresh fit of one epoch does not), and it keeps the first
+    fit's target scaling."""
+    from evodesign.physics import effective_conductivity
+
+    rng = np.random.default_rng(3)
+    images = (rng.random((60, 8, 8)) < rng.uniform(0.2, 0.8, (60, 1, 1))).astype(np.uint8)
+    y = effective_conductivity(images, (1.0, 10.0))
+    first = CNNEnsembleRegressor(n_members=2, channels=(4, 8), max_epochs=30, patience=30, random_state=0)
+    first.fit(images.reshape(60, -1), y)
+    scale = first.y_scale_.copy()
+
+    def error(model):
+        return float(np.abs(model.predict(images.reshape(60, -1)) - y).mean())
+
+    warm = first.set_params(warm_start=True, max_epochs=1, patience=1)
+    warm.fit(images.reshape(60, -1), y)
+    cold = CNNEnsembleRegressor(n_members=2, channels=(4, 8), max_epochs=1, patience=1, random_state=0)
+    cold.fit(images.reshape(60, -1), y)
+    assert np.array_equal(warm.y_scale_, scale)
+    assert error(warm) < 0.7 * error(cold)

@@ -195,3 +195,50 @@ def test_bad_architecture_settings_are_refused():
         DeepEnsembleRegressor(dropout=1.5).fit(X, y)
     with pytest.raises(DataError, match="lr_schedule must be 'constant' or 'cosine', got 'step'"):
         DeepEnsembleRegressor(lr_schedule="step").fit(X, y)
+
+
+def test_warm_start_continues_training_and_keeps_the_scaling():
+    """A warm-started fit starts from the fitted networks: one more epoch keeps the fitted
+    accuracy (a fresh one-epoch fit is far worse), the scaling stays the first fit's, and
+    data of another width is refused by name."""
+    X, y = toy(600)
+    model = DeepEnsembleRegressor(random_state=0, **SMALL).fit(X[:400], y[:400])
+    x_mean = model.x_mean_.copy()
+
+    def mae(m):
+        return float(np.abs(m.predict(X[400:]) - y[400:]).mean())
+
+    before = mae(model)
+    warm = clone(model).set_params(warm_start=True, max_epochs=1)
+    warm.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    warm.fit(X[:500], y[:500])
+    cold = DeepEnsembleRegressor(random_state=0, **dict(SMALL, max_epochs=1)).fit(X[:500], y[:500])
+    assert np.array_equal(warm.x_mean_, x_mean)
+    assert mae(warm) < 1.2 * before < mae(cold)
+    with pytest.raises(DataError, match="reads 3 features .* new data has 2"):
+        warm.fit(X[:500, :2], y[:500])
+
+
+def test_property_model_warm_start_updates_a_copy(tmp_path):
+    """PropertyModel.fit(warm_start=True) continues from its fitted estimator, leaving the
+    previous estimator object untouched (the model in use is never half-updated)."""
+    from evodesign.representation import CompositionSpace
+
+    space = CompositionSpace(["O", "Na", "Cl", "Fe", "Ti", "Ba"])
+    rng = np.random.default_rng(1)
+    X = space.fractions(space.decode(rng.random((300, space.n_var)) ** 3))
+    Y = (X @ np.arange(space.n_var))[:, None]
+    model = PropertyModel(space.elements, ["a"], estimator=DeepEnsembleRegressor(random_state=0, **SMALL))
+    model.fit(X[:200], Y[:200])
+    old = model.estimator_
+    old_prediction = old.predict(model.features.transform(X[200:]))
+    model.fit(X, Y, warm_start=True)
+    assert model.estimator_ is not old and model.estimator_.warm_start
+    np.testing.assert_array_equal(old.predict(model.features.transform(X[200:])), old_prediction)
+    from evodesign.surrogates import data_hash
+
+    assert model.data_hash_ == data_hash(X, Y)  # the hash of the rows it was updated on
+    forest = PropertyModel(space.elements, ["a"], estimator=RandomForestSurrogate(n_estimators=5, random_state=0))
+    forest.fit(X[:100], Y[:100])
+    with pytest.raises(DataError, match="cannot be warm-started"):
+        forest.fit(X, Y, warm_start=True)
