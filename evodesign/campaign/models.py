@@ -60,7 +60,7 @@ if TYPE_CHECKING:
     from evodesign.campaign.config import CampaignConfig
     from evodesign.datasets import ImageDataset, MaterialsDataset
     from evodesign.representation import DesignSpace
-    from evodesign.surrogates import PropertyModel
+    from evodesign.surrogates import ImagePropertyModel, PropertyModel
 
 __all__ = [
     "CACHE_ENV",
@@ -71,6 +71,8 @@ __all__ = [
     "prepare_models",
     "load_campaign_data",
     "resolve_dataset",
+    "surrogate_model",
+    "training_rows",
 ]
 
 #: quantile of the surrogate's std on known compounds used by ``max_std = "auto"``
@@ -241,7 +243,7 @@ class CampaignModels:
 
     data: MaterialsDataset | ImageDataset
     space: DesignSpace
-    surrogate: PropertyModel | None
+    surrogate: PropertyModel | ImagePropertyModel | None
     surrogate_path: Path | None
     generators_path: Path | None
     vectors: NDArray[np.float64]
@@ -304,11 +306,19 @@ def _refuse_empty_targets(config: CampaignConfig, data: MaterialsDataset) -> Non
 
 
 def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = False) -> Any:
-    from evodesign.surrogates import DeepEnsembleRegressor, RandomForestSurrogate
+    from evodesign.surrogates import CNNEnsembleRegressor, DeepEnsembleRegressor, RandomForestSurrogate
 
     options = config.surrogate
     if options.model == "forest":
         return RandomForestSurrogate(n_estimators=options.n_estimators, random_state=seed)
+    if options.model == "cnn":
+        return CNNEnsembleRegressor(
+            n_members=options.n_members,
+            channels=tuple(options.channels),
+            max_epochs=options.max_epochs,
+            patience=options.patience,
+            random_state=seed,
+        )
     return DeepEnsembleRegressor(
         n_members=options.n_members,
         hidden_layer_sizes=tuple(options.hidden),
@@ -321,6 +331,30 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
         random_state=seed,
         verbose=progress,
     )
+
+
+def surrogate_model(config: CampaignConfig, space: DesignSpace, estimator: Any = None) -> Any:
+    """An unfitted property model of the campaign's surrogate targets for ``space``: a
+    :class:`~evodesign.surrogates.ImagePropertyModel` for ``[surrogate] model = "cnn"``, a
+    :class:`~evodesign.surrogates.PropertyModel` of the space's elements otherwise."""
+    from evodesign.surrogates import ImagePropertyModel, PropertyModel
+
+    targets = list(config.surrogate_targets)
+    if config.surrogate.model == "cnn":
+        return ImagePropertyModel(space.size, targets, estimator=estimator)  # type: ignore[attr-defined]
+    return PropertyModel(space.elements, targets, estimator=estimator)  # type: ignore[attr-defined]
+
+
+def training_rows(config: CampaignConfig, Y: NDArray[np.float64]) -> NDArray[np.int64]:
+    """Rows of the data set the surrogate trains on: those with every target finite, at
+    most ``[surrogate] max_rows`` of them (a subset drawn from ``[surrogate] seed``, in
+    data-set order)."""
+    rows = np.flatnonzero(np.isfinite(Y).all(axis=1))
+    cap = config.surrogate.max_rows
+    if cap and len(rows) > cap:
+        rng = np.random.default_rng(np.random.SeedSequence(config.surrogate.seed))
+        rows = np.sort(rng.choice(rows, size=cap, replace=False))
+    return rows
 
 
 _WAITED = " (trained meanwhile by another run)"
@@ -387,7 +421,7 @@ def prepare_models(
     Returns:
         The :class:`CampaignModels`.
     """
-    from evodesign.surrogates import PropertyModel, data_hash
+    from evodesign.surrogates import ImagePropertyModel, PropertyModel, data_hash
 
     cache_dir = Path(cache_dir) if cache_dir is not None else default_cache_dir(config, base_dir)
     cache_dir.mkdir(parents=True, exist_ok=True)
@@ -426,21 +460,25 @@ def prepare_models(
     elif targets:
         start = time.perf_counter()
         Y = data.frame[targets].to_numpy(dtype=np.float64)
-        rows = np.isfinite(Y).all(axis=1)
+        rows = training_rows(config, Y)
         X, Y = X_all[rows], Y[rows]
         expected_hash = data_hash(X, Y)
         path = cache_dir / f"surrogate-{config.surrogate_hash()[:8]}-{expected_hash[:8]}"
         sidecar = model_paths(path)[1]
 
-        def load_surrogate() -> PropertyModel:
+        def load_surrogate() -> PropertyModel | ImagePropertyModel:
+            if config.surrogate.model == "cnn":
+                return ImagePropertyModel.load(
+                    path, size=space.size, targets=targets, data_hash=expected_hash  # type: ignore[attr-defined]
+                )
             return PropertyModel.load(
-                path, elements=space.elements, targets=targets, data_hash=expected_hash
+                path, elements=space.elements, targets=targets, data_hash=expected_hash  # type: ignore[attr-defined]
             )
 
-        def train_surrogate() -> PropertyModel:
+        def train_surrogate() -> PropertyModel | ImagePropertyModel:
             _say(
                 progress,
-                f"surrogate: training on {len(X):,} {config.campaign.dataset} compounds "
+                f"surrogate: training on {len(X):,} {config.campaign.dataset} designs "
                 f"({', '.join(targets)}); cached for later runs at {sidecar}",
             )
             estimator = _surrogate_estimator(config, config.surrogate.seed, progress)
@@ -448,7 +486,7 @@ def prepare_models(
             # else runs, two threads were measured 20x slower per epoch (30 s vs 1.5 s).
             with torch_threads(1):
                 # fit refuses a model that predicts NaN/inf on its own data: never cached
-                model = PropertyModel(space.elements, targets, estimator=estimator).fit(X, Y)
+                model = surrogate_model(config, space, estimator).fit(X, Y)
             model.save(path)
             return model
 

@@ -227,3 +227,37 @@ def test_the_gallery_spreads_along_the_front():
     rows = gallery_rows(100)
     assert len(rows) == GALLERY_MAX and rows[0] == 0 and rows[-1] == 99
     assert (np.diff(rows) >= 3).all()
+
+
+def test_cnn_surrogate_trains_caches_and_scores_with_a_std(tmp_path, micro_cache):
+    """[surrogate] model = "cnn": a CNN ensemble trained on the library's solver labels
+    (at most max_rows of them), cached and loaded by the next run; the front's values are
+    its predictions, with a non-zero std and a trust constraint from max_std = "auto"."""
+    data = _config()
+    data["surrogate"] = {"model": "cnn", "n_members": 2, "channels": [4, 8], "max_epochs": 3, "max_rows": 40}
+    config = CampaignConfig.from_dict(data)
+    campaign = Campaign(config, out_root=tmp_path / "out", cache_dir=micro_cache / "models", progress=False)
+    result = campaign.run()
+    table = pd.read_csv(result.run_dir / "pareto.csv")
+    assert (table[["k_xx_std", "k_yy_std"]].to_numpy() > 0).all()
+    assert any(c.startswith("g_surrogate_trust") for c in table.columns)
+    models = campaign.models
+    from evodesign.surrogates import ImagePropertyModel
+
+    assert isinstance(models.surrogate, ImagePropertyModel)
+    assert models.surrogate.estimator_.n_members == 2
+    with np.load(result.run_dir / "designs.npz") as saved:
+        images = saved["images"]
+    mean, _ = models.surrogate.predict(images.reshape(len(images), -1).astype(float))
+    np.testing.assert_allclose(table[["k_xx", "k_yy"]].to_numpy(), mean, rtol=1e-5)
+    # the next run loads the cached model: same file, no training
+    again = Campaign(config, out_root=tmp_path / "out2", cache_dir=micro_cache / "models", progress=False)
+    assert again.prepare().surrogate_path == models.surrogate_path
+    assert len(list((micro_cache / "models").glob("surrogate-*.json"))) == 1
+
+
+def test_a_surrogate_model_of_another_space_is_refused_by_key():
+    data = _config()
+    data["surrogate"] = {"model": "ensemble"}
+    with pytest.raises(ConfigError, match=r"surrogate.*model.*'solver' or 'cnn'"):
+        CampaignConfig.from_dict(data)
