@@ -19,7 +19,7 @@ import math
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from evodesign.campaign.config.sections import DataSection, GeneratorsSection, PhysicsSection, SurrogateSection
+from evodesign.campaign.config.sections import DataSection, GeneratorsSection, LoopSection, PhysicsSection, SurrogateSection
 from evodesign.campaign.config.space import DEFAULT_SPACE_KIND
 
 if TYPE_CHECKING:
@@ -39,7 +39,7 @@ LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs
 ADAPT_KEYS = ("adapt_every", "adapt_weighting", "adapt_k", "adapt_epochs")
 #: tables added after run hashes were first stored (hashed only when set away from their
 #: defaults: a default is a fixed value, so leaving it out keeps the hash unique)
-LATER_TABLES = {"data": DataSection, "physics": PhysicsSection}
+LATER_TABLES = {"data": DataSection, "physics": PhysicsSection, "loop": LoopSection}
 
 
 def _drop_default_tables(data: dict[str, Any]) -> dict[str, Any]:

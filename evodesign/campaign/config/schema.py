@@ -29,6 +29,7 @@ from evodesign.campaign.config.sections import (
     CampaignSection,
     DataSection,
     GeneratorsSection,
+    LoopSection,
     PhysicsSection,
     ScreenSection,
     SearchSection,
@@ -64,6 +65,7 @@ class CampaignConfig(StrictTable):
         search: ``[search]``.
         screen: ``[screen]``.
         verify: ``[verify]``.
+        loop: ``[loop]`` (``evodesign loop``).
     """
 
     #: top-level key -> its table's model (``[space]``: the default kind's; the others are
@@ -82,6 +84,7 @@ class CampaignConfig(StrictTable):
     verify: VerifySection = VerifySection()
     data: DataSection = DataSection()
     physics: PhysicsSection = PhysicsSection()
+    loop: LoopSection = LoopSection()
 
     _source: str = PrivateAttr(default="<dict>")
     _lines: dict[tuple[Any, ...], int] = PrivateAttr(default_factory=dict)
@@ -382,6 +385,7 @@ CampaignConfig._TABLES = {
     "verify": VerifySection,
     "data": DataSection,
     "physics": PhysicsSection,
+    "loop": LoopSection,
 }
 
 

@@ -298,6 +298,27 @@ class ScreenSection(StrictTable):
     source: Literal["gan", "prior", "known", "random"] = "gan"
 
 
+class LoopSection(StrictTable):
+    """``[loop]``: the closed loop (``evodesign loop``): propose a batch, measure it, update.
+
+    Each round runs the search on the current surrogate with an optimistic acquisition
+    (mean + ``kappa`` std in each objective's better direction), picks ``batch`` diverse
+    designs of its final population, has them measured, and continues training the
+    surrogate (warm start) on the data set plus every measurement so far.
+
+    Attributes:
+        rounds: rounds to run (``--rounds`` overrides; a resumed loop may go on further).
+        batch: designs measured per round (``--batch`` overrides).
+        kappa: the acquisition's weight on the surrogate's std (0: the mean alone).
+        update_epochs: most epochs of the surrogate's warm-started update per round.
+    """
+
+    rounds: int = Field(5, ge=1, le=10_000)
+    batch: int = Field(20, ge=1, le=100_000)
+    kappa: float = Field(1.0, ge=0, le=100)
+    update_epochs: int = Field(10, ge=1, le=100_000)
+
+
 class VerifySection(StrictTable):
     """``[verify]``: crystal structures and CHGNet energies for the front (``evodesign
     verify``; see :mod:`evodesign.structures`). It does not change the search, so it is
