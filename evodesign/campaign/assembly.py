@@ -11,7 +11,8 @@ Everything a run or a screen is built from, each made in one place from the vali
 * :func:`build_objectives`, :func:`build_constraints`, :func:`build_problem`: the pymoo
   problem;
 * :func:`repair_check`, :func:`build_sampling`, :func:`build_algorithm`: NSGA-II with the
-  learned (or classical) operators, the repair and the duplicate elimination.
+  learned, classical or adaptive (:mod:`evodesign.search.portfolio`) operators, the repair
+  and the duplicate elimination.
 
 The life cycle of a run (folders, checkpoints, resume) is :mod:`evodesign.campaign.runner`'s.
 
@@ -208,7 +209,8 @@ def build_sampling(config: CampaignConfig, models: CampaignModels) -> Sampling:
 
 
 def build_algorithm(config: CampaignConfig, models: CampaignModels) -> Any:
-    """The NSGA-II of the config: sampling, operators, repair, duplicate elimination."""
+    """The NSGA-II of the config: sampling, operators, repair, duplicate elimination
+    (``operators = "adaptive"``: a :class:`~evodesign.search.portfolio.PortfolioMating`)."""
     from pymoo.operators.crossover.sbx import SBX
     from pymoo.operators.mutation.pm import PM
 
@@ -216,7 +218,7 @@ def build_algorithm(config: CampaignConfig, models: CampaignModels) -> Any:
     from operators import GANMutation, LatentInterpolationCrossover
 
     s, path = config.search, models.generators_path
-    if s.operators == "learned":
+    if s.operators in ("learned", "adaptive"):
         guide: dict[str, Any] = {}
         make_guide = space_parts.part(space_parts.variation_guides, models.space.kind)
         if s.guided and make_guide is not None:
@@ -230,7 +232,19 @@ def build_algorithm(config: CampaignConfig, models: CampaignModels) -> Any:
     else:
         crossover = SBX(prob=s.crossover_prob, eta=15)
         mutation = PM(prob=s.mutation_prob, eta=20)
-    return design_nsga2(
+    algorithm = design_nsga2(
         models.space, s.pop_size, build_sampling(config, models), crossover, mutation,
         check=repair_check(config, models), max_per_system=max_per_system(config, models.space),
     )
+    if s.operators == "adaptive":
+        from evodesign.search.portfolio import PortfolioMating
+
+        # the same repair, deduplication and code policy; the bandit shares the offspring
+        # among the learned operators above, SBX/PM and the generator's samples
+        m = algorithm.mating
+        algorithm.mating = PortfolioMating(
+            m.selection, crossover, mutation, SBX(prob=s.crossover_prob, eta=15), PM(prob=s.mutation_prob, eta=20),
+            max_factor=m.max_factor, codes=m.codes, repair=m.repair, eliminate_duplicates=m.eliminate_duplicates,
+            n_max_iterations=m.n_max_iterations,
+        )
+    return algorithm

@@ -1,4 +1,4 @@
-"""Plots of a run: the Pareto front over the known materials, and convergence.
+"""Plots of a run: the Pareto front over the known materials, convergence, operator shares.
 
 matplotlib with the non-interactive Agg backend (runs on headless workstations and CI).
 
@@ -8,7 +8,8 @@ front in colour with +/- 1 std error bars, each axis with its unit (see
 "target low–high", the hard property windows of ``[constraints.ranges]`` hatched, and the
 best designs of each objective labelled with their formula. The title is the campaign's
 description (or its name), never a path. :func:`draw_run_plots` draws both files of a run
-folder from its config.
+folder from its config, and ``operators.png`` (:func:`operators_plot`, each operator's share
+of the offspring per generation) for runs with ``[search] operators = "adaptive"``.
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "draw_run_plots",
     "formula_subscripts",
     "label_indices",
+    "operators_plot",
     "pareto_plot",
     "property_windows",
     "top_designs",
@@ -350,6 +352,44 @@ def convergence_plot(history: pd.DataFrame, path: str | Path, title: str = "") -
     return path
 
 
+#: the history.csv columns of the adaptive operator portfolio (``share_<arm>``)
+SHARE_PREFIX = "share_"
+
+
+def operators_plot(history: pd.DataFrame, path: str | Path, title: str = "") -> Path | None:
+    """Each operator's share of the offspring per generation, stacked (adaptive runs).
+
+    Args:
+        history: the ``history.csv`` table; its ``share_<arm>`` columns are drawn (rows
+            without shares, the initial population, are left out).
+        path: the PNG to write.
+        title: the campaign's description; "operators" is added.
+
+    Returns:
+        The path written, or ``None`` (nothing written) when the history has no shares.
+    """
+    columns = [c for c in history.columns if c.startswith(SHARE_PREFIX)]
+    if not columns:
+        return None
+    rows = history.dropna(subset=columns)
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.0, 4.0))
+    if len(rows):
+        shares = rows[columns].to_numpy(dtype=np.float64).T  # (n_arms, n_generations)
+        labels = [c[len(SHARE_PREFIX):] for c in columns]
+        ax.stackplot(rows["gen"].to_numpy(), 100 * shares, labels=labels, alpha=0.85)
+        ax.legend(loc="upper left", fontsize=8, framealpha=0.8)
+    ax.set_ylim(0, 100)
+    ax.set_xlabel("generation")
+    ax.set_ylabel("share of the offspring (%)")
+    ax.set_title(f"{title}: operators" if title else "operators", fontsize=9)
+    fig.tight_layout()
+    path = Path(path)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+    return path
+
+
 def _overlay(config: Any) -> Callable[[Any, str, str], None] | None:
     """The config's space kind's pareto.png overlay (:data:`space_parts.plot_overlays`), or None."""
     from evodesign.campaign import space_parts
@@ -369,7 +409,8 @@ def draw_run_plots(
     history: pd.DataFrame,
     known: pd.DataFrame,
 ) -> tuple[Path, Path]:
-    """Draw ``pareto.png`` and ``convergence.png`` of a run folder, titled and shaded from its config.
+    """Draw ``pareto.png`` and ``convergence.png`` of a run folder, titled and shaded from its
+    config, and ``operators.png`` where the history has operator shares (adaptive runs).
 
     Args:
         run_dir: the run folder.
@@ -382,7 +423,7 @@ def draw_run_plots(
         known: the known materials' objective values (``Normalizer.known``).
 
     Returns:
-        The two paths written.
+        The paths of ``pareto.png`` and ``convergence.png``.
     """
     run_dir = Path(run_dir)
     title = campaign_title(config)
@@ -396,4 +437,5 @@ def draw_run_plots(
         overlay=_overlay(config),
     )
     convergence = convergence_plot(history, run_dir / "convergence.png", title=title)
+    operators_plot(history, run_dir / "operators.png", title=title)
     return pareto, convergence

@@ -13,8 +13,11 @@ A run folder ``runs/output/<campaign>/<run-id>/`` holds:
 * ``pareto_all.csv`` -- the same table for every feasible non-dominated design;
 * ``history.csv`` -- per generation: evaluations so far, hypervolume, size of the
   non-dominated set and the chemical systems it spans, feasible fraction and failures of
-  that generation's evaluations, seconds;
+  that generation's evaluations, seconds; with ``[search] operators = "adaptive"`` each
+  operator's share of the generation's offspring (``share_latent``, ``share_gan``,
+  ``share_sbx_pm``, ``share_sample``);
 * ``pareto.png`` (the front over the known materials in grey) and ``convergence.png``;
+  ``operators.png`` (the shares per generation) for adaptive runs;
 * ``checkpoint.bin`` (runs only; see :mod:`evodesign.campaign.checkpoint`).
 
 Everything here works from plain data -- the space, the objectives, arrays and pymoo
@@ -211,9 +214,12 @@ def cap_per_system(
 def history_row(
     algorithm: Any, problem: DesignProblem, before: tuple[int, int, int], normalizer: Normalizer, seconds: float
 ) -> dict[str, Any]:
-    """One ``history.csv`` row after ``algorithm.next()``."""
+    """One ``history.csv`` row after ``algorithm.next()``; with the adaptive operator
+    portfolio also each arm's share of the generation's offspring (``share_<arm>``, NaN for
+    the initial population)."""
     n_eval = problem.n_evaluated - before[0]
     front = feasible_front(algorithm.pop)
+    shares = getattr(algorithm.mating, "offspring_shares", None)
     return {
         "gen": int(algorithm.n_gen - 1),  # pymoo's n_gen is one ahead after next()
         "n_eval": int(problem.n_evaluated),
@@ -223,6 +229,7 @@ def history_row(
         "feasible_fraction": (problem.n_feasible - before[2]) / n_eval if n_eval else float("nan"),
         "failures": int(problem.n_failed - before[1]),
         "seconds": float(seconds),
+        **(shares() if shares is not None else {}),
     }
 
 
@@ -465,8 +472,8 @@ def write_run(
     normalizer: Normalizer,
     all_designs: pd.DataFrame | None = None,
 ) -> CampaignResult:
-    """Write pareto.csv, pareto_all.csv, history.csv, manifest.json and both plots; return
-    the result.
+    """Write pareto.csv, pareto_all.csv, history.csv, manifest.json and the plots (with
+    ``operators.png`` where the history has operator shares); return the result.
 
     Args:
         config: the campaign (the plots' title and hard windows).

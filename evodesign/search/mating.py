@@ -63,7 +63,7 @@ number comes from the algorithm's ``random_state``.
 from __future__ import annotations
 
 import math
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 from pymoo.core.mating import Mating
@@ -77,7 +77,7 @@ from operators.variation import crossover_arrays, mutation_arrays, shared_model
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["CODES", "CODE_POLICIES", "BatchMating", "binary_tournament"]
+__all__ = ["CODES", "CODE_POLICIES", "BatchMating", "ParentArrays", "binary_tournament"]
 
 #: the population attribute holding each individual's latent code
 CODES = "Z"
@@ -135,6 +135,30 @@ def _names(operator: Any) -> str:
     return str(getattr(operator, "name", None) or type(operator).__name__)
 
 
+class ParentArrays(NamedTuple):
+    """A population read as arrays for one generation's mating.
+
+    Attributes:
+        X: `(pop_size, n_var)` vectors.
+        F: `(pop_size, n_obj)` objectives (minimised).
+        CV: `(pop_size,)` constraint violations.
+        crowding: `(pop_size,)` crowding distances (0 before the first survival).
+        keys: `(pop_size,)` vector keys (provenance).
+        model: the generative model the operators share, or ``None`` (no codes kept).
+        Z: `(pop_size, latent_dim)` codes, all known (``None`` without a model).
+        unknown: `(pop_size,)` bools, the rows encoded this generation (``None`` without a model).
+    """
+
+    X: NDArray[np.float64]
+    F: NDArray[np.float64]
+    CV: NDArray[np.float64]
+    crowding: NDArray[np.float64]
+    keys: NDArray[np.object_]
+    model: Any
+    Z: NDArray[np.float64] | None
+    unknown: NDArray[np.bool_] | None
+
+
 class BatchMating(Mating):
     """NSGA-II mating on arrays, with formula repair and hash deduplication (see module docs).
 
@@ -188,6 +212,8 @@ class BatchMating(Mating):
         keys: NDArray[np.object_],
         parents: NDArray[np.int64],
         random_state: np.random.Generator,
+        crossover: Any = None,
+        mutation: Any = None,
     ) -> tuple[NDArray[np.float64], NDArray[np.float64] | None, NDArray[np.object_], NDArray[np.object_]]:
         """Children of the `(n_matings, n_parents)` index array, with codes and provenance.
 
@@ -198,12 +224,15 @@ class BatchMating(Mating):
             keys: `(pop_size,)` vector keys.
             parents: the matings.
             random_state: the algorithm's generator.
+            crossover / mutation: other operators than the mating's own (the operator
+                portfolio's SBX/PM arm); ``None``: the mating's.
 
         Returns:
             ``(Y, Zc, operator, parents)``: `(n, n_var)` children offspring-major, their
             `(n, latent_dim)` codes (or ``None``) and `(n,)` provenance strings.
         """
-        cx, mut = self.crossover, self.mutation
+        cx = self.crossover if crossover is None else crossover
+        mut = self.mutation if mutation is None else mutation
         n_matings = len(parents)
         Xp = np.swapaxes(X[parents], 0, 1)  # (n_parents, n_matings, n_var)
         cross = random_state.random(n_matings) < variable_value(cx.prob, size=n_matings)
@@ -267,21 +296,10 @@ class BatchMating(Mating):
     ) -> Any:
         """``n_offsprings`` new individuals (fewer only if ``n_max_iterations`` rounds run out)."""
         n_max_iterations = self.n_max_iterations if n_max_iterations is None else n_max_iterations
-        X = np.asarray(pop.get("X"), dtype=np.float64)
-        F = np.asarray(pop.get("F"), dtype=np.float64)
-        CV = np.asarray(pop.get("CV"), dtype=np.float64).reshape(len(pop), -1)[:, 0]
-        crowding = pop.get("crowding")
-        crowding = np.zeros(len(pop)) if crowding is None or crowding.dtype == object else np.asarray(crowding, dtype=np.float64)
-        keys = vector_keys(X)
+        parents_of = self._read_population(pop)
+        X, F, CV, crowding, keys = parents_of.X, parents_of.F, parents_of.CV, parents_of.crowding, parents_of.keys
+        model, Z = parents_of.model, parents_of.Z
         cx = self.crossover
-        model = shared_model(cx, self.mutation) if self.codes != "none" else None
-        Z = None if model is None else self._population_codes(pop, model.latent_dim)
-        unknown = None if Z is None else np.isnan(Z).any(axis=1)
-        if unknown is not None and unknown.any():
-            # every parent without a code (the initial population) in one call: the
-            # refinement's per-step cost does not depend on the rows, so a few each
-            # generation would cost about as much as all of them once
-            Z[unknown] = model.encode(X[unknown])
         kept_X = np.empty((0, X.shape[1]))
         kept_Z: list[NDArray] = []
         kept_op: list[NDArray] = []
@@ -304,19 +322,58 @@ class BatchMating(Mating):
             new = new[:missing]
             kept_X = np.concatenate([kept_X, Y[new]])
             if Zc is not None:
-                if self.codes == "refined" and len(new):
-                    # the repair moved most children off the point they were decoded from:
-                    # refine from there to a code of the child itself (once, kept children only)
-                    kept_Z.append(model.encode(Y[new], init=Zc[new]))
-                elif self.codes == "mean" and len(new):
-                    kept_Z.append(model.encode(Y[new], refine=False))
-                else:
-                    kept_Z.append(Zc[new])
+                kept_Z.append(self._kept_codes(model, Y[new], Zc[new]))
             kept_op.append(operator[new])
             kept_par.append(parent_str[new])
+        return self._offspring(pop, parents_of, kept_X, kept_Z, kept_op, kept_par)
+
+    def _read_population(self, pop: Any) -> ParentArrays:
+        """The population as arrays, every parent's latent code known (see :class:`ParentArrays`).
+
+        Parents without a code (the initial population) are encoded here, all in one call.
+        """
+        X = np.asarray(pop.get("X"), dtype=np.float64)
+        F = np.asarray(pop.get("F"), dtype=np.float64)
+        CV = np.asarray(pop.get("CV"), dtype=np.float64).reshape(len(pop), -1)[:, 0]
+        crowding = pop.get("crowding")
+        crowding = np.zeros(len(pop)) if crowding is None or crowding.dtype == object else np.asarray(crowding, dtype=np.float64)
+        keys = vector_keys(X)
+        model = shared_model(self.crossover, self.mutation) if self.codes != "none" else None
+        Z = None if model is None else self._population_codes(pop, model.latent_dim)
+        unknown = None if Z is None else np.isnan(Z).any(axis=1)
+        if unknown is not None and unknown.any():
+            # every parent without a code (the initial population) in one call: the
+            # refinement's per-step cost does not depend on the rows, so a few each
+            # generation would cost about as much as all of them once
+            Z[unknown] = model.encode(X[unknown])
+        return ParentArrays(X, F, CV, crowding, keys, model, Z, unknown)
+
+    def _kept_codes(self, model: Any, Y: NDArray[np.float64], Zc: NDArray[np.float64]) -> NDArray[np.float64]:
+        """`(n, latent_dim)` codes of `(n, n_var)` kept children ``Y`` decoded from ``Zc``
+        (NaN rows: not decoded from a code), by the ``codes`` policy."""
+        if self.codes == "refined" and len(Y):
+            # the repair moved most children off the point they were decoded from:
+            # refine from there to a code of the child itself (once, kept children only)
+            return model.encode(Y, init=Zc)
+        if self.codes == "mean" and len(Y):
+            return model.encode(Y, refine=False)
+        return Zc
+
+    @staticmethod
+    def _offspring(
+        pop: Any,
+        parents_of: ParentArrays,
+        kept_X: NDArray[np.float64],
+        kept_Z: list[NDArray[np.float64]],
+        kept_op: list[NDArray[np.object_]],
+        kept_par: list[NDArray[np.object_]],
+    ) -> Any:
+        """The offspring ``Population`` with provenance and codes; the parents encoded this
+        generation keep their codes."""
         off = Population.new("X", kept_X)
         if len(off):
             off.set("operator", np.concatenate(kept_op), "parents", np.concatenate(kept_par))
+        Z, unknown = parents_of.Z, parents_of.unknown
         if Z is not None:
             encoded = unknown & ~np.isnan(Z).any(axis=1)  # parents encoded this generation
             if encoded.any():

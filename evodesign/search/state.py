@@ -9,7 +9,9 @@ What resuming needs is small and plain:
   codes ``Z`` of the learned operators, ...);
 * the algorithm's ``random_state`` (numpy's bit-generator state is a JSON dict of ints);
 * counters: generation, evaluations, the termination's progress, the problem's counts of
-  evaluated / failed / feasible designs, and the mating's share of kept children.
+  evaluated / failed / feasible designs, and the mating's share of kept children;
+* with ``[search] operators = "adaptive"``, the operator portfolio's bandit and the arms of
+  the last offspring (:mod:`evodesign.search.portfolio`).
 
 Everything else (problem, operators, surrogate, caches) is rebuilt from the campaign's
 config and models, then :func:`restore_search_state` puts the saved values back, so the
@@ -96,6 +98,7 @@ def capture_search_state(algorithm: Any) -> tuple[dict[str, np.ndarray], dict[st
             "force_termination": bool(algorithm.termination.force_termination),
         },
         "kept_share": float(getattr(algorithm.mating, "kept_share", 1.0)),
+        **_portfolio_meta(algorithm.mating),
         "problem": {
             name: int(getattr(algorithm.problem, name))
             for name in ("n_evaluated", "n_failed", "n_feasible")
@@ -144,6 +147,11 @@ def restore_search_state(algorithm: Any, arrays: dict[str, np.ndarray], meta: di
     algorithm.termination.force_termination = bool(termination.get("force_termination", False))
     if hasattr(algorithm.mating, "kept_share"):
         algorithm.mating.kept_share = float(meta.get("kept_share", 1.0))
+    if hasattr(algorithm.mating, "load_portfolio_state"):
+        try:
+            algorithm.mating.load_portfolio_state(_get(meta, "portfolio", dict))
+        except (KeyError, TypeError, ValueError) as error:
+            raise SearchStateError(f"the saved operator portfolio cannot be restored: {error}") from error
     for name, value in _get(meta, "problem", dict).items():
         if name in ("n_evaluated", "n_failed", "n_feasible"):
             setattr(problem, name, int(value))
@@ -210,6 +218,14 @@ def population_from_state(
     for ind in pop:
         ind.evaluated = set(evaluated)
     return pop
+
+
+def _portfolio_meta(mating: Any) -> dict[str, Any]:
+    """``{"portfolio": ...}``: the adaptive operator portfolio's bandit and bookkeeping
+    (:class:`~evodesign.search.portfolio.PortfolioMating`); ``{}`` for other matings, so
+    their checkpoints are unchanged."""
+    state = getattr(mating, "portfolio_state", None)
+    return {} if state is None else {"portfolio": jsonable(state())}
 
 
 def _vector_rows(name: str, values: list[Any]) -> np.ndarray:
