@@ -13,6 +13,7 @@ with latent codes: :mod:`operators.variation`.
 from __future__ import annotations
 
 from operators.acceptance import redraw_rejected
+from operators.adaptation import fine_tune, rank_weights, split_weights
 from operators.artifacts import load_generative_model, read_sidecar, save_generative_model
 from operators.crossover import (
     LatentInterpolationCrossover,
@@ -54,6 +55,7 @@ __all__ = [
     "fit_generative_model",
     "fit_latent_gan",
     "fit_vae",
+    "fine_tune",
     "guided_interpolation_children",
     "guided_latent_step",
     "interpolation_children",
@@ -63,9 +65,11 @@ __all__ = [
     "mate",
     "mutate",
     "parent_keys",
+    "rank_weights",
     "read_sidecar",
     "redraw_rejected",
     "save_generative_model",
     "slerp",
+    "split_weights",
     "vector_key",
 ]
