@@ -33,6 +33,9 @@ _HASH_VERSION = 1
 #: ``[surrogate]`` keys added after models were first cached (hashed only when set away
 #: from their defaults)
 LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs", "channels", "max_rows")
+#: the ``[surrogate]`` keys added after the run hash covered that table (kept out of it at
+#: their defaults, so runs made before them still resume)
+_RUN_LATER_SURROGATE_KEYS = ("channels", "max_rows")
 #: ``[generators]`` keys that act during the search (fine-tuning on the run's archive):
 #: never part of the cached models' key, and in the run's hash only when set away from
 #: their defaults (added after run hashes were first stored)
@@ -64,8 +67,9 @@ def surrogate_hash(config: CampaignConfig) -> str:
     and the surrogate targets."""
     data = config.to_toml_dict()
     surrogate = dict(data["surrogate"])
+    defaults = SurrogateSection().model_dump(mode="json")  # tuples as the lists the TOML data holds
     for key in LATER_SURROGATE_KEYS:
-        if surrogate.get(key) == SurrogateSection.model_fields[key].default:
+        if surrogate.get(key) == defaults[key]:
             surrogate.pop(key, None)
     return digest(
         {
@@ -106,6 +110,12 @@ def campaign_hash(config: CampaignConfig) -> str:
         if key in generators and generators[key] == GeneratorsSection.model_fields[key].default:
             generators.pop(key)
     data["generators"] = generators
+    surrogate = dict(data.get("surrogate", {}))
+    defaults = SurrogateSection().model_dump(mode="json")  # tuples as the lists the TOML data holds
+    for key in _RUN_LATER_SURROGATE_KEYS:
+        if key in surrogate and surrogate[key] == defaults[key]:
+            surrogate.pop(key)
+    data["surrogate"] = surrogate
     return digest({"kind": "campaign", **_drop_default_tables(data)})
 
 

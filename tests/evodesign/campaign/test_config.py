@@ -372,3 +372,17 @@ def test_where_names_file_key_and_line(write) -> None:
     assert config.where("campaign", "name").endswith("campaign.toml, [campaign].name (line 2)")
     assert config.where("objectives", 1, "direction").endswith("[[objectives]][2].direction (line 10)")
     assert CampaignConfig.from_dict(raw()).where("search", "pop_size") == "<dict>, [search].pop_size"
+
+
+def test_keys_added_later_keep_the_default_campaign_hashes():
+    """Keys added to [surrogate], [generators] and the [loop] table at their defaults leave the
+    run, surrogate and generator hashes of the default campaign as they were before them
+    (run folders resume, cached models load): the values computed before the keys existed."""
+    from pathlib import Path
+
+    cfg = CampaignConfig.from_toml(Path(__file__).parents[3] / "runs" / "thermoelectric.toml")
+    assert cfg.hash()[:16] == "e470f1461b6fd41a"
+    assert cfg.surrogate_hash()[:8] == "382e75d4"
+    assert cfg.generator_hash()[:8] == "b7dda945"
+    adapted = CampaignConfig.from_dict({**cfg.to_toml_dict(), "generators": {**cfg.to_toml_dict()["generators"], "adapt_every": 5}})
+    assert adapted.generator_hash() == cfg.generator_hash() and adapted.hash() != cfg.hash()
