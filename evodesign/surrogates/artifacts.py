@@ -89,6 +89,7 @@ def save_model(
 
 def _registry() -> dict[str, type]:
     """The estimator classes a model file may name (nothing else is ever instantiated)."""
+    from evodesign.surrogates.boosting import GradientBoostingSurrogate
     from evodesign.surrogates.cnn_ensemble import CNNEnsembleRegressor
     from evodesign.surrogates.ensemble import DeepEnsembleRegressor
     from evodesign.surrogates.forest import RandomForestSurrogate
@@ -96,6 +97,7 @@ def _registry() -> dict[str, type]:
     return {
         "CNNEnsembleRegressor": CNNEnsembleRegressor,
         "DeepEnsembleRegressor": DeepEnsembleRegressor,
+        "GradientBoostingSurrogate": GradientBoostingSurrogate,
         "RandomForestSurrogate": RandomForestSurrogate,
     }
 
