@@ -270,3 +270,23 @@ def test_rounds_log_appends_sorted_and_is_idempotent(tmp_path):
         append_round_row(tmp_path, {"n_measured": 1})
     assert _snapshot(tmp_path) == before
     pd.testing.assert_frame_equal(read_rounds(tmp_path), log)
+
+
+def test_a_lab_round_trip_at_the_file_level(tmp_path):
+    """Round 1 requested, filled in by a script, read back after a 'restart', recorded, round 2 requested."""
+    write_request(tmp_path, 1, IDS, _designs(), TARGETS, images=_images())
+    ids, designs, images = read_request(tmp_path, 1)  # the resumed process knows only the files
+    folder = round_dir(tmp_path, 1)
+    lines = (folder / "measured.csv.template").read_text().splitlines()
+    filled = [lines[0], lines[1].replace(",,", ",1.5,2.5"), lines[2], lines[3].replace(",,", ",3,4")]
+    (folder / "measured.csv").write_text("\n".join(filled) + "\n")
+    values = read_measurements(folder / "measured.csv", ids, TARGETS)
+    frame, stored = append_measurements(tmp_path, 1, ids, designs, values, images=images)
+    failed = int(values.isna().any(axis=1).sum())
+    append_round_row(tmp_path, {"round": 1, "n_measured": len(ids), "n_failed": failed, "best_k_xx": values["k_xx"].max()})
+    write_request(tmp_path, 2, ["e1"], _designs().iloc[:1], TARGETS, images=_images(1, seed=3))
+    assert frame[["id", "k_xx"]].to_numpy().tolist()[::2] == [["d1", 1.5], ["d3", 3.0]]
+    assert np.isnan(frame["k_xx"].iloc[1]) and failed == 1
+    np.testing.assert_array_equal(stored, _images())
+    assert read_rounds(tmp_path).to_dict("records") == [{"round": 1, "n_measured": 3, "n_failed": 1, "best_k_xx": 3.0}]
+    assert (round_dir(tmp_path, 2) / "to_measure.csv").exists()
