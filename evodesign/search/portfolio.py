@@ -13,9 +13,12 @@ and the same generative model:
 Each generation the offspring is split among the arms by the bandit's probabilities (a
 multinomial draw from the algorithm's ``random_state``), and each arm's children go through
 the same repair, hash deduplication, latent-code policy and provenance as
-:class:`~evodesign.search.mating.BatchMating`'s. An arm's credit is the share of its children
-of the last generation that survived into the population's first front (the feasible
-non-dominated designs after the survival; the least violating ones while none is feasible).
+:class:`~evodesign.search.mating.BatchMating`'s. An arm that makes nothing new two rounds
+in a row (all its children repeat known designs) hands the rest of its quota to the most
+probable arm that still does. An arm's credit is the share of the children it was asked for
+in the last generation that survived into the population's first front (the feasible
+non-dominated designs after the survival; the least violating ones while none is feasible):
+an arm whose children are all duplicates earns 0.
 
 The bandit (:class:`OperatorPortfolio`) is **probability matching** (Goldberg, "Probability
 matching, the magnitude of reinforcement, and classifier system bidding", Machine Learning
@@ -58,6 +61,8 @@ ARMS = ("latent", "gan", "sbx_pm", "sample")
 P_MIN = 0.05
 #: weight of the newest credit in an arm's quality (about the last 1 / alpha generations count)
 ALPHA = 0.3
+#: an arm that makes nothing new this many rounds in a row hands its quota to another arm
+DRY_ROUNDS = 2
 
 
 def share_columns() -> list[str]:
@@ -200,6 +205,7 @@ class PortfolioMating(BatchMating):
         self.last_shares: NDArray[np.float64] | None = None
         self._pending_keys: list[str] = []
         self._pending_arms: list[int] = []
+        self._pending_asked: list[int] = [0] * len(ARMS)
 
     # ------------------------------------------------------------------ state
     def offspring_shares(self) -> dict[str, float]:
@@ -216,6 +222,7 @@ class PortfolioMating(BatchMating):
             "last_shares": None if self.last_shares is None else self.last_shares.tolist(),
             "pending_keys": list(self._pending_keys),
             "pending_arms": list(self._pending_arms),
+            "pending_asked": list(self._pending_asked),
         }
 
     def load_portfolio_state(self, state: dict[str, Any]) -> None:
@@ -231,25 +238,32 @@ class PortfolioMating(BatchMating):
         if kept.shape != (len(ARMS),):
             raise ValueError(f"the saved portfolio has {kept.shape} kept shares, not ({len(ARMS)},)")
         keys, arms = list(state["pending_keys"]), [int(a) for a in state["pending_arms"]]
-        if len(keys) != len(arms) or any(not 0 <= a < len(ARMS) for a in arms):
-            raise ValueError("the saved portfolio's last offspring is malformed (keys and arms differ)")
+        asked = [int(a) for a in state["pending_asked"]]
+        if len(keys) != len(arms) or any(not 0 <= a < len(ARMS) for a in arms) or len(asked) != len(ARMS):
+            raise ValueError("the saved portfolio's last offspring is malformed (keys, arms and quotas differ)")
         self.arm_kept_share = kept
         last = state.get("last_shares")
         self.last_shares = None if last is None else np.asarray(last, dtype=np.float64)
-        self._pending_keys, self._pending_arms = keys, arms
+        self._pending_keys, self._pending_arms, self._pending_asked = keys, arms, asked
 
     # ------------------------------------------------------------------ credit
     def _credit(self, parents_of: ParentArrays) -> None:
-        """Credit the arms with their children of the last offspring that are on the first front."""
-        if not self._pending_keys:
+        """Credit the arms with their children of the last offspring that are on the first front.
+
+        An arm's share is counted over the children it was asked for (or made, if it made
+        more for an arm that ran dry): an arm whose children all repeat known designs earns
+        0, not nothing.
+        """
+        asked = np.asarray(self._pending_asked, dtype=np.int64)
+        if not self._pending_keys and not asked.any():
             return
         arms = np.asarray(self._pending_arms, dtype=np.int64)
         front_keys = set(parents_of.keys[first_front(parents_of.F, parents_of.CV)].tolist())
         on_front = np.array([k in front_keys for k in self._pending_keys], dtype=bool)
-        produced = np.bincount(arms, minlength=len(ARMS))
+        produced = np.maximum(np.bincount(arms, minlength=len(ARMS)), asked)
         survived = np.bincount(arms[on_front], minlength=len(ARMS))
         self.portfolio.update(produced, survived)
-        self._pending_keys, self._pending_arms = [], []
+        self._pending_keys, self._pending_arms, self._pending_asked = [], [], [0] * len(ARMS)
 
     # ------------------------------------------------------------------ the arms
     def _arm_children(
@@ -300,14 +314,15 @@ class PortfolioMating(BatchMating):
         **kwargs: Any,
     ) -> Any:
         """``n_offsprings`` new individuals shared out among the arms (fewer only if every
-        arm runs dry or ``n_max_iterations`` rounds run out)."""
+        arm that still misses children runs dry, ``DRY_ROUNDS`` rounds in a row without a
+        new child, or ``n_max_iterations`` rounds run out)."""
         n_max_iterations = self.n_max_iterations if n_max_iterations is None else n_max_iterations
         parents_of = self._read_population(pop)
         self._credit(parents_of)
         X, model, Z = parents_of.X, parents_of.model, parents_of.Z
-        quota = self.portfolio.allocate(n_offsprings, random_state)
+        quota = asked = self.portfolio.allocate(n_offsprings, random_state)
         n_kept = np.zeros(len(ARMS), dtype=np.int64)
-        dry = np.zeros(len(ARMS), dtype=bool)
+        dry = np.zeros(len(ARMS), dtype=np.int64)  # rounds in a row an arm made nothing new
         kept_X = np.empty((0, X.shape[1]))
         kept_Z: list[NDArray] = []
         kept_op: list[NDArray] = []
@@ -315,7 +330,7 @@ class PortfolioMating(BatchMating):
         kept_arm: list[NDArray] = []
         for _ in range(n_max_iterations):
             missing = quota - n_kept
-            if (missing <= 0).all():
+            if (missing <= 0).all() or (dry[missing > 0] >= DRY_ROUNDS).all():
                 break
             parts = []
             for arm in np.flatnonzero(missing > 0):
@@ -337,9 +352,9 @@ class PortfolioMating(BatchMating):
             keep = []
             for arm, *_ in parts:
                 rows = new[arm_of[new] == arm]
-                asked = int((arm_of == arm).sum())
-                self.arm_kept_share[arm] = max(len(rows) / asked, 1.0 / self.max_factor)
-                dry[arm] = len(rows) == 0
+                n_made = int((arm_of == arm).sum())
+                self.arm_kept_share[arm] = max(len(rows) / n_made, 1.0 / self.max_factor)
+                dry[arm] = dry[arm] + 1 if len(rows) == 0 else 0
                 rows = rows[: missing[arm]]
                 n_kept[arm] += len(rows)
                 keep.append(rows)
@@ -356,17 +371,19 @@ class PortfolioMating(BatchMating):
         self.last_shares = np.bincount(arms, minlength=len(ARMS)) / max(len(arms), 1)
         self._pending_keys = [str(k) for k in vector_keys(kept_X)]
         self._pending_arms = [int(a) for a in arms]
+        self._pending_asked = [int(a) for a in asked]
         return off
 
-    def _reassign(self, quota: NDArray[np.int64], n_kept: NDArray[np.int64], dry: NDArray[np.bool_]) -> NDArray[np.int64]:
-        """Quotas after a round: an arm that made nothing new this round hands what it still
-        misses to the most probable arm that did (the offspring stays full where any arm can
-        still fill it)."""
+    def _reassign(self, quota: NDArray[np.int64], n_kept: NDArray[np.int64], dry: NDArray[np.int64]) -> NDArray[np.int64]:
+        """Quotas after a round: an arm that made nothing new ``DRY_ROUNDS`` rounds in a row
+        hands what it still misses to the most probable arm that is not dry (so the
+        offspring stays full while any arm can still fill it)."""
         missing = quota - n_kept
-        stuck = dry & (missing > 0)
-        if not stuck.any() or dry.all():
+        stuck = (dry >= DRY_ROUNDS) & (missing > 0)
+        able = dry < DRY_ROUNDS
+        if not stuck.any() or not able.any():
             return quota
-        p = np.where(dry, -np.inf, self.portfolio.probabilities())
+        p = np.where(able, self.portfolio.probabilities(), -np.inf)
         quota = quota.copy()
         quota[int(np.argmax(p))] += int(missing[stuck].sum())
         quota[stuck] = n_kept[stuck]

@@ -148,8 +148,9 @@ def restore_search_state(algorithm: Any, arrays: dict[str, np.ndarray], meta: di
     if hasattr(algorithm.mating, "kept_share"):
         algorithm.mating.kept_share = float(meta.get("kept_share", 1.0))
     if hasattr(algorithm.mating, "load_portfolio_state"):
+        saved = _get(meta, "portfolio", dict)
         try:
-            algorithm.mating.load_portfolio_state(_get(meta, "portfolio", dict))
+            algorithm.mating.load_portfolio_state(saved)
         except (KeyError, TypeError, ValueError) as error:
             raise SearchStateError(f"the saved operator portfolio cannot be restored: {error}") from error
     for name, value in _get(meta, "problem", dict).items():
