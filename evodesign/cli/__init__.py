@@ -28,7 +28,7 @@ codes and the guard), and the commands by subject: :mod:`.datasets`, :mod:`.camp
 from __future__ import annotations
 
 # importing the command modules registers their commands on the apps (in help order)
-from evodesign.cli import datasets, campaign, report, bench  # noqa: F401,I001
+from evodesign.cli import datasets, campaign, loop, report, bench  # noqa: F401,I001
 from evodesign.cli.apps import app, bench_app
 from evodesign.cli.errors import EXIT_BAD_INPUT, EXIT_INTERNAL, EXIT_INTERRUPTED
 

@@ -96,7 +96,9 @@ class _TargetModel:
     def _default_estimator(self) -> Any:
         raise NotImplementedError
 
-    def fit(self, X: ArrayLike, Y: ArrayLike, *, warm_start: bool = False) -> Any:
+    def fit(
+        self, X: ArrayLike, Y: ArrayLike, *, warm_start: bool = False, params: dict[str, Any] | None = None
+    ) -> Any:
         """Fit on `(n, n_var)` design vectors and `(n, n_targets)` targets.
 
         Args:
@@ -105,6 +107,8 @@ class _TargetModel:
             warm_start: continue training the fitted estimator from its current weights
                 on (X, Y) (an estimator with a ``warm_start`` parameter: the deep
                 ensembles) instead of a fresh clone; a closed loop's update.
+            params: estimator parameters changed for this fit (e.g. ``{"max_epochs": 10}``
+                for a short update).
 
         Raises:
             DataError: Y has the wrong number of columns, or the fitted model predicts NaN
@@ -124,10 +128,11 @@ class _TargetModel:
                     "without warm_start"
                 )
             # a copy: the model in use stays as it was should the new fit be refused
-            estimator = copy.deepcopy(self.estimator_).set_params(warm_start=True).fit(features, Y)
+            estimator = copy.deepcopy(self.estimator_).set_params(warm_start=True, **(params or {}))
+            estimator = estimator.fit(features, Y)
         else:
             base = self.estimator if self.estimator is not None else self._default_estimator()
-            estimator = clone(base).fit(features, Y)
+            estimator = clone(base).set_params(**(params or {})).fit(features, Y)
         self._check_finite(estimator, features, Y)
         self.estimator_ = estimator
         self.data_hash_ = data_hash(X, Y)

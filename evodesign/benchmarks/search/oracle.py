@@ -41,7 +41,7 @@ if TYPE_CHECKING:
     from evodesign.objectives import Objective
     from evodesign.representation import CompositionSpace
 
-__all__ = ["Oracle", "OraclePredictor", "OracleSplit", "feasible_known", "make_split", "nondominated", "objective_values"]
+__all__ = ["Oracle", "OracleEvaluator", "OraclePredictor", "OracleSplit", "feasible_known", "make_split", "nondominated", "objective_values"]
 
 #: percentile above which (below which, for minimised objectives) compounds are held out
 HOLD_OUT_PERCENTILE = 80.0
@@ -407,3 +407,25 @@ class OraclePredictor:
         full[:, self._columns] = X
         mean = self.oracle.predict_targets(full)
         return mean, np.zeros_like(mean)
+
+
+class OracleEvaluator:
+    """The oracle as a closed loop's "lab" (``evodesign loop --evaluator oracle``): the
+    oracle's prediction of every surrogate target for a table of designs (``formula``).
+
+    A stand-in for measurements, to try a loop and to benchmark it: its values are a model's
+    (gradient boosting on the whole data set), not the truth.
+
+    Args:
+        oracle: a fitted :class:`Oracle`.
+    """
+
+    def __init__(self, oracle: Oracle) -> None:
+        self.oracle = oracle
+
+    def __call__(self, designs: pd.DataFrame) -> pd.DataFrame:
+        """`n` designs (a ``formula`` column) -> `n` rows, one column per target."""
+        if "formula" not in designs.columns:
+            raise DataError(f"the oracle reads a 'formula' column; got columns {list(designs.columns)}")
+        X = self.oracle.space.to_vectors(list(designs["formula"]))
+        return pd.DataFrame(self.oracle.predict_targets(X), columns=list(self.oracle.targets))

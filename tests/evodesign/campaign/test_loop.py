@@ -1,0 +1,99 @@
+"""The closed loop on a tiny microstructure campaign: the solver as a callable evaluator, a
+lab round trip through files, resume, and the batch selection."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from evodesign.campaign import Campaign, CampaignConfig
+from evodesign.campaign.evaluation import SolverEvaluator
+from evodesign.campaign.loop import run_loop, select_batch
+from evodesign.exceptions import DataError, UsageError
+from evodesign.physics import effective_conductivity
+
+CONDUCTIVITY = (1.0, 10.0)
+
+
+def _config() -> dict:
+    return {
+        "campaign": {"name": "tiny-loop", "dataset": "microstructures", "seed": 0},
+        "data": {"n_images": 60},
+        "space": {"kind": "microstructure", "size": 16, "min_feature": 2},
+        "physics": {"conductivity": list(CONDUCTIVITY)},
+        "surrogate": {"model": "cnn", "n_members": 2, "channels": [4, 8], "max_epochs": 2, "max_rows": 40},
+        "objectives": [
+            {"name": "k_xx", "direction": "max"},
+            {"name": "volume_fraction", "direction": "min"},
+        ],
+        "search": {"pop_size": 12, "n_gen": 2, "operators": "classical", "sampling": "known"},
+        "loop": {"rounds": 2, "batch": 4, "update_epochs": 1},
+    }
+
+
+@pytest.fixture()
+def campaign(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
+    config = CampaignConfig.from_dict(_config())
+    return Campaign(config, out_root=tmp_path / "out", cache_dir=tmp_path / "cache" / "models", progress=False)
+
+
+def test_loop_with_the_solver_measures_updates_and_logs_each_round(campaign, tmp_path):
+    result = run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "loop")
+    assert result.waiting is None
+    rounds = result.rounds
+    assert rounds["round"].tolist() == [1, 2] and (rounds["n_measured"] == 4).all()
+    for column in ("n_failed", "best_k_xx", "mae_k_xx", "hypervolume", "search_s", "update_s"):
+        assert column in rounds.columns, column
+    assert rounds["hypervolume"].is_monotonic_increasing  # measured designs only accumulate
+    measured, images = result.measurements, np.load(tmp_path / "loop" / "measurements.npz")["images"]
+    assert len(measured) == 8 and images.shape == (8, 16, 16)
+    np.testing.assert_allclose(measured["k_xx"], effective_conductivity(images, CONDUCTIVITY)[:, 0], atol=1e-9)
+    # no design measured twice; each round's surrogate update saved
+    assert len({im.tobytes() for im in images}) == 8
+    assert (tmp_path / "loop" / "surrogate-001.json").is_file() and (tmp_path / "loop" / "surrogate-002.json").is_file()
+    # a finished loop resumed changes nothing; further rounds go on from where it stopped
+    again = run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "loop", resume=True)
+    pd.testing.assert_frame_equal(again.rounds, rounds)
+    with pytest.raises(UsageError, match="already holds a loop"):
+        run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "loop")
+
+
+def test_lab_round_trip_through_files(campaign, tmp_path):
+    root = tmp_path / "lab"
+    first = run_loop(campaign, evaluator="lab", out=root)
+    assert first.waiting == 1 and "measured.csv" in first.message and len(first.rounds) == 0
+    request = pd.read_csv(root / "round-001" / "to_measure.csv", dtype={"id": str})
+    with np.load(root / "round-001" / "designs.npz") as saved:
+        images = saved["images"]
+    assert len(request) == 4 and images.shape == (4, 16, 16)
+    # resuming before the file exists keeps waiting, nothing measured
+    assert run_loop(campaign, evaluator="lab", out=root, resume=True).waiting == 1
+    # a bad file is refused with its line named, and nothing changes
+    k = effective_conductivity(images, CONDUCTIVITY)
+    lines = ["id,k_xx"] + [f"{i},{v}" for i, v in zip(request["id"], k[:, 0])]
+    bad = lines.copy()
+    bad[2] = f"{request['id'][1]},high"
+    (root / "round-001" / "measured.csv").write_text("\n".join(bad) + "\n")
+    with pytest.raises(DataError, match="line 3"):
+        run_loop(campaign, evaluator="lab", out=root, resume=True)
+    assert not (root / "measurements.csv").exists()
+    # the lab fills it in (one failed measurement left blank), resume: round 2 is proposed
+    lines[4] = f"{request['id'][3]},"
+    (root / "round-001" / "measured.csv").write_text("\n".join(lines) + "\n")
+    second = run_loop(campaign, evaluator="lab", out=root, resume=True)
+    assert second.waiting == 2 and (root / "round-002" / "to_measure.csv").is_file()
+    assert second.rounds["n_failed"].tolist() == [1] and second.rounds["n_measured"].tolist() == [4]
+
+
+def test_select_batch_takes_fronts_in_order_and_spreads_the_last():
+    F = np.array([[0.0, 1.0], [1.0, 0.0], [0.5, 0.5], [0.1, 0.95], [2.0, 2.0], [0.0, 0.0]])
+    cv = np.array([0, 0, 0, 0, 0, 1.0])
+    allowed = np.ones(6, bool)
+    assert sorted(select_batch(F, cv, 4, allowed).tolist()) == [0, 1, 2, 3]
+    # two of the first front: the extremes, not the near-duplicate of row 0
+    assert sorted(select_batch(F, cv, 2, allowed).tolist()) == [0, 1]
+    assert select_batch(F, cv, 6, allowed).tolist()[-1] == 5  # infeasible last
+    allowed[0] = False
+    assert 0 not in select_batch(F, cv, 5, allowed).tolist()
