@@ -97,3 +97,33 @@ def test_select_batch_takes_fronts_in_order_and_spreads_the_last():
     assert select_batch(F, cv, 6, allowed).tolist()[-1] == 5  # infeasible last
     allowed[0] = False
     assert 0 not in select_batch(F, cv, 5, allowed).tolist()
+
+
+def test_a_loop_killed_after_measuring_resumes_without_repeating(campaign, tmp_path, monkeypatch):
+    """Killed between recording round 1's measurements and updating the surrogate, the loop
+    resumes from its files: round 1's measurements are not repeated (the evaluator is not
+    called for them again) and the result equals an uninterrupted loop's."""
+    import evodesign.campaign.loop as loop_module
+
+    calls = []
+
+    def counting(images):
+        calls.append(len(images))
+        return SolverEvaluator(CONDUCTIVITY)(images)
+
+    original = loop_module._update
+
+    def killed(*args, **kwargs):
+        raise KeyboardInterrupt  # as a kill would, after measurements.csv was written
+
+    monkeypatch.setattr(loop_module, "_update", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(campaign, evaluator=counting, out=tmp_path / "killed")
+    assert calls == [4] and len(pd.read_csv(tmp_path / "killed" / "measurements.csv")) == 4
+    monkeypatch.setattr(loop_module, "_update", original)
+    resumed = run_loop(campaign, evaluator=counting, out=tmp_path / "killed", resume=True)
+    assert calls == [4, 4]  # round 2 only
+    straight = run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "straight")
+    pd.testing.assert_frame_equal(resumed.measurements, straight.measurements)
+    timing = [c for c in resumed.rounds.columns if c.endswith("_s")]
+    pd.testing.assert_frame_equal(resumed.rounds.drop(columns=timing), straight.rounds.drop(columns=timing))
