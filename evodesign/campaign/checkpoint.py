@@ -7,8 +7,10 @@ A checkpoint is one file, ``checkpoint.bin``, that cannot run code when it is re
   the sha256 and length of the body), checked *before* the body is touched, so a foreign,
   mismatched, truncated or corrupted checkpoint is refused with the reason named;
 * the body: a numpy ``.npz`` archive of plain numeric arrays (the population and its
-  per-individual data), read with ``allow_pickle=False``, plus one ``meta.json`` member
-  (RNG state, counters, history rows, provenance archive) parsed as JSON.
+  per-individual data; once ``[generators] adapt_every`` has fine-tuned the generators,
+  their weights too, ``generators.vae.*`` / ``generators.gan.*`` float32 arrays of
+  :mod:`evodesign.search.adaptation`), read with ``allow_pickle=False``, plus one
+  ``meta.json`` member (RNG state, counters, history rows, provenance archive) parsed as JSON.
 
 No pickle is involved anywhere: the search itself is rebuilt from the campaign's config and
 models and its saved values are put back (:mod:`evodesign.search.state`). A run folder

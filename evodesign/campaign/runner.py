@@ -54,6 +54,7 @@ from evodesign.campaign.data import data_options
 from evodesign.campaign.models import CampaignModels, default_cache_dir, prepare_models, resolve_dataset
 from evodesign.campaign.results import CampaignResult
 from evodesign.exceptions import EvodesignError, UsageError
+from evodesign.search.adaptation import GeneratorAdaptation, adaptation_timings
 from evodesign.search.state import SearchStateError, capture_search_state, restore_search_state
 from operators.progress import labelled
 from operators.training import torch_threads
@@ -315,13 +316,16 @@ class Campaign:
             problem = self.problem()
             algorithm = self.algorithm()
             algorithm.setup(problem, termination=("n_gen", self.config.search.n_gen), seed=pymoo_seed, verbose=False)
+            adapter = GeneratorAdaptation.from_settings(self.config.generators, ss)  # None: adapt_every = 0
             history: list[dict[str, Any]] = []
             archive: dict[str, str] = {}
             if resume:
                 header, state = self._read_checkpoint(checkpoint, expect)
                 try:
                     restore_search_state(algorithm, state.arrays, state.meta)
-                except SearchStateError as error:
+                    if adapter is not None:  # the fine-tuned generators, if any yet
+                        adapter.restore(algorithm, state.arrays)
+                except (SearchStateError, ValueError) as error:
                     raise CheckpointError(f"{checkpoint} cannot be resumed: {error}") from error
                 history, archive = state.history, state.archive
                 self._say(f"resuming {run_dir} at generation {header['generation']}")
@@ -341,10 +345,12 @@ class Campaign:
                 algorithm.next()
                 results.update_archive(archive, algorithm, models.space)
                 row = results.history_row(algorithm, problem, before, normalizer, time.perf_counter() - tick)
+                row["adapt_s"] = adapter.after_generation(algorithm, row["gen"]) if adapter is not None else 0.0
                 history.append(row)
                 self._say(results.progress_line(row, n_gen, time.perf_counter() - search_start, len(history)))
                 if len(history) % self.config.search.checkpoint_every == 0 or not algorithm.has_next():
                     arrays, meta = capture_search_state(algorithm)
+                    arrays.update(adapter.state_arrays() if adapter is not None else {})
                     write_checkpoint(
                         checkpoint,
                         {**expect, "generation": row["gen"]},
@@ -368,6 +374,7 @@ class Campaign:
                 n_generations=len(history),
             )
             manifest["timings"].update(search_s=time.perf_counter() - search_start, total_s=time.perf_counter() - started)
+            manifest["timings"].update(adaptation_timings(history))  # adapt_s, adapt_share
             result = results.write_run(
                 run_dir, self.config, problem.objectives, designs, history, manifest, normalizer, all_designs=all_designs
             )
