@@ -315,12 +315,11 @@ def _propose(
     targets: list[str],
 ) -> None:
     """Search round ``r``'s acquisition and write its request (``to_measure.csv``)."""
-    from evodesign.campaign.runner import Campaign
     from evodesign.search.duplicates import duplicate_mask
 
     config = campaign.config
     acquisition = OptimisticPredictor(surrogate, config.loop.kappa, signs)
-    searcher = Campaign(
+    searcher = type(campaign)(  # the Campaign class, without importing the module that imports this one
         config, out_root=campaign.out_root, cache_dir=campaign.cache_dir, base_dir=campaign.base_dir,
         progress=campaign.progress, models=replace(models, surrogate=acquisition),
     )

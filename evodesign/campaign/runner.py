@@ -415,6 +415,22 @@ class Campaign:
         return results.load_run(run_dir)
 
     # ------------------------------------------------------------------ screening
+    def loop(self, evaluator: Any = "lab", **kwargs: Any) -> Any:
+        """The closed loop of this campaign: search, measure a batch, update, repeat
+        (:func:`evodesign.campaign.loop.run_loop`, which documents ``kwargs``: ``rounds``,
+        ``batch``, ``out``, ``resume``, ``n_jobs``, ``backend``).
+
+        Args:
+            evaluator: ``"lab"`` (files; the loop stops until ``measured.csv`` is written)
+                or ``evaluate(designs) -> DataFrame`` of the surrogate targets.
+
+        Returns:
+            The :class:`~evodesign.campaign.loop.LoopResult`.
+        """
+        from evodesign.campaign.loop import run_loop
+
+        return run_loop(self, evaluator=evaluator, **kwargs)
+
     def screen(
         self,
         seed: int | None = None,
