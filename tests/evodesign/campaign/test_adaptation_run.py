@@ -79,3 +79,32 @@ def test_resume_after_an_adaptation_is_bit_identical(adapted, weighting, generat
     pd.testing.assert_frame_equal(_front(resumed), _front(full))
     timing = ["seconds", "adapt_s"]
     pd.testing.assert_frame_equal(resumed.history.drop(columns=timing), full.history.drop(columns=timing))
+
+
+@pytest.fixture()
+def micro_cache(tmp_path_factory, monkeypatch):
+    # the same library and model cache as test_microstructure_campaign.py
+    cache = tmp_path_factory.getbasetemp() / "micro-cache"
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(cache))
+    return cache
+
+
+def test_microstructure_runs_adapt_their_image_generators_and_resume_bit_identically(tmp_path, micro_cache):
+    from test_microstructure_campaign import _config
+
+    data = _config(operators="learned", sampling="mix")
+    data["search"]["n_gen"] = 4
+    data["data"]["n_images"] = 300
+    data["generators"] = {"latent_dim": 8, "max_epochs": 6, "gan_steps": 300, "adapt_every": 2}
+
+    def campaign(out):
+        config = CampaignConfig.from_dict(data)
+        return Campaign(config, out_root=tmp_path / out, cache_dir=micro_cache / "models", progress=False)
+
+    full = campaign("full").run()
+    assert (full.history["adapt_s"] > 0).tolist() == [False, True, False, False]
+    with pytest.raises(Killed):
+        campaign("cut").run(on_generation=kill_at(3))
+    resumed = campaign("cut").run(resume=True)
+    for name in ("pareto.csv", "designs.npz"):
+        assert (resumed.run_dir / name).read_bytes() == (full.run_dir / name).read_bytes(), name
