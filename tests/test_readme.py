@@ -33,6 +33,7 @@ import shutil
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import pytest
 from typer.testing import CliRunner
 
@@ -70,6 +71,18 @@ def _tiny_microstructure(path: Path) -> None:
 
 
 #: extra arguments that make an executed README line small (see the module docstring)
+def _tiny_loop(path: Path) -> None:
+    """runs/microstructure_loop.toml with the same tables and a budget of seconds."""
+    data = CampaignConfig.from_toml(path).to_toml_dict()
+    data["data"].update(n_images=60)
+    data["space"].update(size=16)
+    data["surrogate"].update(n_members=2, channels=[4, 8], max_epochs=2, max_rows=40)
+    data["search"].update(pop_size=10, n_gen=2, operators="classical", sampling="known")
+    data["loop"].update(batch=3, update_epochs=1)
+    path.write_text(dumps_toml(data), encoding="utf-8")
+    CampaignConfig.from_toml(path)
+
+
 SMALL = {("datasets", "microstructures"): ["--n", "40", "--size", "16"]}
 
 
@@ -78,6 +91,7 @@ def readme_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     shutil.copytree(ROOT / "runs", tmp_path / "runs", ignore=shutil.ignore_patterns("output"))
     _tiny_thermoelectric(tmp_path / "runs" / "thermoelectric.toml")
     _tiny_microstructure(tmp_path / "runs" / "microstructure.toml")
+    _tiny_loop(tmp_path / "runs" / "microstructure_loop.toml")
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
 
@@ -112,8 +126,11 @@ def test_python_block_runs(index: int, readme_folder: Path, capsys: pytest.Captu
     for _ in range(repeats):
         exec(compile(code, f"README.md python block {index + 1}", "exec"), {"__name__": "__readme__"})
         assert capsys.readouterr().out  # every block shows something
-    if repeats == 2:
+    if repeats == 2 and "thermoelectric" in code:
         assert (readme_folder / "runs/output/thermoelectric/seed0/pareto.csv").exists()
+    if "campaign.loop" in code:  # the lab round trip: round 1 recorded (twice run: round 2 too)
+        rounds = pd.read_csv(readme_folder / "runs/output/loop-demo/rounds.csv")
+        assert rounds["round"].tolist() == [1, 2] and (rounds["n_measured"] == 3).all()
 
 
 def _commands() -> list[str]:

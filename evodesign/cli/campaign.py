@@ -179,7 +179,7 @@ def check(
     # comments, so that the output stays a TOML file (evodesign check c.toml > resolved.toml)
     say(
         f"# {config}: a valid campaign, {cfg.campaign.name!r}; [space] kind = \"{cfg.space.kind}\"; "
-        f"data set {cfg.campaign.dataset!r}: {len(data)} formulas, targets {', '.join(data.targets)}"
+        f"data set {cfg.campaign.dataset!r}: {len(data)} designs, targets {', '.join(data.targets)}"
     )
     say("# resolved settings (every default filled in):")
     say(cfg.to_toml().rstrip("\n"))
