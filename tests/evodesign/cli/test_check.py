@@ -55,7 +55,7 @@ def test_a_good_config_prints_its_resolved_settings_as_toml_and_writes_nothing(t
     assert result.exit_code == 0, result.output
     lines = result.stdout.splitlines()
     assert lines[0].startswith(f'# {path}: a valid campaign, \'demo\'; [space] kind = "composition"; data set')
-    assert "6 formulas, targets band_gap" in lines[0]
+    assert "6 designs, targets band_gap" in lines[0]
     # the output is the resolved config: every table with its defaults, readable as TOML
     resolved = tomllib.loads(result.stdout)
     config = CampaignConfig.from_toml(path)
