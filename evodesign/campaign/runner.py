@@ -483,8 +483,11 @@ class Campaign:
                     return model.sample(k, which, generator)
             elif source == "random":
 
+                # the space's own random designs; compositions also take [space] min_elements
+                options = {"min_elements": self.config.space.min_elements} if hasattr(self.config.space, "min_elements") else {}
+
                 def draw(k: int) -> np.ndarray:
-                    return space.random_vectors(k, rng, min_elements=self.config.space.min_elements)
+                    return space.random_vectors(k, rng, **options)
             else:
                 draw = None
             if draw is None:  # known compositions: one draw without replacement

@@ -261,3 +261,18 @@ def test_a_surrogate_model_of_another_space_is_refused_by_key():
     data["surrogate"] = {"model": "ensemble"}
     with pytest.raises(ConfigError, match=r"surrogate.*model.*'solver' or 'cnn'"):
         CampaignConfig.from_dict(data)
+
+
+def test_screen_of_random_images(tmp_path, micro_cache):
+    """[screen] source = "random" draws the space's own random images (no composition keys)."""
+    data = _config()
+    data["screen"] = {"n_samples": 30, "source": "random"}
+    config = CampaignConfig.from_dict(data)
+    campaign = Campaign(config, out_root=tmp_path / "out", cache_dir=micro_cache / "models", progress=False)
+    result = campaign.screen()
+    assert result.manifest["n_unique"] == 30 and len(result.designs) > 0
+    with np.load(result.run_dir / "designs.npz") as saved:
+        images = saved["images"]
+    np.testing.assert_allclose(
+        result.designs[["k_xx", "k_yy"]].to_numpy(), effective_conductivity(images, CONDUCTIVITY), atol=1e-9
+    )
