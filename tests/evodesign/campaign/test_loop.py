@@ -127,3 +127,24 @@ def test_a_loop_killed_after_measuring_resumes_without_repeating(campaign, tmp_p
     pd.testing.assert_frame_equal(resumed.measurements, straight.measurements)
     timing = [c for c in resumed.rounds.columns if c.endswith("_s")]
     pd.testing.assert_frame_equal(resumed.rounds.drop(columns=timing), straight.rounds.drop(columns=timing))
+
+
+def test_composition_loop_with_a_callable_lab(campaign_factory, tmp_path):
+    """Compositions: the evaluator reads the request's formula column; the measured rows join
+    the ensemble's training data (warm start), and each round's search proposes new formulas."""
+    from pymatgen.core import Composition
+
+    def lab(designs):  # a made-up "measurement": numbers of the formula, one failure
+        n_atoms = np.array([Composition(f).num_atoms for f in designs["formula"]], dtype=float)
+        values = pd.DataFrame({"log10_PF_p": np.log10(n_atoms), "S_p": 100 + n_atoms})
+        values.loc[0, "S_p"] = np.nan
+        return values
+
+    campaign = campaign_factory()
+    result = run_loop(campaign, evaluator=lab, rounds=2, batch=5, out=tmp_path / "comp")
+    measured = result.measurements
+    assert len(measured) == 10 and measured["formula"].is_unique
+    assert result.rounds["n_failed"].tolist() == [1, 1]
+    known = set(campaign.models.data.frame["formula"])
+    assert not set(measured["formula"]) & known  # never a compound of the data set
+    assert np.isfinite(result.rounds["hypervolume"]).all()
