@@ -93,8 +93,10 @@ def _registry() -> dict[str, type]:
     from evodesign.surrogates.cnn_ensemble import CNNEnsembleRegressor
     from evodesign.surrogates.ensemble import DeepEnsembleRegressor
     from evodesign.surrogates.forest import RandomForestSurrogate
+    from evodesign.surrogates.selection import AutoSurrogate
 
     return {
+        "AutoSurrogate": AutoSurrogate,
         "CNNEnsembleRegressor": CNNEnsembleRegressor,
         "DeepEnsembleRegressor": DeepEnsembleRegressor,
         "GradientBoostingSurrogate": GradientBoostingSurrogate,

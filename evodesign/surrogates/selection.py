@@ -1,0 +1,270 @@
+"""Per-target model selection by cross-validation (issue 16.1).
+
+:class:`AutoSurrogate` compares candidate surrogates -- the deep ensemble, the random forest
+and gradient boosting by default -- by k-fold cross-validated MAE on the training rows, one
+target at a time, and refits the winner of each target on all of that target's rows. Its
+``predict(X, return_std=True)`` stacks the winners' means and calibrated stds, so it drops in
+wherever one surrogate did. The choice and the scores are kept (``selected_``,
+``cv_scores_``) and go into the model file's sidecar.
+
+Cost: the cross-validation fits ``n_splits`` x candidates models per target on at most
+``cv_rows`` rows (a seeded subsample; the winner's refit uses every row). Candidates are
+scored without their std calibration (MAE does not need it; it would hold rows out).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from operators.seeding import as_generator
+from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.model_selection import GroupKFold, KFold
+
+from evodesign.exceptions import DataError
+from evodesign.surrogates.boosting import GradientBoostingSurrogate
+from evodesign.surrogates.ensemble import DeepEnsembleRegressor
+from evodesign.surrogates.forest import RandomForestSurrogate
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["CANDIDATES", "AutoSurrogate"]
+
+#: the candidate names and their estimator classes (also the classes a saved winner may name)
+CANDIDATES: dict[str, type] = {
+    "ensemble": DeepEnsembleRegressor,
+    "forest": RandomForestSurrogate,
+    "boosting": GradientBoostingSurrogate,
+}
+
+
+class AutoSurrogate(RegressorMixin, BaseEstimator):
+    """The best of several surrogates per target, chosen by k-fold cross-validated MAE.
+
+    Args:
+        candidates: names from :data:`CANDIDATES`, compared in this order (a tie keeps the
+            earlier one).
+        candidate_params: ``{name: {param: value}}`` hyperparameters of the candidates
+            (``random_state`` is set by this estimator).
+        n_splits: folds of the cross-validation.
+        cv_rows: at most this many rows (per target, a seeded subsample) enter the
+            cross-validation, so selection on ~30,000 rows stays within minutes; None = all.
+        target_names: names of the columns of ``y`` (keys of ``selected_`` and
+            ``cv_scores_``); default ``"0"``, ``"1"``, ...
+        random_state: seed or numpy Generator; drives the folds, the subsample and every
+            candidate.
+        verbose: print one line per candidate and target.
+
+    Attributes:
+        selected_: ``{target: name}`` the winner of each target.
+        cv_scores_: ``{target: {name: {"mae": mean, "std": std over folds, "folds": [...],
+            "seconds": fit time}}}``.
+        estimators_: the winners, each fitted on its target alone, in target order.
+        n_features_in_ / n_targets_ / y_is_1d_: as the other surrogates.
+    """
+
+    def __init__(
+        self,
+        candidates: Sequence[str] = ("ensemble", "forest", "boosting"),
+        candidate_params: dict[str, dict[str, Any]] | None = None,
+        n_splits: int = 5,
+        cv_rows: int | None = 10_000,
+        target_names: Sequence[str] | None = None,
+        random_state: int | np.random.Generator | None = None,
+        verbose: bool = False,
+    ) -> None:
+        self.candidates = candidates
+        self.candidate_params = candidate_params
+        self.n_splits = n_splits
+        self.cv_rows = cv_rows
+        self.target_names = target_names
+        self.random_state = random_state
+        self.verbose = verbose
+
+    # ------------------------------------------------------------------ candidates
+    def candidate(self, name: str, random_state: int | None = None) -> Any:
+        """An unfitted candidate ``name`` with its ``candidate_params`` and ``random_state``."""
+        unknown = sorted(set(self.candidate_params or {}) - set(CANDIDATES))
+        if name not in CANDIDATES or unknown:
+            bad = name if name not in CANDIDATES else unknown
+            raise DataError(f"unknown surrogate candidate(s) {bad!r}; valid: {', '.join(CANDIDATES)}")
+        params = {**(self.candidate_params or {}).get(name, {}), "random_state": random_state}
+        try:
+            return CANDIDATES[name](**params)
+        except TypeError as err:
+            raise DataError(f"candidate_params[{name!r}]: {err}") from err
+
+    def _names(self, n_targets: int) -> list[str]:
+        names = [str(j) for j in range(n_targets)] if self.target_names is None else list(self.target_names)
+        if len(names) != n_targets:
+            raise DataError(f"target_names has {len(names)} name(s) for {n_targets} target column(s) of y")
+        return names
+
+    # ------------------------------------------------------------------ selection
+    def cross_validate(
+        self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None
+    ) -> tuple[dict[str, str], dict[str, dict[str, dict[str, Any]]]]:
+        """Score every candidate on every target by k-fold MAE (no refit).
+
+        Args:
+            X: `(n, n_features)` finite features.
+            y: `(n,)` or `(n, n_targets)` targets; NaN marks a missing value (that row
+                leaves that target's folds).
+            groups: `(n,)` labels (e.g. reduced formulas): with them the folds are
+                ``GroupKFold`` folds, so no group is on both sides of a fold.
+
+        Returns:
+            ``(selected, cv_scores)`` as the attributes ``selected_`` and ``cv_scores_``.
+        """
+        cv_seed = int(as_generator(self.random_state).integers(2**63 - 1))
+        return self._cross_validate(X, y, groups, cv_seed)
+
+    def _cross_validate(
+        self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None, cv_seed: int
+    ) -> tuple[dict[str, str], dict[str, dict[str, dict[str, Any]]]]:
+        X, Y = self._check(X, y)
+        g = None if groups is None else np.asarray(groups)
+        if g is not None and len(g) != len(X):
+            raise DataError(f"groups has {len(g)} labels for {len(X)} rows of X")
+        names = self._names(Y.shape[1])
+        if not self.candidates:
+            raise DataError("candidates is empty; give at least one of " + ", ".join(CANDIDATES))
+        for name in self.candidates:
+            self.candidate(name)  # unknown names and settings fail before any fit
+        cv_rng = np.random.default_rng(cv_seed)
+        selected, scores = {}, {}
+        for j, target in enumerate(names):
+            rows = np.flatnonzero(np.isfinite(Y[:, j]))
+            if self.cv_rows is not None and len(rows) > self.cv_rows:
+                rows = np.sort(cv_rng.choice(rows, size=int(self.cv_rows), replace=False))
+            if len(rows) < 2 * self.n_splits:
+                raise DataError(f"target {target!r} has {len(rows)} finite value(s); {self.n_splits}-fold "
+                                f"cross-validation needs at least {2 * self.n_splits}")
+            seed = int(cv_rng.integers(2**31 - 1))
+            if g is None:
+                folds = list(KFold(self.n_splits, shuffle=True, random_state=seed).split(rows))
+            else:
+                folds = list(GroupKFold(self.n_splits, shuffle=True, random_state=seed).split(rows, groups=g[rows]))
+            scores[target] = {}
+            for name in self.candidates:
+                maes, seconds = [], 0.0
+                for k, (fit_idx, test_idx) in enumerate(folds):
+                    model = self.candidate(name, seed + k)
+                    if "calibrate" in model.get_params():
+                        model.set_params(calibrate=False)
+                    start = time.perf_counter()
+                    model.fit(X[rows[fit_idx]], Y[rows[fit_idx], j])
+                    seconds += time.perf_counter() - start
+                    maes.append(float(np.mean(np.abs(model.predict(X[rows[test_idx]]) - Y[rows[test_idx], j]))))
+                scores[target][name] = {"mae": float(np.mean(maes)), "std": float(np.std(maes)),
+                                        "folds": maes, "seconds": seconds}
+                if self.verbose:
+                    print(f"  cv {target:>12s} {name:9s} MAE {np.mean(maes):.4g} +/- {np.std(maes):.2g} "
+                          f"({seconds:.0f}s)", flush=True)
+            selected[target] = min(self.candidates, key=lambda n: scores[target][n]["mae"])
+        return selected, scores
+
+    def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> AutoSurrogate:
+        """Select the candidate per target by cross-validation, then refit it on all rows.
+
+        Args:
+            X / y / groups: as :meth:`cross_validate`.
+
+        Returns:
+            self.
+        """
+        X, Y = self._check(X, y)
+        rng = as_generator(self.random_state)
+        # the first draw seeds the cross-validation, as in cross_validate: same seed, same choice
+        cv_seed = int(rng.integers(2**63 - 1))
+        fit_seeds = rng.integers(2**31 - 1, size=Y.shape[1])
+        self.selected_, self.cv_scores_ = self._cross_validate(X, y, groups, cv_seed)
+        self.estimators_ = []
+        for j, target in enumerate(self._names(Y.shape[1])):
+            rows = np.flatnonzero(np.isfinite(Y[:, j]))
+            model = self.candidate(self.selected_[target], int(fit_seeds[j]))
+            self.estimators_.append(model.fit(X[rows], Y[rows, j]))
+        self.n_features_in_ = X.shape[1]
+        self.n_targets_ = Y.shape[1]
+        self.y_is_1d_ = np.asarray(y).ndim == 1
+        return self
+
+    def _check(self, X: ArrayLike, y: ArrayLike) -> tuple[NDArray, NDArray]:
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        if X.ndim != 2:
+            raise DataError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
+        if y.ndim not in (1, 2) or len(y) != len(X):
+            raise DataError(f"y must have shape ({len(X)},) or ({len(X)}, n_targets) to match X, got {y.shape}")
+        return X, y.reshape(len(y), -1)
+
+    # ------------------------------------------------------------------ prediction
+    def predict(self, X: ArrayLike, return_std: bool = False) -> NDArray | tuple[NDArray, NDArray]:
+        """The winners' means and, optionally, calibrated stds, stacked.
+
+        Args:
+            X: a `(n, n_features)` array.
+            return_std: also return the std.
+
+        Returns:
+            mean, or (mean, std); each `(n,)` for a 1-d training target, else `(n, n_targets)`.
+        """
+        if not hasattr(self, "estimators_"):
+            raise DataError("this AutoSurrogate is not fitted yet; call fit(X, y) first")
+        parts = [model.predict(X, return_std=True) for model in self.estimators_]
+        mean = np.column_stack([p[0] for p in parts])
+        std = np.column_stack([p[1] for p in parts])
+        if self.y_is_1d_:
+            mean, std = mean[:, 0], std[:, 0]
+        return (mean, std) if return_std else mean
+
+    # ------------------------------------------------------------------ persistence
+    def _state_tensors(self) -> dict[str, torch.Tensor]:
+        # each winner's tensors under "<target index>." so the names never collide
+        return {f"{j}.{key}": value for j, model in enumerate(self.estimators_)
+                for key, value in model._state_tensors().items()}
+
+    def _fitted_info(self) -> dict[str, Any]:
+        return {
+            "n_features_in": int(self.n_features_in_),
+            "n_targets": int(self.n_targets_),
+            "y_1d": bool(self.y_is_1d_),
+            "selected": dict(self.selected_),
+            "cv_scores": self.cv_scores_,
+            "estimators": [
+                {"class": type(m).__name__, "params": _json_params(m.get_params()), "fitted": m._fitted_info()}
+                for m in self.estimators_
+            ],
+        }
+
+    @classmethod
+    def _from_state(
+        cls, params: dict[str, Any], info: dict[str, Any], tensors: dict[str, torch.Tensor]
+    ) -> AutoSurrogate:
+        model = cls(**params)
+        model.n_features_in_ = int(info["n_features_in"])
+        model.n_targets_ = int(info["n_targets"])
+        model.y_is_1d_ = bool(info["y_1d"])
+        model.selected_ = dict(info["selected"])
+        model.cv_scores_ = info["cv_scores"]
+        classes = {c.__name__: c for c in CANDIDATES.values()}
+        model.estimators_ = []
+        for j, part in enumerate(info["estimators"]):
+            if part["class"] not in classes:
+                raise TypeError(f"target {j} names an unknown model class {part['class']!r}")
+            prefix = f"{j}."
+            own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
+            model.estimators_.append(classes[part["class"]]._from_state(part["params"], part["fitted"], own))
+        if len(model.estimators_) != model.n_targets_ or len(model.selected_) != model.n_targets_:
+            raise TypeError(f"{len(model.estimators_)} fitted model(s) for {model.n_targets_} target(s)")
+        return model
+
+
+def _json_params(params: dict[str, Any]) -> dict[str, Any]:
+    """Hyperparameters as JSON: a numpy Generator (consumed by fit) is saved as None, tuples as lists."""
+    return {k: None if isinstance(v, np.random.Generator) else (list(v) if isinstance(v, tuple) else v)
+            for k, v in params.items()}

@@ -1,0 +1,146 @@
+"""AutoSurrogate: per-target choice by k-fold CV, refit of the winner, saved without pickle."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from evodesign.exceptions import DataError
+from evodesign.surrogates import load_model, save_model
+from evodesign.surrogates.artifacts import read_sidecar
+from evodesign.surrogates.selection import CANDIDATES, AutoSurrogate
+
+SMALL = {
+    "ensemble": {"n_members": 2, "hidden_layer_sizes": (32,), "max_epochs": 25, "patience": 25,
+                 "learning_rate": 1e-2, "batch_size": 64},
+    "forest": {"n_estimators": 20, "n_jobs": 1},
+    "boosting": {"max_iter": 40, "learning_rate": 0.2, "n_threads": 1},
+}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Two torch threads on a busy 2-core machine wait for each other (measured 14x slower)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy(n, seed):
+    """Target "smooth": a linear function of 12 features (an MLP's ground); "step": a step in
+    feature 0 (a tree's)."""
+    rng = np.random.default_rng(seed)
+    X = rng.normal(size=(n, 12))
+    smooth = X @ np.linspace(0.5, 1.5, 12)
+    step = np.where(X[:, 0] > 0.3, 2.0, -1.0) + 0.05 * rng.normal(size=n)
+    return X, np.c_[smooth, step]
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, Y = toy(500, 0)
+    Y[::9, 0] = np.nan  # a row may miss one target
+    model = AutoSurrogate(candidate_params=SMALL, n_splits=2, target_names=["smooth", "step"], random_state=0)
+    return model.fit(X, Y)
+
+
+def test_selects_per_target_and_stacks_the_winners(fitted):
+    assert fitted.selected_["smooth"] == "ensemble"
+    assert fitted.selected_["step"] in ("forest", "boosting")
+    for target, name in fitted.selected_.items():
+        scores = fitted.cv_scores_[target]
+        assert set(scores) == {"ensemble", "forest", "boosting"} and len(scores[name]["folds"]) == 2
+        assert scores[name]["mae"] == min(s["mae"] for s in scores.values())
+    assert [type(m) for m in fitted.estimators_] == [CANDIDATES[fitted.selected_[t]] for t in ("smooth", "step")]
+    X, Y = toy(300, 1)
+    mean, std = fitted.predict(X, return_std=True)
+    assert mean.shape == std.shape == (300, 2) and (std > 0).all()
+    for j, model in enumerate(fitted.estimators_):
+        m, s = model.predict(X, return_std=True)
+        np.testing.assert_array_equal(mean[:, j], m)
+        np.testing.assert_array_equal(std[:, j], s)
+    assert np.abs(mean - Y).mean(axis=0)[1] < 0.2
+
+
+def test_deterministic_from_the_seed():
+    X, Y = toy(200, 2)
+    params = {"candidates": ("forest", "boosting"), "candidate_params": SMALL, "n_splits": 3}
+    a = AutoSurrogate(random_state=5, **params).fit(X, Y[:, 1])
+    b = AutoSurrogate(random_state=5, **params).fit(X, Y[:, 1])
+    assert _scores(a) == _scores(b) and a.selected_ == b.selected_ == {"0": a.selected_["0"]}
+    np.testing.assert_array_equal(a.predict(X), b.predict(X))
+    assert a.predict(X).shape == (200,)  # a 1-d y gives 1-d predictions
+    # cross_validate alone makes the same choice with the same scores as fit
+    assert _scores(AutoSurrogate(random_state=5, **params).cross_validate(X, Y[:, 1])[1]) == _scores(a.cv_scores_)
+    c = AutoSurrogate(random_state=6, **params).fit(X, Y[:, 1])
+    assert _scores(c) != _scores(a)
+
+
+def _scores(model_or_scores):
+    scores = getattr(model_or_scores, "cv_scores_", model_or_scores)
+    return {t: {n: s["folds"] for n, s in per.items()} for t, per in scores.items()}
+
+
+class _Mean(RegressorMixin, BaseEstimator):
+    """Predicts the training mean; records the rows it was fitted on."""
+
+    fits: list[int] = []
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        _Mean.fits.append(len(X))
+        self.mean_ = float(np.mean(y))
+        return self
+
+    def predict(self, X, return_std=False):
+        mean = np.full(len(X), self.mean_)
+        return (mean, np.ones(len(X))) if return_std else mean
+
+
+def test_cv_rows_caps_the_cross_validation_and_groups_stay_whole(monkeypatch):
+    monkeypatch.setitem(CANDIDATES, "mean", _Mean)
+    _Mean.fits = []
+    X, Y = toy(400, 3)
+    AutoSurrogate(candidates=("mean",), n_splits=4, cv_rows=100, random_state=0).fit(X, Y[:, 1])
+    assert _Mean.fits == [75, 75, 75, 75, 400]  # 4 folds of the 100-row subsample, then the refit
+
+    # 100 groups of 4 identical rows: memorised duplicates make a plain KFold look perfect
+    rng = np.random.default_rng(0)
+    Xg = np.repeat(rng.normal(size=(100, 3)), 4, axis=0)
+    yg = np.repeat(rng.normal(size=100), 4)
+    groups = np.repeat([f"formula{i}" for i in range(100)], 4)
+    model = AutoSurrogate(candidates=("forest",), candidate_params=SMALL, n_splits=4, random_state=0)
+    leaky = model.cross_validate(Xg, yg)[1]["0"]["forest"]["mae"]
+    honest = model.cross_validate(Xg, yg, groups=groups)[1]["0"]["forest"]["mae"]
+    assert leaky < 0.2 < 0.5 < honest
+
+
+def test_save_load_round_trip_keeps_choice_and_scores(fitted, tmp_path):
+    path = save_model(fitted, tmp_path / "auto", metadata={"targets": ["smooth", "step"]})
+    sidecar = read_sidecar(path)
+    assert sidecar["class"] == "AutoSurrogate" and sidecar["fitted"]["selected"] == fitted.selected_
+    assert sidecar["fitted"]["cv_scores"]["step"]["forest"]["folds"] == fitted.cv_scores_["step"]["forest"]["folds"]
+    loaded = load_model(path, expect={"targets": ["smooth", "step"]})
+    assert loaded.selected_ == fitted.selected_
+    X, _ = toy(50, 4)
+    for a, b in zip(loaded.predict(X, return_std=True), fitted.predict(X, return_std=True)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_clear_errors():
+    X, Y = toy(40, 5)
+    with pytest.raises(DataError, match="unknown surrogate candidate.*'svm'.*valid: ensemble, forest, boosting"):
+        AutoSurrogate(candidates=("forest", "svm")).fit(X, Y)
+    with pytest.raises(DataError, match=r"candidate_params\['forest'\]"):
+        AutoSurrogate(candidates=("forest",), candidate_params={"forest": {"n_trees": 3}}).fit(X, Y)
+    with pytest.raises(DataError, match="target_names has 1 name"):
+        AutoSurrogate(candidates=("forest",), target_names=["a"]).fit(X, Y)
+    with pytest.raises(DataError, match="'0' has 6 finite value.*needs at least 10"):
+        AutoSurrogate(candidates=("forest",)).fit(X[:6], Y[:6, 0])
+    with pytest.raises(DataError, match="not fitted yet"):
+        AutoSurrogate().predict(X)
