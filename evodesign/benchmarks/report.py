@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from evodesign.benchmarks.image_generator_tables import image_generators_section
+from evodesign.benchmarks.loop import loop_section, loop_variant_sections
 from evodesign.benchmarks.microstructure.tables import microstructure_section
 from evodesign.benchmarks.solver import solver_section
 from evodesign.exceptions import DataError
@@ -563,6 +564,7 @@ def render_report(folder: str | Path) -> str:
         "solver": solver_section,
         "microstructure": microstructure_section,
         "image_generators": image_generators_section,
+        "loop": lambda r: loop_section(r) + loop_variant_sections(folder),
     }
     found = False
     for name, section in sections.items():

@@ -1,0 +1,112 @@
+"""``evodesign bench loop``: the factors on hand-made traces (exact answers), the protocol's
+settings, and the command end to end at quick sizes (JSON, plot, table, no overwrite)."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from evodesign.benchmarks.loop.metrics import Trace, acceleration, enhancement, evals_to_reach
+from evodesign.benchmarks.loop.protocol import FULL, arm_changes, one_shot_search, settings
+from evodesign.campaign.results import Normalizer
+
+
+def _trace(points: list[tuple[float, float]], feasible: list[bool] | None = None) -> Trace:
+    """A 2-objective trace in [0, 1] units (reference point 1.1): a point (a, b) alone has
+    HV (1.1 - a) (1.1 - b)."""
+    F = np.array(points, dtype=np.float64)
+    ok = np.ones(len(F), bool) if feasible is None else np.array(feasible)
+    normalizer = Normalizer(lo=np.zeros(2), hi=np.ones(2), known=None)
+    return Trace(F, ok, [str(i) for i in range(len(F))], normalizer)
+
+
+def test_hv_of_a_prefix_counts_only_feasible_designs():
+    t = _trace([(0.6, 0.6), (0.1, 0.1), (0.5, 0.5)], feasible=[True, False, True])
+    assert t.hv(0) == 0.0
+    assert t.hv(1) == pytest.approx(0.25)
+    assert t.hv(2) == pytest.approx(0.25)  # the infeasible design adds nothing
+    assert t.hv(3) == pytest.approx(0.36)
+
+
+def test_evals_to_reach_is_the_first_count_and_respects_the_step():
+    t = _trace([(1.0, 1.0), (0.6, 0.6), (1.0, 1.0), (0.5, 0.5), (1.0, 1.0)])
+    assert evals_to_reach(t, 0.25) == 2
+    assert evals_to_reach(t, 0.30) == 4
+    assert evals_to_reach(t, 0.25, step=3) == 3  # whole batches of 3: counts 3, then 5
+    assert evals_to_reach(t, 0.30, step=3) == 5  # the last, partial batch
+    assert evals_to_reach(t, 0.5) is None
+
+
+def test_acceleration_and_enhancement_exact_and_lower_bound():
+    loop = _trace([(0.6, 0.6), (0.5, 0.5), (1.0, 1.0), (1.0, 1.0)])  # HV 0.36 from count 2
+    slow = _trace([(1.0, 1.0)] * 7 + [(0.5, 0.5)] + [(1.0, 1.0)] * 4)  # reaches 0.36 at 8
+    af = acceleration(loop, slow, budget=4, batch=2)
+    assert af["value"] == pytest.approx(8 / 2) and not af["lower_bound"]
+    assert af["loop_evals"] == 2 and af["reference_evals"] == 8 and af["target_hv"] == pytest.approx(0.36)
+    never = _trace([(0.6, 0.6)] * 10)
+    bound = acceleration(loop, never, budget=4, batch=2)
+    assert bound["lower_bound"] and bound["value"] == pytest.approx(10 / 2)
+    ef = enhancement(loop, never, budget=4)
+    assert ef["value"] == pytest.approx(0.36 / 0.25)
+    nothing = acceleration(_trace([(0.5, 0.5)], feasible=[False]), never, budget=1, batch=1)
+    assert nothing["value"] is None
+
+
+def test_settings_label_a_reduced_protocol_and_refuse_bad_keys():
+    assert settings(False)["reduced"] == []
+    s = settings(False, {"n_seeds": 3, "rounds": 2})
+    assert "n_seeds = 3 (full: 5)" in s["reduced"] and any("rounds = 2" in r for r in s["reduced"])
+    assert s["microstructure"]["rounds"] == 2 and s["composition"]["rounds"] == 2
+    with pytest.raises(ValueError, match="unknown settings"):
+        settings(False, {"budget": 3})
+    with pytest.raises(ValueError, match="unknown spaces"):
+        settings(False, {"spaces": ["proteins"]})
+    with pytest.raises(ValueError, match="even"):
+        settings(False, {"pop_size": 7})
+
+
+def test_the_arms_differ_only_where_the_protocol_says():
+    s = FULL["microstructure"]
+    assert arm_changes("adaptive", s)["generators"]["adapt_every"] == s["adapt_every"] > 0
+    assert arm_changes("fixed", s)["generators"]["adapt_every"] == 0
+    assert arm_changes("classical", s)["search"]["operators"] == "classical"
+    pop, n_gen = one_shot_search(s)  # whole budget in one population, the loop's surrogate calls
+    assert pop >= s["batch"] * s["rounds"] and pop * n_gen == s["rounds"] * s["pop_size"] * s["n_gen"]
+    assert arm_changes("one_shot", s)["loop"] == {"rounds": 1, "batch": s["batch"] * s["rounds"]}
+
+
+def test_bench_loop_command_quick(tmp_path, monkeypatch):
+    from evodesign.cli import app
+
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
+    target = tmp_path / "loop.json"
+    args = ["bench", "loop", "--quick", "--spaces", "microstructure", "--out", str(tmp_path / "out"),
+            "--json", str(target)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    r = json.loads(target.read_text())
+    assert r["protocol"] == "quick" and list(r["spaces"]) == ["microstructure"]
+    space = r["spaces"]["microstructure"]
+    budget = space["budget"]
+    assert budget == 6
+    for arm in ("adaptive", "fixed", "classical", "one_shot", "random"):
+        a = space["arms"][arm]
+        assert len(a["final_hv"]) == 2 and all(h >= 0 for h in a["final_hv"])
+        for curve in a["curves"]:  # HV never falls as measurements accumulate
+            assert all(q[1] >= p[1] for p, q in zip(curve, curve[1:]))
+    # the scoring agrees with the loop's own rounds.csv hypervolume
+    for arm in ("adaptive", "fixed", "classical", "one_shot"):
+        for run in space["arms"][arm]["runs"]:
+            assert run["n_measured"] <= budget
+            if run["rounds_logged_hv_max_abs_diff"] is not None:
+                assert run["rounds_logged_hv_max_abs_diff"] < 1e-9
+    assert len(space["arms"]["random"]["curves"][0]) > budget // 3  # also beyond the budget
+    assert all(r_["adapted_rounds"] == 0 for r_ in space["arms"]["fixed"]["runs"])
+    assert space["verdict"]["adaptation_active"] == all(r_["adapted_rounds"] > 0 for r_ in space["arms"]["adaptive"]["runs"])
+    assert (tmp_path / "loop_hv.png").is_file() and r["figures"] == ["loop_hv.png"]
+    assert "AF vs random" in result.output and "adaptive vs fixed" in result.output
+    again = CliRunner().invoke(app, args)
+    assert again.exit_code != 0 and "--overwrite" in again.output
