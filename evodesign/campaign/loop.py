@@ -13,6 +13,8 @@ resumes without losing or repeating a measurement:
 * ``measurements.csv`` (+ ``.npz``): every measured design, its round and values (NaN: a
   failed measurement, kept and counted);
 * ``surrogate-NNN.safetensors/.json``: the surrogate after round NNN's update;
+* ``generators-NNN.safetensors/.json``: with ``[generators] adapt_every``, the generators as
+  round NNN's search fine-tuned them, where round NNN+1 starts from;
 * ``rounds.csv``: one row per finished round (:func:`round_row`).
 
 Each round (:func:`run_loop`):
@@ -63,6 +65,7 @@ __all__ = ["LoopResult", "MeasuredPredictor", "OptimisticPredictor", "run_loop",
 
 LOOP_JSON = "loop.json"
 VECTORS = "vectors.npz"
+GENERATORS = "generators"
 SEARCH = "search"
 Evaluate = Callable[[Any], pd.DataFrame]
 
@@ -317,23 +320,35 @@ def _propose(
     """Search round ``r``'s acquisition and write its request (``to_measure.csv``)."""
     from evodesign.search.duplicates import duplicate_mask
 
+    from evodesign.representation import KnownDesigns
+
     config = campaign.config
     acquisition = OptimisticPredictor(surrogate, config.loop.kappa, signs)
+    # What the loop measures must be new: the round's search treats the data set and every
+    # design measured so far as known, and novelty as a constraint (whatever [constraints]
+    # novel says: measuring a known design again teaches the surrogate nothing).
+    measured, _ = lab.load_measurements(root)
+    known = models.known
+    if len(measured):
+        known = KnownDesigns.from_vectors(models.space, np.concatenate([models.vectors, _measured_vectors(root, measured)]))
+    if not config.constraints.novel:
+        config = config.model_copy(update={"constraints": config.constraints.model_copy(update={"novel": True})})
     searcher = type(campaign)(  # the Campaign class, without importing the module that imports this one
         config, out_root=campaign.out_root, cache_dir=campaign.cache_dir, base_dir=campaign.base_dir,
-        progress=campaign.progress, models=replace(models, surrogate=acquisition),
+        progress=campaign.progress,
+        models=replace(models, surrogate=acquisition, known=known, generators_path=_generators_path(root, r, models)),
     )
     folder = lab.round_dir(root, r) / SEARCH
     seed = int(np.random.SeedSequence([config.campaign.seed, r]).generate_state(1)[0])
     searcher.run(seed, out=folder, resume=(folder / "checkpoint.bin").exists(), verify=False)
     _, state = read_checkpoint(folder / "checkpoint.bin")
+    _keep_adapted_generators(root, r, models, state.arrays)
     pop = state.population()
     X = np.asarray(pop.get("X"), dtype=np.float64)
     F = np.asarray(pop.get("F"), dtype=np.float64)
     G = pop.get("G")
     cv = np.zeros(len(X)) if G is None or np.size(G) == 0 else np.clip(np.asarray(G, dtype=np.float64), 0, None).sum(axis=1)
     space = models.space
-    measured, _ = lab.load_measurements(root)
     allowed = ~duplicate_mask(X)  # the first of repeated rows only
     allowed &= ~models.known.contains(space.ids(space.decode(X)))
     if len(measured):
@@ -358,6 +373,38 @@ def _npz(**arrays: NDArray) -> bytes:
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
     return buffer.getvalue()
+
+
+def _generators_path(root: Path, r: int, models: CampaignModels) -> Path | None:
+    """The generators round ``r`` starts from: the last earlier round's fine-tuned ones
+    (``[generators] adapt_every``), else the campaign's cached ones."""
+    for k in range(r - 1, 0, -1):
+        sidecar = root / f"{GENERATORS}-{k:03d}.json"
+        if sidecar.exists():
+            return sidecar
+    return models.generators_path
+
+
+def _keep_adapted_generators(root: Path, r: int, models: CampaignModels, arrays: dict[str, NDArray]) -> None:
+    """Save round ``r``'s fine-tuned generators (from its search's checkpoint) as
+    ``generators-NNN`` for the next round: generators learn over the whole loop, not only
+    within one round's search. Nothing when the search did not fine-tune them."""
+    from operators import load_generative_model, save_generative_model
+    from operators.adaptation import load_state_arrays
+    from operators.artifacts import read_sidecar
+    from operators.model_files import model_complete
+
+    from evodesign.search.adaptation import PREFIX
+
+    weights = {
+        k[len(PREFIX):]: v for k, v in arrays.items() if k.startswith((PREFIX + "vae.", PREFIX + "gan."))
+    }
+    path = root / f"{GENERATORS}-{r:03d}"
+    start = _generators_path(root, r, models)
+    if not weights or start is None or model_complete(path):
+        return
+    adapted = load_state_arrays(load_generative_model(start), weights)
+    save_generative_model(adapted, path, metadata=read_sidecar(start).get("metadata", {}))
 
 
 def _measured_vectors(root: Path, measured: pd.DataFrame) -> NDArray[np.float64]:

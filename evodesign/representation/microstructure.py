@@ -178,13 +178,13 @@ class MicrostructureSpace:
         """`(n,)` lossless ids: each image's bits packed into one bytes scalar (so equal
         ids mean equal images, with no collisions at all)."""
         images = self._check_images(designs)
-        return row_ids(np.packbits(images.reshape(len(images), -1), axis=1))
+        return row_ids(np.packbits(images.reshape(len(images), self.n_var), axis=1))
 
     def labels(self, designs: ArrayLike) -> list[str]:
         """Short names: filler fraction and a 24-bit hash of the image, ``"φ=0.42 #3fa2c1"``
         (the hash tells images apart at a glance; :meth:`ids` is the exact identity)."""
         images = self._check_images(designs)
-        packed = np.packbits(images.reshape(len(images), -1), axis=1)
+        packed = np.packbits(images.reshape(len(images), self.n_var), axis=1)
         padded = np.zeros((len(images), -(-packed.shape[1] // 8) * 8), dtype=np.uint8)
         padded[:, : packed.shape[1]] = packed
         words = padded.view("<u8")  # (n, ceil(bits / 64))

@@ -148,3 +148,25 @@ def test_composition_loop_with_a_callable_lab(campaign_factory, tmp_path):
     known = set(campaign.models.data.frame["formula"])
     assert not set(measured["formula"]) & known  # never a compound of the data set
     assert np.isfinite(result.rounds["hypervolume"]).all()
+
+
+def test_generators_fine_tuned_in_a_round_carry_over_to_the_next(tmp_path, monkeypatch):
+    """[generators] adapt_every in a loop: round 1's search fine-tunes the generators, the loop
+    keeps them as generators-001, and round 2's search starts from them (its manifest names
+    that file), so the generators learn over the whole loop."""
+    import json
+
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
+    data = _config()
+    data["data"]["n_images"] = 300  # generators as in test_adaptation_run (tinier ones collapse)
+    data["search"].update(operators="learned", sampling="mix", n_gen=4)
+    data["generators"] = {"latent_dim": 8, "max_epochs": 6, "gan_steps": 300, "adapt_every": 2}
+    config = CampaignConfig.from_dict(data)
+    campaign = Campaign(config, out_root=tmp_path / "out", cache_dir=tmp_path / "cache" / "models", progress=False)
+    run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "loop")
+    root = tmp_path / "loop"
+    assert (root / "generators-001.json").is_file() and (root / "generators-002.json").is_file()
+    manifest = json.loads((root / "round-002" / "search" / "manifest.json").read_text())
+    assert manifest["artifacts"]["generators"]["path"] == str(root / "generators-001.json")
+    first = json.loads((root / "round-001" / "search" / "manifest.json").read_text())
+    assert first["artifacts"]["generators"]["path"] != str(root / "generators-001.json")

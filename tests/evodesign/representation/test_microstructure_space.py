@@ -184,3 +184,15 @@ def test_nsga2_searches_images_with_pixel_sbx_and_pm():
     assert F[:, 1].min() <= volume_fraction(start).min()
     X_again, _, _, _ = _search(seed=0)
     np.testing.assert_array_equal(X_again, X)
+
+
+def test_an_empty_batch_has_empty_labels_ids_and_table():
+    """A run whose front is empty (no feasible image) writes an empty table, not a crash."""
+    import numpy as np
+
+    from evodesign.representation.microstructure import MicrostructureSpace
+
+    space = MicrostructureSpace(16, 2)
+    empty = np.zeros((0, 16, 16), dtype=np.uint8)
+    assert space.labels(empty) == [] and space.ids(empty).shape == (0,)
+    assert all(len(v) == 0 for v in space.table(empty).values())
