@@ -86,13 +86,30 @@ def bench_surrogate(
     ),
     joint: bool = typer.Option(False, help="one ensemble for all targets, as a campaign trains it"),
     overwrite: bool = typer.Option(False, help="replace an existing --json file"),
+    suite: bool = typer.Option(
+        False, help="per-target model selection (AutoSurrogate) vs the random forest across data sets "
+        "(transport and wheel-shipped matbench-style sets), several splits"
+    ),
+    quick: bool = typer.Option(False, help="--suite with tiny models and data (smoke test)"),
+    tasks: Optional[str] = typer.Option(
+        None, help="--suite tasks as dataset:target, comma-separated "
+        "(default expt_gap:band_gap,bulk_modulus:K_VRH,transport:log10_PF_p,transport:S_p)"
+    ),
+    splits: int = typer.Option(3, help="--suite: seeded splits per task"),
+    cv_rows: int = typer.Option(10_000, help="--suite: rows at most in the selection's cross-validation"),
+    threads: int = typer.Option(1, help="--suite: torch/OpenMP threads per fit"),
+    cache_dir: Optional[Path] = typer.Option(None, help="--suite: folder of the downloaded data wheels"),
 ) -> None:
-    """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula."""
+    """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula; with
+    --suite, the per-target model selection across data sets and splits (issue 16)."""
     import sys
 
     from evodesign.benchmarks.surrogate import format_surrogate_table, run_surrogate_benchmark
 
     _check_json_target(json_path, overwrite)
+    if suite or quick:
+        _surrogate_suite(tasks, splits, seed, cv_rows, max_rows, threads, cache_dir, quick, json_path)
+        return
     names = [t.strip() for t in targets.split(",") if t.strip()]
     params: dict[str, Any] = {}
     if ensemble:
@@ -109,6 +126,29 @@ def bench_surrogate(
                                      joint=joint)
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])
     say(format_surrogate_table(result))
+    _write_json(json_path, result)
+
+
+def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, max_rows: int | None,
+                     threads: int, cache_dir: Path | None, quick: bool, json_path: Path | None) -> None:
+    import sys
+
+    from evodesign.benchmarks.surrogate_suite import DEFAULT_TASKS, QUICK, format_suite_table, run_surrogate_suite
+
+    pairs = list(DEFAULT_TASKS)
+    if tasks:
+        pairs = []
+        for item in (t.strip() for t in tasks.split(",") if t.strip()):
+            if item.count(":") != 1:
+                fail(f"--tasks: {item!r} is not dataset:target (e.g. expt_gap:band_gap)")
+            pairs.append(tuple(item.split(":")))
+    options: dict[str, Any] = {"n_splits": splits, "cv_rows": cv_rows, "max_rows": max_rows}
+    if quick:
+        options.update(QUICK)
+    result = run_surrogate_suite(pairs, seed=seed, threads=threads, cache_dir=cache_dir, json_path=json_path,
+                                 **options)
+    result["command"] = " ".join(["evodesign", *sys.argv[1:]])
+    say(format_suite_table(result))
     _write_json(json_path, result)
 
 

