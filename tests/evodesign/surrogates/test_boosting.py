@@ -11,7 +11,7 @@ from threadpoolctl import threadpool_limits
 
 from evodesign.exceptions import DataError
 from evodesign.surrogates import load_model, save_model
-from evodesign.surrogates.boosting import GradientBoostingSurrogate
+from evodesign.surrogates import GradientBoostingSurrogate
 
 FAST = {"max_iter": 60, "learning_rate": 0.2, "n_threads": 1}
 

@@ -10,7 +10,8 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from evodesign.exceptions import DataError
 from evodesign.surrogates import load_model, save_model
 from evodesign.surrogates.artifacts import read_sidecar
-from evodesign.surrogates.selection import CANDIDATES, AutoSurrogate
+from evodesign.surrogates import AutoSurrogate
+from evodesign.surrogates.selection import CANDIDATES
 
 SMALL = {
     "ensemble": {"n_members": 2, "hidden_layer_sizes": (32,), "max_epochs": 25, "patience": 25,
