@@ -5,6 +5,8 @@ the candidates (deep ensemble, random forest, gradient boosting; each calibrated
 campaign fits it) and the baseline random forest (every training row, no calibration: the
 model a user fits in five lines of scikit-learn) are fitted on the training rows and scored
 on the test rows (MAE, RMSE, R^2, Spearman, coverage of the 90% interval, fit seconds);
+"blend" is the mean of the candidates' predictions (what AutoSurrogate predicts when its CV
+picks the blend; scored here only in the splits where it was picked);
 :class:`~evodesign.surrogates.AutoSurrogate`'s cross-validation (GroupKFold by formula on
 the training rows only) picks a candidate, and the "auto" row is that candidate's test
 score: AutoSurrogate.fit refits the same candidate on the same rows (with its own seed), so
@@ -151,6 +153,7 @@ def run_surrogate_suite(
                 split_seed = seed + s
                 train, test = split_by_formula(formulas, 0.2, split_seed)
                 models: dict[str, Any] = {}
+                predictions = {}
                 auto = AutoSurrogate(candidates=candidates, candidate_params=params, n_splits=cv_folds, cv_rows=cv_rows,
                                      target_names=[target], random_state=split_seed)
                 fitted = {name: auto.candidate(name, split_seed) for name in candidates}
@@ -160,7 +163,7 @@ def run_surrogate_suite(
                     start = time.perf_counter()
                     model.fit(X[train], y[train])
                     seconds = time.perf_counter() - start
-                    mean, std = model.predict(X[test], return_std=True)
+                    mean, std = predictions[name] = model.predict(X[test], return_std=True)
                     models[name] = {**_metrics(y[test], mean, None if name == "rf" else std),
                                     "fit_seconds": seconds}
                     if progress:
@@ -170,6 +173,10 @@ def run_surrogate_suite(
                 selected, cv_scores = auto.cross_validate(X[train], y[train], groups=formulas[train])
                 cv_seconds = time.perf_counter() - start
                 choice = selected[target]
+                if choice == "blend":  # AutoSurrogate averages the candidates' means and stds
+                    mean, std = (np.mean([predictions[n][i] for n in candidates], axis=0) for i in (0, 1))
+                    models["blend"] = {**_metrics(y[test], mean, std),
+                                       "fit_seconds": sum(models[n]["fit_seconds"] for n in candidates)}
                 models["auto"] = {**models[choice], "selected": choice, "cv_seconds": cv_seconds}
                 ratio = models["auto"]["mae"] / models["rf"]["mae"]
                 if progress:
@@ -191,8 +198,9 @@ def run_surrogate_suite(
 def _summary(splits: list[dict[str, Any]]) -> dict[str, Any]:
     """Mean and std over splits of every metric of every model, and of the auto / rf ratio."""
     out: dict[str, Any] = {}
-    for name in splits[0]["models"]:
-        rows = [sp["models"][name] for sp in splits]
+    names = dict.fromkeys(name for sp in splits for name in sp["models"])  # "blend" only where picked
+    for name in names:
+        rows = [sp["models"][name] for sp in splits if name in sp["models"]]
         metrics = [k for k, v in rows[0].items() if isinstance(v, float)]
         out[name] = {m: _spread([r[m] for r in rows]) for m in metrics}
     out["selected"] = [sp["models"]["auto"]["selected"] for sp in splits]

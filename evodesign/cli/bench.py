@@ -97,6 +97,7 @@ def bench_surrogate(
     ),
     splits: int = typer.Option(3, help="--suite: seeded splits per task"),
     cv_rows: int = typer.Option(10_000, help="--suite: rows at most in the selection's cross-validation"),
+    cv_folds: int = typer.Option(5, help="--suite: folds of the selection's cross-validation"),
     threads: int = typer.Option(1, help="--suite: torch/OpenMP threads per fit"),
     cache_dir: Optional[Path] = typer.Option(None, help="--suite: folder of the downloaded data wheels"),
 ) -> None:
@@ -108,7 +109,7 @@ def bench_surrogate(
 
     _check_json_target(json_path, overwrite)
     if suite or quick:
-        _surrogate_suite(tasks, splits, seed, cv_rows, max_rows, threads, cache_dir, quick, json_path)
+        _surrogate_suite(tasks, splits, seed, cv_rows, cv_folds, max_rows, threads, cache_dir, quick, json_path)
         return
     names = [t.strip() for t in targets.split(",") if t.strip()]
     params: dict[str, Any] = {}
@@ -129,7 +130,7 @@ def bench_surrogate(
     _write_json(json_path, result)
 
 
-def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, max_rows: int | None,
+def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, cv_folds: int, max_rows: int | None,
                      threads: int, cache_dir: Path | None, quick: bool, json_path: Path | None) -> None:
     import sys
 
@@ -142,7 +143,7 @@ def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, ma
             if item.count(":") != 1:
                 fail(f"--tasks: {item!r} is not dataset:target (e.g. expt_gap:band_gap)")
             pairs.append(tuple(item.split(":")))
-    options: dict[str, Any] = {"n_splits": splits, "cv_rows": cv_rows, "max_rows": max_rows}
+    options: dict[str, Any] = {"n_splits": splits, "cv_rows": cv_rows, "cv_folds": cv_folds, "max_rows": max_rows}
     if quick:
         options.update(QUICK)
     result = run_surrogate_suite(pairs, seed=seed, threads=threads, cache_dir=cache_dir, json_path=json_path,

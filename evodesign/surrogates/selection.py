@@ -2,7 +2,8 @@
 
 :class:`AutoSurrogate` compares candidate surrogates -- the deep ensemble, the random forest
 and gradient boosting by default -- by k-fold cross-validated MAE on the training rows, one
-target at a time, and refits the winner of each target on all of that target's rows. Its
+target at a time, and refits the winner of each target on all of that target's rows; the mean
+of all candidates ("blend") is scored on the same folds and may win too. Its
 ``predict(X, return_std=True)`` stacks the winners' means and calibrated stds, so it drops in
 wherever one surrogate did. The choice and the scores are kept (``selected_``,
 ``cv_scores_``) and go into the model file's sidecar.
@@ -55,15 +56,19 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             cross-validation, so selection on ~30,000 rows stays within minutes; None = all.
         target_names: names of the columns of ``y`` (keys of ``selected_`` and
             ``cv_scores_``); default ``"0"``, ``"1"``, ...
+        blend: also score ``"blend"``, the mean of all candidates' predictions (scored on
+            the same folds at no extra cost; diverse models' errors partly cancel). If it
+            wins, every candidate is refit and the std is the mean of their calibrated stds.
         random_state: seed or numpy Generator; drives the folds, the subsample and every
             candidate.
         verbose: print one line per candidate and target.
 
     Attributes:
-        selected_: ``{target: name}`` the winner of each target.
+        selected_: ``{target: name}`` the winner of each target (a candidate or ``"blend"``).
         cv_scores_: ``{target: {name: {"mae": mean, "std": std over folds, "folds": [...],
             "seconds": fit time}}}``.
-        estimators_: the winners, each fitted on its target alone, in target order.
+        estimators_: per target (in order), the list of fitted models whose predictions are
+            averaged: the winner alone, or every candidate for ``"blend"``.
         n_features_in_ / n_targets_ / y_is_1d_: as the other surrogates.
     """
 
@@ -74,6 +79,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         n_splits: int = 5,
         cv_rows: int | None = 10_000,
         target_names: Sequence[str] | None = None,
+        blend: bool = True,
         random_state: int | np.random.Generator | None = None,
         verbose: bool = False,
     ) -> None:
@@ -82,6 +88,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         self.n_splits = n_splits
         self.cv_rows = cv_rows
         self.target_names = target_names
+        self.blend = blend
         self.random_state = random_state
         self.verbose = verbose
 
@@ -150,8 +157,9 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             else:
                 folds = list(GroupKFold(self.n_splits, shuffle=True, random_state=seed).split(rows, groups=g[rows]))
             scores[target] = {}
+            predictions = {}
             for name in self.candidates:
-                maes, seconds = [], 0.0
+                maes, seconds, predictions[name] = [], 0.0, []
                 for k, (fit_idx, test_idx) in enumerate(folds):
                     model = self.candidate(name, seed + k)
                     if "calibrate" in model.get_params():
@@ -159,13 +167,20 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
                     start = time.perf_counter()
                     model.fit(X[rows[fit_idx]], Y[rows[fit_idx], j])
                     seconds += time.perf_counter() - start
-                    maes.append(float(np.mean(np.abs(model.predict(X[rows[test_idx]]) - Y[rows[test_idx], j]))))
+                    predictions[name].append(model.predict(X[rows[test_idx]]))
+                    maes.append(float(np.mean(np.abs(predictions[name][-1] - Y[rows[test_idx], j]))))
                 scores[target][name] = {"mae": float(np.mean(maes)), "std": float(np.std(maes)),
                                         "folds": maes, "seconds": seconds}
                 if self.verbose:
                     print(f"  cv {target:>12s} {name:9s} MAE {np.mean(maes):.4g} +/- {np.std(maes):.2g} "
                           f"({seconds:.0f}s)", flush=True)
-            selected[target] = min(self.candidates, key=lambda n: scores[target][n]["mae"])
+            if self.blend and len(self.candidates) > 1:
+                maes = [float(np.mean(np.abs(np.mean([predictions[n][k] for n in self.candidates], axis=0)
+                                             - Y[rows[test_idx], j])))
+                        for k, (_, test_idx) in enumerate(folds)]
+                scores[target]["blend"] = {"mae": float(np.mean(maes)), "std": float(np.std(maes)), "folds": maes,
+                                           "seconds": sum(scores[target][n]["seconds"] for n in self.candidates)}
+            selected[target] = min(scores[target], key=lambda n: scores[target][n]["mae"])
         return selected, scores
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> AutoSurrogate:
@@ -186,8 +201,10 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         self.estimators_ = []
         for j, target in enumerate(self._names(Y.shape[1])):
             rows = np.flatnonzero(np.isfinite(Y[:, j]))
-            model = self.candidate(self.selected_[target], int(fit_seeds[j]))
-            self.estimators_.append(model.fit(X[rows], Y[rows, j]))
+            choice = self.selected_[target]
+            names = list(self.candidates) if choice == "blend" else [choice]
+            self.estimators_.append([self.candidate(name, int(fit_seeds[j]) + k).fit(X[rows], Y[rows, j])
+                                     for k, name in enumerate(names)])
         self.n_features_in_ = X.shape[1]
         self.n_targets_ = Y.shape[1]
         self.y_is_1d_ = np.asarray(y).ndim == 1
@@ -215,18 +232,21 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         """
         if not hasattr(self, "estimators_"):
             raise DataError("this AutoSurrogate is not fitted yet; call fit(X, y) first")
-        parts = [model.predict(X, return_std=True) for model in self.estimators_]
-        mean = np.column_stack([p[0] for p in parts])
-        std = np.column_stack([p[1] for p in parts])
+        mean, std = [], []
+        for models in self.estimators_:
+            parts = [model.predict(X, return_std=True) for model in models]
+            mean.append(np.mean([p[0] for p in parts], axis=0))
+            std.append(np.mean([p[1] for p in parts], axis=0))
+        mean, std = np.column_stack(mean), np.column_stack(std)
         if self.y_is_1d_:
             mean, std = mean[:, 0], std[:, 0]
         return (mean, std) if return_std else mean
 
     # ------------------------------------------------------------------ persistence
     def _state_tensors(self) -> dict[str, torch.Tensor]:
-        # each winner's tensors under "<target index>." so the names never collide
-        return {f"{j}.{key}": value for j, model in enumerate(self.estimators_)
-                for key, value in model._state_tensors().items()}
+        # each model's tensors under "<target index>.<model index>." so the names never collide
+        return {f"{j}.{k}.{key}": value for j, models in enumerate(self.estimators_)
+                for k, model in enumerate(models) for key, value in model._state_tensors().items()}
 
     def _fitted_info(self) -> dict[str, Any]:
         return {
@@ -236,8 +256,9 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             "selected": dict(self.selected_),
             "cv_scores": self.cv_scores_,
             "estimators": [
-                {"class": type(m).__name__, "params": _json_params(m.get_params()), "fitted": m._fitted_info()}
-                for m in self.estimators_
+                [{"class": type(m).__name__, "params": _json_params(m.get_params()), "fitted": m._fitted_info()}
+                 for m in models]
+                for models in self.estimators_
             ],
         }
 
@@ -253,12 +274,17 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         model.cv_scores_ = info["cv_scores"]
         classes = {c.__name__: c for c in CANDIDATES.values()}
         model.estimators_ = []
-        for j, part in enumerate(info["estimators"]):
-            if part["class"] not in classes:
-                raise TypeError(f"target {j} names an unknown model class {part['class']!r}")
-            prefix = f"{j}."
-            own = {k[len(prefix):]: v for k, v in tensors.items() if k.startswith(prefix)}
-            model.estimators_.append(classes[part["class"]]._from_state(part["params"], part["fitted"], own))
+        for j, parts in enumerate(info["estimators"]):
+            models = []
+            for k, part in enumerate(parts):
+                if part["class"] not in classes:
+                    raise TypeError(f"target {j} names an unknown model class {part['class']!r}")
+                prefix = f"{j}.{k}."
+                own = {key[len(prefix):]: v for key, v in tensors.items() if key.startswith(prefix)}
+                models.append(classes[part["class"]]._from_state(part["params"], part["fitted"], own))
+            if not models:
+                raise TypeError(f"target {j} has no fitted model")
+            model.estimators_.append(models)
         if len(model.estimators_) != model.n_targets_ or len(model.selected_) != model.n_targets_:
             raise TypeError(f"{len(model.estimators_)} fitted model(s) for {model.n_targets_} target(s)")
         return model

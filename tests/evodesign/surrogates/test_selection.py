@@ -53,13 +53,14 @@ def test_selects_per_target_and_stacks_the_winners(fitted):
     assert fitted.selected_["step"] in ("forest", "boosting")
     for target, name in fitted.selected_.items():
         scores = fitted.cv_scores_[target]
-        assert set(scores) == {"ensemble", "forest", "boosting"} and len(scores[name]["folds"]) == 2
+        assert set(scores) == {"ensemble", "forest", "boosting", "blend"} and len(scores[name]["folds"]) == 2
         assert scores[name]["mae"] == min(s["mae"] for s in scores.values())
-    assert [type(m) for m in fitted.estimators_] == [CANDIDATES[fitted.selected_[t]] for t in ("smooth", "step")]
+    assert [[type(m) for m in models] for models in fitted.estimators_] == [
+        [CANDIDATES[fitted.selected_[t]]] for t in ("smooth", "step")]
     X, Y = toy(300, 1)
     mean, std = fitted.predict(X, return_std=True)
     assert mean.shape == std.shape == (300, 2) and (std > 0).all()
-    for j, model in enumerate(fitted.estimators_):
+    for j, (model,) in enumerate(fitted.estimators_):
         m, s = model.predict(X, return_std=True)
         np.testing.assert_array_equal(mean[:, j], m)
         np.testing.assert_array_equal(std[:, j], s)
@@ -119,6 +120,55 @@ def test_cv_rows_caps_the_cross_validation_and_groups_stay_whole(monkeypatch):
     leaky = model.cross_validate(Xg, yg)[1]["0"]["forest"]["mae"]
     honest = model.cross_validate(Xg, yg, groups=groups)[1]["0"]["forest"]["mae"]
     assert leaky < 0.2 < 0.5 < honest
+
+
+class _Const(RegressorMixin, BaseEstimator):
+    """Predicts +1 whatever it saw (std 1)."""
+
+    value = 1.0
+
+    def __init__(self, random_state=None):
+        self.random_state = random_state
+
+    def fit(self, X, y):
+        self.fitted_ = True
+        return self
+
+    def predict(self, X, return_std=False):
+        mean = np.full(len(X), self.value)
+        return (mean, np.full(len(X), 2.0 + self.value)) if return_std else mean
+
+
+class _MinusConst(_Const):
+    value = -1.0
+
+
+def test_blend_is_the_mean_of_the_candidates(monkeypatch):
+    monkeypatch.setitem(CANDIDATES, "plus", _Const)
+    monkeypatch.setitem(CANDIDATES, "minus", _MinusConst)
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    model = AutoSurrogate(candidates=("plus", "minus"), n_splits=4, random_state=0).fit(X, np.zeros(40))
+    scores = model.cv_scores_["0"]
+    assert (scores["plus"]["mae"], scores["minus"]["mae"], scores["blend"]["mae"]) == (1.0, 1.0, 0.0)
+    assert model.selected_ == {"0": "blend"} and [type(m) for m in model.estimators_[0]] == [_Const, _MinusConst]
+    mean, std = model.predict(X[:5], return_std=True)
+    np.testing.assert_array_equal(mean, np.zeros(5))
+    np.testing.assert_array_equal(std, np.full(5, 2.0))  # the mean of the members' stds 3 and 1
+    # without blending the first of two equal candidates wins
+    assert AutoSurrogate(candidates=("plus", "minus"), n_splits=4, blend=False).fit(X, np.zeros(40)).selected_ == {
+        "0": "plus"}
+
+
+def test_a_saved_blend_loads(tmp_path):
+    X, Y = toy(200, 7)
+    # boosting made as weak as the forest on the smooth target, so that their mean wins
+    params = {**SMALL, "boosting": {"max_iter": 12, "learning_rate": 0.2, "n_threads": 1}}
+    model = AutoSurrogate(candidates=("forest", "boosting"), candidate_params=params, n_splits=2, random_state=0)
+    model.fit(X, Y[:, 0])
+    assert model.selected_ == {"0": "blend"} and len(model.estimators_[0]) == 2
+    loaded = load_model(save_model(model, tmp_path / "blend"))
+    for a, b in zip(loaded.predict(X, return_std=True), model.predict(X, return_std=True)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_save_load_round_trip_keeps_choice_and_scores(fitted, tmp_path):
