@@ -14,6 +14,9 @@
   each pixel split into ``REFINE x REFINE`` cells, the same geometry better resolved.
 - Speed: solves per second of the default method and of the plain ``spsolve`` reference on
   the same images in the same run, interleaved rounds, median round; one BLAS thread.
+- Elasticity (key ``elasticity``): the FFT homogenisation of
+  :func:`evodesign.physics.effective_stiffness` on the first ``n_elastic`` images
+  (:mod:`evodesign.benchmarks.elasticity`).
 
 The images are made here with ``scipy.ndimage`` (the data-set generator is not used, so this
 benchmark measures the solver alone).
@@ -29,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 from scipy import ndimage
 
+from evodesign.benchmarks.elasticity import elasticity_lines, elasticity_rows, run_elasticity_benchmark
 from evodesign.physics import effective_conductivity, hashin_shtrikman_bounds, wiener_bounds
 from evodesign.physics.conductivity import BACKWARD_ERROR_TOL
 
@@ -255,7 +259,7 @@ def _environment() -> dict[str, Any]:
 
 
 def run_solver_benchmark(n_images: int = 1000, size: int = 64, seed: int = 0, n_timing: int = 100,
-                         rounds: int = 5) -> dict[str, Any]:
+                         rounds: int = 5, n_elastic: int = 240) -> dict[str, Any]:
     """Exactness on laminates, bounds on random images, and speed vs ``spsolve``.
 
     Args:
@@ -264,6 +268,7 @@ def run_solver_benchmark(n_images: int = 1000, size: int = 64, seed: int = 0, n_
         seed: seed of the images.
         n_timing: images timed against ``spsolve`` (the first ones, all families).
         rounds: interleaved timing rounds; the median round counts.
+        n_elastic: images (the first ones, all families) of the elasticity section; 0 skips it.
 
     Returns:
         A JSON-ready dict: ``laminate_parallel_rel_error``, ``laminate_series_rel_error``,
@@ -272,7 +277,8 @@ def run_solver_benchmark(n_images: int = 1000, size: int = 64, seed: int = 0, n_
         ``solves_per_s``, ``spsolve_solves_per_s``, ``speedup_vs_spsolve`` (contrast 1:10),
         ``by_contrast`` (1:10 and 1:100), ``max_rel_diff_vs_spsolve``,
         ``library_solves_per_s`` (default method over all images), the settings, the
-        families and ``environment``.
+        families and ``environment``; ``elasticity``: see
+        :func:`evodesign.benchmarks.elasticity.run_elasticity_benchmark`.
     """
     from threadpoolctl import threadpool_limits
 
@@ -288,6 +294,8 @@ def run_solver_benchmark(n_images: int = 1000, size: int = 64, seed: int = 0, n_
         laminates = _laminate_errors(size, seed)
         bounds, seconds = _bounds(images, family)
         timing = _timing(images[:n_timing], rounds)
+        elasticity = (run_elasticity_benchmark(images[:n_elastic], family[:n_elastic], FAMILIES, seed)
+                      if n_elastic > 0 else None)
     headline = timing["by_contrast"]["1:10"]
     names = list(FAMILIES)
     return {
@@ -312,6 +320,7 @@ def run_solver_benchmark(n_images: int = 1000, size: int = 64, seed: int = 0, n_
         "seconds": time.perf_counter() - started,
         "environment": environment,
         "family_names": names,
+        **({"elasticity": elasticity} if elasticity is not None else {}),
     }
 
 
@@ -336,6 +345,8 @@ def format_solver_table(result: dict[str, Any]) -> Table:
                       f"{r['solves_per_s']:,.0f} | {r['spsolve_solves_per_s']:,.0f}", "")
         table.add_row(f"{label} speedup vs spsolve", f"{r['speedup_vs_spsolve']:.2f}x", f">= {SPEEDUP_TARGET:g}x")
     table.add_row("max rel. diff vs spsolve", f"{result['max_rel_diff_vs_spsolve']:.1e}", "<= 1e-6")
+    for row in elasticity_rows(result["elasticity"]) if "elasticity" in result else ():
+        table.add_row(*row)
     table.caption = (
         f"{result['n_images']:,} images of {len(result['families'])} families, contrasts 1:10 and 1:100, "
         f"both directions; timing on {result['n_timing']} images, median of {result['rounds']} rounds"
@@ -404,4 +415,6 @@ def solver_section(r: dict[str, Any]) -> list[str]:
         f"Speedup >= {SPEEDUP_TARGET:g}x at both contrasts: {_mark(speed_ok)}.",
         "",
     ]
+    if "elasticity" in r:
+        lines += elasticity_lines(r["elasticity"], r["size"])
     return lines

@@ -37,6 +37,24 @@ def test_report_section_states_each_target(small_result):
     assert "Conductivity solver" in text
     assert "Laminates <= 1e-9: met. Bounds: met." in text
     assert "1:100" in text and "spsolve" in text
+    assert "Elastic laminates <= 1e-06: met. Elastic bounds: met." in text
+    # A result without the elasticity section (older JSON files) still renders, without it.
+    older = {k: v for k, v in small_result.items() if k != "elasticity"}
+    assert "\n".join(solver_section(older)) == text.split("### Elasticity")[0].rstrip("\n") + "\n"
+
+
+def test_elasticity_section_meets_its_claims(small_result):
+    e = small_result["elasticity"]
+    assert e["laminate_rel_error"] <= 1e-6
+    assert e["bounds_violations"] == e["voigt_reuss_violations"] + e["hashin_shtrikman_violations"] == 0
+    assert e["n_voigt_reuss_checks"] == 18 * 2 * 2  # upper and lower, two contrasts
+    assert e["n_hashin_shtrikman_checks"] == 3 * 4 * 2  # kappa and mu, lower and upper
+    assert set(e["by_contrast"]) == {"1:10", "1:100"} and e["images_per_s"] > 0
+    scaling = e["iteration_scaling"]
+    assert set(scaling) == {"cg", "basic"} and e["n_scaling_images"] == 2
+    # CG's iterations grow far more slowly with the contrast than the basic scheme's.
+    assert scaling["cg"]["1:1000"]["iterations_mean"] < scaling["basic"]["1:1000"]["iterations_mean"] / 5
+    assert "elasticity" not in run_solver_benchmark(n_images=6, size=8, n_timing=1, rounds=1, n_elastic=0)
 
 
 def test_random_images_are_seeded_binary_and_varied():
