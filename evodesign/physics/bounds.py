@@ -31,8 +31,12 @@ import numpy as np
 
 from evodesign.physics.elasticity import isotropic_stiffness, lame_2d
 
-__all__ = ["hashin_shtrikman_bounds", "hashin_shtrikman_elastic_bounds", "voigt_reuss_elastic_bounds",
-           "wiener_bounds"]
+__all__ = [
+    "hashin_shtrikman_bounds",
+    "hashin_shtrikman_elastic_bounds",
+    "voigt_reuss_elastic_bounds",
+    "wiener_bounds",
+]
 
 
 def _checked(phi, k_matrix, k_filler) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -138,8 +142,11 @@ def voigt_reuss_elastic_bounds(phi, young=(1.0, 10.0), poisson=(0.3, 0.3),
     return reuss, voigt
 
 
-def hashin_shtrikman_elastic_bounds(phi, young=(1.0, 10.0), poisson=(0.3, 0.3), plane: str = "strain"
-                                    ) -> tuple[tuple[np.ndarray, np.ndarray], tuple[np.ndarray, np.ndarray]]:
+Pair = tuple[np.ndarray, np.ndarray]
+
+
+def hashin_shtrikman_elastic_bounds(phi, young=(1.0, 10.0), poisson=(0.3, 0.3),
+                                    plane: str = "strain") -> tuple[Pair, Pair]:
     """2D Hashin-Shtrikman(-Walpole) bounds on the bulk and shear moduli (module docstring).
 
     Args:
@@ -162,12 +169,15 @@ def hashin_shtrikman_elastic_bounds(phi, young=(1.0, 10.0), poisson=(0.3, 0.3), 
     phi = _checked_fraction(phi)
     lam, mu = lame_2d(young, poisson, plane)
     if lam.shape != (2,):
-        raise ValueError(f"young and poisson must be pairs (matrix, filler), got {young!r}, {poisson!r}")
+        raise ValueError(
+            f"young and poisson must be pairs (matrix, filler), got {young!r}, {poisson!r}"
+        )
     kappa = lam + mu
     zeta = lambda k, m: k * m / (k + 2.0 * m)  # noqa: E731
 
     def translated(m: np.ndarray, t: float) -> np.ndarray:
         return 1.0 / ((1.0 - phi) / (m[0] + t) + phi / (m[1] + t)) - t
 
+    zeta_lo, zeta_hi = zeta(kappa.min(), mu.min()), zeta(kappa.max(), mu.max())
     return ((translated(kappa, mu.min()), translated(kappa, mu.max())),
-            (translated(mu, zeta(kappa.min(), mu.min())), translated(mu, zeta(kappa.max(), mu.max()))))
+            (translated(mu, zeta_lo), translated(mu, zeta_hi)))

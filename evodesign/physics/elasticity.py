@@ -197,9 +197,15 @@ def effective_stiffness(
     return out, info
 
 
-def effective_young(images, young: tuple[float, float] = (1.0, 10.0),
-                    poisson: tuple[float, float] = (0.3, 0.3), plane: Plane = "strain",
-                    **kwargs) -> np.ndarray:
+def effective_young(
+    images,
+    young: tuple[float, float] = (1.0, 10.0),
+    poisson: tuple[float, float] = (0.3, 0.3),
+    plane: Plane = "strain",
+    tol: float = 1e-6,
+    max_iter: int | None = None,
+    method: Method = "cg",
+) -> np.ndarray:
     """In-plane Young's moduli ``[E_xx, E_yy]`` of periodic two-phase images.
 
     ``E_xx = 1 / S_11`` and ``E_yy = 1 / S_22`` with ``S`` the inverse of the Voigt
@@ -209,13 +215,12 @@ def effective_young(images, young: tuple[float, float] = (1.0, 10.0),
     modulus (``eps_zz = 0``; a uniform phase gives ``E / (1 - nu^2)``).
 
     Args:
-        images, young, poisson, plane: as :func:`effective_stiffness`.
-        **kwargs: ``tol``, ``max_iter``, ``method`` of :func:`effective_stiffness`.
+        images, young, poisson, plane, tol, max_iter, method: as :func:`effective_stiffness`.
 
     Returns:
         float64 ``(n, 2)``, or ``(2,)`` for one ``(H, W)`` image.
     """
-    c = effective_stiffness(images, young, poisson, plane, **kwargs)
+    c = effective_stiffness(images, young, poisson, plane, tol=tol, max_iter=max_iter, method=method)
     compliance = np.linalg.inv(c)
     return 1.0 / np.stack([compliance[..., 0, 0], compliance[..., 1, 1]], axis=-1)
 
@@ -255,7 +260,8 @@ def _checked_moduli(young, poisson, pair: bool = False) -> tuple[np.ndarray, np.
         raise ValueError(f"Young's moduli must be finite and > 0, got young={young!r}")
     if not np.all(np.isfinite(nu) & (nu > -1.0) & (nu < 0.5)):
         raise ValueError(
-            f"Poisson's ratios must lie in (-1, 0.5) (a stable isotropic solid), got poisson={poisson!r}"
+            "Poisson's ratios must lie in (-1, 0.5) (a stable isotropic solid), "
+            f"got poisson={poisson!r}"
         )
     return e, nu
 
@@ -290,7 +296,7 @@ def _directions(h: int, w: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
 
 
 def _stress(lam: np.ndarray, mu: np.ndarray, eps: np.ndarray) -> np.ndarray:
-    """Tensor stress ``(S, 3, H, W)`` of tensor strains ``eps`` ``(S, 3, H, W)``; lam, mu ``(S, H, W)``."""
+    """Tensor stress ``(S, 3, H, W)`` of strains ``eps`` ``(S, 3, H, W)``; lam, mu ``(S, H, W)``."""
     out = np.empty_like(eps)
     trace = lam * (eps[:, 0] + eps[:, 1])
     two_mu = 2.0 * mu
@@ -328,11 +334,13 @@ def _green(a: np.ndarray, nx: np.ndarray, ny: np.ndarray, lam0: float, mu0: floa
     return out
 
 
-def _equilibrium_error(traction: np.ndarray, mean_stress: np.ndarray, weight: np.ndarray) -> np.ndarray:
+def _equilibrium_error(traction: np.ndarray, mean_stress: np.ndarray,
+                       weight: np.ndarray) -> np.ndarray:
     """``(S,)``: ``sqrt(sum_xi |sigma^ n|^2) / |sigma^(0)|`` with Parseval weights, Frobenius norm.
 
     Args:
-        traction: ``sigma^ n`` ``(S, 2, H, 2 Wr)`` (real view); mean_stress: ``sigma^(0)`` ``(S, 3)``.
+        traction: ``sigma^ n`` ``(S, 2, H, 2 Wr)`` (real view).
+        mean_stress: ``sigma^(0)`` ``(S, 3)``.
     """
     imbalance = np.einsum("schw,schw->sc", traction, traction * weight).sum(axis=1)
     mean = (mean_stress**2) @ _FROBENIUS
@@ -377,7 +385,8 @@ def _solve(lam_img, mu_img, phases, tol, max_iter, method):
     else:
         kappa0, mu0 = kappa.mean(), shear.mean()  # arithmetic means of the two extremes
     solver = _cg if method == "cg" else _basic
-    strain, iterations, errors = solver(lam, mu, loads, _directions(h, w), kappa0 - mu0, mu0, tol, max_iter)
+    grid = _directions(h, w)
+    strain, iterations, errors = solver(lam, mu, loads, grid, kappa0 - mu0, mu0, tol, max_iter)
     # Energy form: C_ij = <eps_i : c : eps_j>, symmetric and second-order accurate.
     eps = strain.reshape(b, 3, 3, h, w)
     sig = _stress(lam, mu, strain).reshape(b, 3, 3, h, w)
@@ -455,7 +464,8 @@ def _basic(lam, mu, loads, grid, lam0, mu0, tol, max_iter):
             strain[finished] = eps[done]
             iterations[finished], errors[finished] = it, err[done]
             keep = ~done
-            active, lam, mu, eps_hat, traction = (a[keep] for a in (active, lam, mu, eps_hat, traction))
+            active, lam, mu, eps_hat, traction = (
+                a[keep] for a in (active, lam, mu, eps_hat, traction))
             if active.size == 0:
                 break
         eps_hat -= _green(traction, nx, ny, lam0, mu0)

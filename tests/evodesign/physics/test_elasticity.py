@@ -78,6 +78,15 @@ def test_young_of_a_uniform_image_follows_the_stated_convention():
     # Plane strain: uniaxial in-plane stress with eps_zz = 0 gives E / (1 - nu^2).
     np.testing.assert_allclose(effective_young(image, (1.0, 5.0), (0.3, 0.25), "strain"),
                                [5.0 / (1 - 0.25**2)] * 2, rtol=1e-12)
+    # The solver settings reach the solver.
+    mixed = np.zeros((8, 8), dtype=np.uint8)
+    mixed[2:5, 1:6] = 1
+    with pytest.raises(ConvergenceError, match="basic"):
+        effective_young(mixed, (1.0, 100.0), method="basic", max_iter=3)
+    # Isotropic part of an isotropic stiffness: 2D bulk lambda + mu and shear mu.
+    e, nu = 5.0, 0.25
+    lam, mu = e * nu / ((1 + nu) * (1 - 2 * nu)), e / (2 * (1 + nu))
+    np.testing.assert_allclose(isotropic_moduli(isotropic_stiffness(e, nu)), [lam + mu, mu], rtol=1e-14)
 
 
 @pytest.mark.parametrize("method", ["cg", "basic"])
