@@ -56,6 +56,12 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         confidence: the central interval probability that calibration targets.
         n_jobs: parallel jobs for fitting.
         random_state: seed or numpy Generator; drives the split and the trees.
+        calibration: ``"holdout"`` (the default): fit the scale on ``validation_fraction``
+            of the rows, which the forests never see; ``"oob"``: grow the forests on every
+            row and fit the scale on each row's out-of-bag prediction (mean and spread of
+            the ~37% of trees that did not draw that row), so calibration costs no data.
+            Out-of-bag means average fewer trees than the forest's; their extra error
+            variance (spread of the trees / trees averaged) is taken out of the residuals.
 
     Attributes:
         n_features_in_: features seen in fit.
@@ -78,6 +84,7 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         confidence: float = 0.9,
         n_jobs: int | None = -1,
         random_state: int | np.random.Generator | None = None,
+        calibration: str = "holdout",
     ) -> None:
         self.n_estimators = n_estimators
         self.max_features = max_features
@@ -87,6 +94,7 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         self.confidence = confidence
         self.n_jobs = n_jobs
         self.random_state = random_state
+        self.calibration = calibration
 
     # ------------------------------------------------------------------ fitting
     def fit(self, X: ArrayLike, y: ArrayLike) -> RandomForestSurrogate:
@@ -117,14 +125,17 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         Y = y.reshape(len(y), -1)
         rng = np.random.default_rng(self.random_state)
 
+        if self.calibration not in ("holdout", "oob"):
+            raise DataError(f"calibration must be 'holdout' or 'oob', got {self.calibration!r}")
+        oob = self.calibrate and self.calibration == "oob"
         n = len(X)
-        n_val = int(round(self.validation_fraction * n)) if self.calibrate else 0
+        n_val = int(round(self.validation_fraction * n)) if self.calibrate and not oob else 0
         if n_val and n - n_val < 2:
             raise DataError(f"need at least {n_val + 2} training rows, got {n}")
         perm = rng.permutation(n)
         val, train = np.sort(perm[:n_val]), np.sort(perm[n_val:])
 
-        trees = []
+        trees, oob_rows = [], []
         for j in range(Y.shape[1]):
             rows = train[np.isfinite(Y[train, j])]
             if len(rows) < 2:
@@ -139,6 +150,8 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
                 random_state=int(rng.integers(2**31 - 1)),
             ).fit(X[rows], Y[rows, j])
             trees.extend(tree.tree_ for tree in forest.estimators_)
+            if oob:
+                oob_rows.append((rows, _out_of_bag(forest, len(rows))))
         self._set_trees(trees)
         self.n_features_in_ = X.shape[1]
         self.n_targets_ = Y.shape[1]
@@ -146,6 +159,23 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         self.std_scale_ = np.ones(self.n_targets_)
         if n_val:
             self.std_scale_ = std_scale(Y[val], *self._predict_raw(X[val]), self.confidence)
+        for j, (rows, mask) in enumerate(oob_rows):
+            k = self.n_estimators
+            roots = self.roots_[j * k : (j + 1) * k]
+            per_tree = tree_values(X[rows].astype(np.float32).astype(np.float64), roots, self.left_,
+                                   self.right_, self.feature_, self.threshold_, self.value_)
+            counts = mask.sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):  # a row in every bootstrap: NaN, skipped
+                mean = np.where(mask, per_tree, 0.0).sum(axis=0) / counts
+                var = np.where(mask, (per_tree - mean) ** 2, 0.0).sum(axis=0) / counts
+            usable = counts >= 2
+            # an out-of-bag mean averages m trees, the forest's all k: its extra error variance
+            # var * (1/m - 1/k) is taken out of the residual so the scale is not too wide
+            residual = Y[rows, j] - mean
+            excess = var * (1 / np.maximum(counts, 1) - 1 / k)
+            shrunk = np.sign(residual) * np.sqrt(np.maximum(residual**2 - excess, 0.0))
+            self.std_scale_[j] = std_scale(shrunk[usable, None], np.zeros((usable.sum(), 1)),
+                                           np.sqrt(var[usable, None]), self.confidence)[0]
         return self
 
     def _set_trees(self, trees: list[Any]) -> None:
@@ -248,3 +278,17 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
             raise TypeError("the tree arrays are inconsistent with each other")
         return model
 
+
+def _out_of_bag(forest: RandomForestRegressor, n_rows: int) -> NDArray[np.bool_]:
+    """`(n_trees, n_rows)` whether each row was left out of each tree's bootstrap sample.
+
+    Rebuilt from each tree's seed as scikit-learn's own ``oob_score`` does (its private
+    helpers; the public ``oob_prediction_`` gives the mean but not the spread over trees).
+    """
+    from sklearn.ensemble._forest import _generate_unsampled_indices, _get_n_samples_bootstrap
+
+    n_bootstrap = _get_n_samples_bootstrap(n_rows, forest.max_samples, None)
+    mask = np.zeros((len(forest.estimators_), n_rows), dtype=bool)
+    for t, tree in enumerate(forest.estimators_):
+        mask[t, _generate_unsampled_indices(tree.random_state, n_rows, n_bootstrap, None)] = True
+    return mask

@@ -97,3 +97,18 @@ def test_inconsistent_tree_arrays_are_refused(fitted, tmp_path):
     save_model(fitted_copy, path)
     with pytest.raises(ArtifactError, match="does not match its sidecar .*inconsistent.*delete"):
         load_model(path)
+
+
+def test_out_of_bag_calibration_uses_every_row_and_covers():
+    X, Y = toy(1500, 8)
+    oob = RandomForestSurrogate(n_estimators=60, n_jobs=1, random_state=0, calibration="oob").fit(X, Y)
+    raw = RandomForestSurrogate(n_estimators=60, n_jobs=1, random_state=0, calibrate=False).fit(X, Y)
+    Xt, Yt = toy(3000, 9)
+    mean, std = oob.predict(Xt, return_std=True)
+    # the same forests as without calibration (no row held out); only the std is scaled
+    np.testing.assert_array_equal(mean, raw.predict(Xt))
+    np.testing.assert_allclose(std, raw.predict(Xt, return_std=True)[1] * oob.std_scale_)
+    coverage = (np.abs(Yt - mean) <= 1.6449 * std).mean(axis=0)
+    assert np.all((coverage > 0.86) & (coverage < 0.96)), coverage
+    with pytest.raises(DataError, match="calibration must be 'holdout' or 'oob', got 'cv'"):
+        RandomForestSurrogate(calibration="cv").fit(X, Y)
