@@ -81,7 +81,9 @@ _MICROSTRUCTURE_FULL: dict[str, Any] = {
     "generators": {"latent_dim": 32, "max_epochs": 12, "gan_steps": 2000},
     "pop_size": 40,
     "n_gen": 10,
-    "adapt_every": 3,
+    # one fine-tuning per round's search (at generation 5): one costs ~40 s on 2 shared
+    # cores (mostly the latent GAN's steps), so every 3 generations made the arm 6x dearer
+    "adapt_every": 5,
     "rounds": 5,
     "batch": 20,
     "kappa": 1.0,
