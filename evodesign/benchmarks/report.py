@@ -15,6 +15,7 @@ from evodesign.benchmarks.image_generator_tables import image_generators_section
 from evodesign.benchmarks.loop import loop_section, loop_variant_sections
 from evodesign.benchmarks.microstructure.tables import microstructure_section
 from evodesign.benchmarks.solver import solver_section
+from evodesign.benchmarks.surrogate_suite import suite_section
 from evodesign.exceptions import DataError
 
 __all__ = ["render_report", "write_report"]
@@ -575,7 +576,9 @@ def render_report(folder: str | Path) -> str:
         if name == "surrogate":  # variants of the surrogate benchmark, one subsection each
             for path in sorted(folder.glob("surrogate-*.json")):
                 variant = _load(folder, path.stem)
-                lines += _surrogate_section(variant, heading=f"### Surrogate variant: `{path.name}`")
+                suite = variant.get("benchmark") == "surrogate-suite"  # bench surrogate --suite
+                lines += (suite_section if suite else _surrogate_section)(
+                    variant, heading=f"### {'Model selection by CV' if suite else 'Surrogate variant'}: `{path.name}`")
                 found = True
         if name == "search":  # follow-up and diagnostic runs right after the main table
             followups = _search_followups_section(folder)

@@ -29,7 +29,7 @@ import numpy as np
 from evodesign.benchmarks.surrogate import _metrics, split_by_formula
 from evodesign.exceptions import DataError
 
-__all__ = ["DEFAULT_TASKS", "QUICK", "format_suite_table", "run_surrogate_suite"]
+__all__ = ["DEFAULT_TASKS", "QUICK", "format_suite_table", "run_surrogate_suite", "suite_section"]
 
 #: (data set, target): the transport targets of the default campaign, then the wheel data sets
 DEFAULT_TASKS: tuple[tuple[str, str], ...] = (
@@ -247,3 +247,45 @@ def format_suite_table(result: dict[str, Any]):  # -> rich.table.Table
         table.add_row(label, "auto/rf", f"{ratio['mean']:.3f} +/- {ratio['std']:.2g}",
                       "selected: " + ",".join(summary["selected"]), "", "", "", "")
     return table
+
+
+def suite_section(r: dict[str, Any], heading: str) -> list[str]:
+    """``evodesign bench surrogate --suite``: each candidate, the CV's choice ("auto") and the
+    baseline forest ("rf") per data set and target, mean +/- std over the seeded splits."""
+    lines = [
+        heading,
+        "",
+        f"`evodesign bench surrogate --suite` ({r['n_splits']} seeded split(s), {r['split']}; CV "
+        f"{r['cv_folds']} folds on at most {r['cv_rows']} rows; baseline {r['baseline']}). "
+        f"Geometric mean of auto / rf MAE: {r['geomean_auto_over_rf']:.3f}. Targets: per task <= "
+        f"{r['targets']['ratio_per_task']}, geomean <= {r['targets']['ratio_geomean']}, coverage90 in "
+        f"{r['targets']['coverage90']}; met: "
+        + ", ".join(f"{k} {'yes' if v else 'no'}" for k, v in r["verdict"].items())
+        + ".",
+        "",
+    ]
+    for task in r["tasks"]:
+        summary = task["summary"]
+        ratio = summary["auto_over_rf"]
+        lines += [
+            f"{task['dataset']} / {task['target']} ({task['n_rows']:,} rows; selected per split: "
+            f"{', '.join(summary['selected'])}; auto / rf MAE {ratio['mean']:.3f} +/- {ratio['std']:.3f}). "
+            f"Source: {task['source']}",
+            "",
+            "| model | MAE | RMSE | R2 | Spearman | coverage90 | fit s |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for name, m in summary.items():
+            if not isinstance(m, dict) or "mae" not in m:
+                continue
+
+            def cell(key: str, digits: int = 3) -> str:
+                value = m.get(key)
+                return "" if value is None else f"{value['mean']:.{digits}f} +/- {value['std']:.{digits}f}"
+
+            lines.append(
+                f"| {name} | {cell('mae')} | {cell('rmse')} | {cell('r2')} | {cell('spearman')} | "
+                f"{cell('coverage90')} | {cell('fit_seconds', 0)} |"
+            )
+        lines.append("")
+    return lines
