@@ -577,8 +577,7 @@ def render_report(folder: str | Path) -> str:
             for path in sorted(folder.glob("surrogate-*.json")):
                 variant = _load(folder, path.stem)
                 suite = variant.get("benchmark") == "surrogate-suite"  # bench surrogate --suite
-                lines += (suite_section if suite else _surrogate_section)(
-                    variant, heading=f"### {'Model selection by CV' if suite else 'Surrogate variant'}: `{path.name}`")
+                lines += (suite_section if suite else _surrogate_section)(variant, heading=f"### {'Model selection by CV' if suite else 'Surrogate variant'}: `{path.name}`")
                 found = True
         if name == "search":  # follow-up and diagnostic runs right after the main table
             followups = _search_followups_section(folder)
