@@ -286,6 +286,13 @@ class CampaignModels:
                 "sidecar_sha256": file_sha256(sidecar),
                 "weights_sha256": file_sha256(weights) if weights.exists() else "",
             }
+        estimator = getattr(self.surrogate, "estimator_", None)
+        if "surrogate" in out and getattr(estimator, "selected_", None):  # [surrogate] model = "auto"
+            out["surrogate"]["selected"] = dict(estimator.selected_)
+            out["surrogate"]["cv_mae"] = {
+                t: {name: round(float(s["mae"]), 6) for name, s in scores.items()}
+                for t, scores in estimator.cv_scores_.items()
+            }
         return out
 
 
@@ -311,6 +318,18 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
     options = config.surrogate
     if options.model == "forest":
         return RandomForestSurrogate(n_estimators=options.n_estimators, random_state=seed)
+    if options.model == "auto":
+        from evodesign.surrogates import AutoSurrogate
+
+        return AutoSurrogate(
+            candidate_params={
+                "ensemble": _ensemble_params(options, progress=False),
+                "forest": {"n_estimators": options.n_estimators},
+            },
+            target_names=list(config.surrogate_targets),
+            random_state=seed,
+            verbose=progress,
+        )
     if options.model == "cnn":
         return CNNEnsembleRegressor(
             n_members=options.n_members,
@@ -319,7 +338,12 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
             patience=options.patience,
             random_state=seed,
         )
-    return DeepEnsembleRegressor(
+    return DeepEnsembleRegressor(**_ensemble_params(options, progress), random_state=seed)
+
+
+def _ensemble_params(options: Any, progress: bool) -> dict[str, Any]:
+    """The deep ensemble's hyperparameters from ``[surrogate]``."""
+    return dict(
         n_members=options.n_members,
         hidden_layer_sizes=tuple(options.hidden),
         max_epochs=options.max_epochs,
@@ -328,7 +352,6 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
         dropout=options.dropout,
         lr_schedule=options.lr_schedule,
         warmup_epochs=options.warmup_epochs,
-        random_state=seed,
         verbose=progress,
     )
 

@@ -135,7 +135,11 @@ class SurrogateSection(StrictTable):
 
     Attributes:
         model: ``"ensemble"`` (deep ensemble of MLPs with a calibrated std), ``"forest"``
-            (random forest; std from the spread of its trees) -- both compositions only --,
+            (random forest; std from the spread of its trees), ``"auto"`` (per target, the
+            best of the ensemble, the forest, gradient boosting and their mean by 5-fold
+            cross-validated MAE, refit on every row; the choice and the scores in the model's
+            sidecar and the run's manifest; about 3x the ensemble's training time) -- these
+            three compositions only --,
             ``"solver"`` (no model: the physics solver itself computes ``k_xx`` and ``k_yy``
             of each design, exactly, std 0, with ``[physics] conductivity``) or ``"cnn"``
             (a deep ensemble of small periodic CNNs on the images, mean +/- calibrated
@@ -161,7 +165,7 @@ class SurrogateSection(StrictTable):
             seeds reuse the same trained models.
     """
 
-    model: Literal["solver", "ensemble", "forest", "cnn"] = "ensemble"
+    model: Literal["solver", "ensemble", "forest", "auto", "cnn"] = "ensemble"
     n_members: int = Field(5, ge=1, le=64)
     hidden: Annotated[
         tuple[Annotated[int, Field(ge=1, le=16384)], ...], Field(strict=False, min_length=1, max_length=16)

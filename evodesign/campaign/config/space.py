@@ -65,7 +65,7 @@ class CompositionSettings(StrictTable):
     """
 
     #: the ``[surrogate] model`` values that can predict from compositions
-    surrogate_models: ClassVar[tuple[str, ...]] = ("ensemble", "forest")
+    surrogate_models: ClassVar[tuple[str, ...]] = ("ensemble", "forest", "auto")
 
     kind: Literal["composition"] = "composition"
     max_elements: int = Field(4, ge=1, le=8)

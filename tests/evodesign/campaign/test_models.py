@@ -256,3 +256,24 @@ def test_a_model_that_predicts_nan_on_its_data_is_never_cached(small_csv, monkey
     assert "not kept (nor cached)" in str(err.value)
     cache = default_cache_dir(config)
     assert not list(cache.glob("surrogate-*.json")) and not list(cache.glob("surrogate-*.safetensors"))
+
+
+def test_auto_surrogate_chooses_per_target_and_reports_the_choice(small_csv, tmp_path, make_config):
+    """[surrogate] model = "auto": the per-target CV choice is trained, cached like any
+    surrogate, and named with its CV scores in the models' artifacts (the run's manifest)."""
+    from evodesign.campaign import CampaignConfig
+    from evodesign.campaign.models import prepare_models
+
+    data = make_config(small_csv).to_toml_dict()
+    data["surrogate"].update(model="auto", n_estimators=10)
+    config = CampaignConfig.from_dict(data)
+    models = prepare_models(config, tmp_path / "cache", need_generators=False, progress=False)
+    info = models.artifacts()["surrogate"]
+    assert set(info["selected"]) == {"log10_PF_p", "S_p"}
+    assert all(choice in ("ensemble", "forest", "boosting", "blend") for choice in info["selected"].values())
+    for target, scores in info["cv_mae"].items():  # the winner has the lowest CV MAE
+        assert scores[info["selected"][target]] == min(scores.values())
+    mean, std = models.surrogate.predict(models.vectors[:5])
+    assert mean.shape == std.shape == (5, 2) and (std > 0).all()
+    again = prepare_models(config, tmp_path / "cache", need_generators=False, progress=False)
+    assert again.artifacts()["surrogate"] == info  # loaded from the cache with its choice
