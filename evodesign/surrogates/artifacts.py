@@ -89,6 +89,7 @@ def save_model(
 
 def _registry() -> dict[str, type]:
     """The estimator classes a model file may name (nothing else is ever instantiated)."""
+    from evodesign.surrogates.attention import AttentionEnsembleRegressor
     from evodesign.surrogates.boosting import GradientBoostingSurrogate
     from evodesign.surrogates.cnn_ensemble import CNNEnsembleRegressor
     from evodesign.surrogates.ensemble import DeepEnsembleRegressor
@@ -96,6 +97,7 @@ def _registry() -> dict[str, type]:
     from evodesign.surrogates.selection import AutoSurrogate
 
     return {
+        "AttentionEnsembleRegressor": AttentionEnsembleRegressor,
         "AutoSurrogate": AutoSurrogate,
         "CNNEnsembleRegressor": CNNEnsembleRegressor,
         "DeepEnsembleRegressor": DeepEnsembleRegressor,

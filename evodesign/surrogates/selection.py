@@ -26,6 +26,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 from sklearn.model_selection import GroupKFold, KFold
 
 from evodesign.exceptions import DataError
+from evodesign.surrogates.attention import AttentionEnsembleRegressor
 from evodesign.surrogates.boosting import GradientBoostingSurrogate
 from evodesign.surrogates.ensemble import DeepEnsembleRegressor
 from evodesign.surrogates.forest import RandomForestSurrogate
@@ -40,6 +41,8 @@ CANDIDATES: dict[str, type] = {
     "ensemble": DeepEnsembleRegressor,
     "forest": RandomForestSurrogate,
     "boosting": GradientBoostingSurrogate,
+    # needs candidate_params["attention"]["elements"] (the vocabulary of the fraction columns)
+    "attention": AttentionEnsembleRegressor,
 }
 
 

@@ -1,0 +1,457 @@
+"""Deep ensemble of attention networks over element tokens (CrabNet/Roost-like, issue 16.2).
+
+A composition is a set of tokens, one per element present: the element's pretrained
+embedding -- the 200-d word2vec vectors of Tshitoyan et al., "Unsupervised word embeddings
+capture latent knowledge from materials science literature" (Nature 2019), as shipped
+offline by matminer (``matminer/utils/data_files/matscholar_els.json``; matminer is
+BSD-licensed, modified 3-clause BSD of LBNL) -- projected to ``d_model`` by a learned
+linear map, plus CrabNet's fractional-amount encoding (Wang et al., npj Comput. Mater. 2021:
+sinusoids of the fraction on a linear and on a log scale, in the first and second half of
+the channels). A few pre-LayerNorm transformer encoder blocks (``torch.nn.TransformerEncoderLayer``,
+padding masked) let every element's representation depend on its partners; the
+fraction-weighted mean of the tokens feeds a Gaussian head (mean, variance).
+
+``n_members`` such networks -- each its own initialisation and shuffling -- form a deep
+ensemble (predictive variance = mean of the members' variances + variance of their means),
+early-stopped on a validation split whose rows then calibrate the std
+(:func:`~evodesign.surrogates.calibration.std_scale`), as :class:`DeepEnsembleRegressor`.
+
+Randomness: everything is drawn from ``random_state`` through a local ``torch.Generator``.
+The encoder layers are built with ``dropout=0`` because torch's dropout modules draw from
+the global RNG; dropout (rate ``dropout``) is applied instead to the tokens entering each
+block and to the pooled vector, with masks drawn from the local generator.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import time
+from collections.abc import Sequence
+from importlib import resources
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+from operators.seeding import as_generator, torch_generator
+from sklearn.base import BaseEstimator, RegressorMixin
+
+from evodesign.exceptions import DataError
+from evodesign.surrogates.calibration import std_scale
+from evodesign.surrogates.ensemble import GaussianEnsembleOutputs
+
+if TYPE_CHECKING:
+    from numpy.typing import ArrayLike, NDArray
+
+__all__ = ["EMBEDDINGS", "AttentionEnsembleRegressor", "element_embeddings"]
+
+_MIN_VAR = 1e-6
+
+#: pretrained element tables: name -> (package, file inside it)
+EMBEDDINGS: dict[str, tuple[str, str]] = {
+    "matscholar": ("matminer.utils.data_files", "matscholar_els.json"),
+}
+
+#: resolution of CrabNet's fractional encoding (fractions below 1/resolution read as 1/resolution)
+_RESOLUTION = 5000
+
+
+def element_embeddings(elements: Sequence[str], embedding: str = "matscholar") -> tuple[NDArray, NDArray]:
+    """The pretrained vectors of ``elements`` from a table shipped inside an installed package.
+
+    Args:
+        elements: the vocabulary, `(V,)` symbols.
+        embedding: a key of :data:`EMBEDDINGS`.
+
+    Returns:
+        ``(table, missing)``: `(V, d)` float32 vectors (zero rows where the table has no
+        entry) and `(V,)` booleans marking those elements (they get a learned vector).
+    """
+    if embedding not in EMBEDDINGS:
+        raise DataError(f"unknown element embedding {embedding!r}; valid: {', '.join(EMBEDDINGS)}")
+    package, name = EMBEDDINGS[embedding]
+    data = json.loads(resources.files(package).joinpath(name).read_text())
+    dim = len(next(iter(data.values())))
+    table = np.zeros((len(elements), dim), dtype=np.float32)
+    missing = np.array([el not in data for el in elements])
+    for i, el in enumerate(elements):
+        if el in data:
+            table[i] = data[el]
+    return table, missing
+
+
+def _sinusoid(x: torch.Tensor, dim: int) -> torch.Tensor:
+    """CrabNet's encoding of values in [0, 1]: `(B, K)` -> `(B, K, dim)` sines and cosines."""
+    x = x.clamp(min=1.0 / _RESOLUTION) * _RESOLUTION
+    freq = 50.0 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    angle = x[..., None] * freq
+    return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)[..., :dim]
+
+
+def _dropout(x: torch.Tensor, rate: float, generator: torch.Generator | None) -> torch.Tensor:
+    keep = torch.rand(x.shape, generator=generator) >= rate
+    return x * keep / (1.0 - rate)
+
+
+class _Member(torch.nn.Module):
+    """One attention network: tokens `(B, K)` (vocabulary indices, fractions, mask) -> `(B, 2 t)`."""
+
+    def __init__(
+        self, table: torch.Tensor, missing: torch.Tensor, d_model: int, n_layers: int, n_heads: int,
+        n_targets: int, generator: torch.Generator | None,
+    ) -> None:
+        super().__init__()
+        v, d_emb = table.shape
+        n_missing = int(missing.sum())
+        # the pretrained rows first, then one learned row per missing element
+        remap = torch.empty(v, dtype=torch.long)
+        remap[~missing] = torch.arange(v - n_missing)
+        remap[missing] = torch.arange(v - n_missing, v)
+        self.register_buffer("remap", remap, persistent=False)
+        self.register_buffer("pretrained", table[~missing].clone(), persistent=False)
+        self.learned = torch.nn.Parameter(torch.randn(n_missing, d_emb, generator=generator) / math.sqrt(d_emb))
+        self.project = torch.nn.Linear(d_emb, d_model)
+        self.frac_scale = torch.nn.Parameter(torch.ones(2))  # linear- and log-scale encodings
+        self.blocks = torch.nn.ModuleList(
+            torch.nn.TransformerEncoderLayer(d_model, n_heads, dim_feedforward=2 * d_model, dropout=0.0,
+                                             activation="gelu", batch_first=True, norm_first=True)
+            for _ in range(n_layers)
+        )
+        self.norm = torch.nn.LayerNorm(d_model)
+        self.head = torch.nn.Sequential(
+            torch.nn.Linear(d_model, d_model), torch.nn.SiLU(), torch.nn.Linear(d_model, 2 * n_targets)
+        )
+        # torch initialises from the global RNG; redraw every weight from the local generator
+        for name, p in self.named_parameters():
+            if name in ("learned", "frac_scale") or "norm" in name:
+                continue
+            with torch.no_grad():
+                if p.dim() >= 2:
+                    bound = math.sqrt(6.0 / (p.shape[0] + p.shape[1]))
+                    p.copy_((torch.rand(p.shape, generator=generator) * 2 - 1) * bound)
+                else:
+                    p.zero_()
+
+    def forward(
+        self, idx: torch.Tensor, frac: torch.Tensor, mask: torch.Tensor, dropout: float = 0.0,
+        generator: torch.Generator | None = None,
+    ) -> torch.Tensor:
+        """`(B, K)` long, float, bool -> `(B, 2 t)` means then raw variances."""
+        table = torch.cat([self.pretrained, self.learned])
+        x = self.project(table[self.remap[idx]])
+        half = x.shape[-1] // 2
+        log_frac = (0.0025 * torch.log2(frac.clamp(min=1e-12)) ** 2).clamp(max=1.0)
+        enc = torch.cat([self.frac_scale[0] * _sinusoid(frac, half),
+                         self.frac_scale[1] * _sinusoid(log_frac, x.shape[-1] - half)], dim=-1)
+        x = x + enc
+        drop = self.training and dropout > 0
+        for block in self.blocks:
+            if drop:
+                x = _dropout(x, dropout, generator)
+            x = block(x, src_key_padding_mask=~mask)
+        w = torch.where(mask, frac, torch.zeros_like(frac))
+        pooled = (self.norm(x) * (w / w.sum(1, keepdim=True))[..., None]).sum(1)
+        if drop:
+            pooled = _dropout(pooled, dropout, generator)
+        return self.head(pooled)
+
+
+class _Ensemble(torch.nn.Module):
+    """The members and the pretrained table they share (saved once, with the weights)."""
+
+    def __init__(self, table: torch.Tensor, missing: torch.Tensor, n_members: int, d_model: int, n_layers: int,
+                 n_heads: int, n_targets: int, generator: torch.Generator | None = None) -> None:
+        super().__init__()
+        self.register_buffer("table", table)
+        self.register_buffer("missing", missing)
+        self.members = torch.nn.ModuleList(
+            _Member(table, missing, d_model, n_layers, n_heads, n_targets, generator) for _ in range(n_members)
+        )
+
+    def load_state_dict(self, state: dict[str, torch.Tensor], strict: bool = True) -> Any:
+        out = super().load_state_dict(state, strict)
+        for member in self.members:  # the members' copies follow the saved table
+            member.pretrained = self.table[~self.missing].clone()
+        return out
+
+
+class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimator):
+    """Deep ensemble of attention networks over element tokens (scikit-learn API).
+
+    Input ``X``: any `(n, n_features)` array whose LAST ``len(elements)`` columns are the
+    element fractions in the order of ``elements`` -- :class:`PropertyModel`'s features
+    (Magpie statistics followed by the fractions), or the `(n, len(elements))` fraction rows
+    themselves. Only those columns are read; each row is normalised to sum 1.
+
+    Args:
+        elements: the vocabulary, in the order of the fraction columns.
+        n_members: networks in the ensemble (trained one after another).
+        d_model: width of the tokens.
+        n_layers: transformer encoder blocks.
+        n_heads: attention heads (must divide ``d_model``).
+        dropout: rate of the generator-driven dropout on the tokens entering each block
+            and on the pooled vector.
+        learning_rate / weight_decay: AdamW.
+        batch_size: minibatch size.
+        max_epochs: upper bound on training epochs per member.
+        patience: stop a member after this many epochs without validation improvement; it
+            keeps the weights of its best epoch.
+        validation_fraction: share of the rows held out for early stopping and calibration.
+        likelihood: ``"gaussian"`` (default) or ``"laplace"`` (the head's second output is
+            the variance either way, 2 b^2 for Laplace).
+        calibrate: fit a per-target scale of the std on the validation split.
+        confidence: the central interval probability the calibration targets.
+        embedding: the pretrained element table, a key of :data:`EMBEDDINGS`.
+        random_state: seed or numpy Generator; the only source of randomness.
+
+    Attributes:
+        n_features_in_ / n_targets_ / std_scale_: as :class:`DeepEnsembleRegressor`.
+        n_missing_: vocabulary elements absent from the table (given learned vectors).
+        best_epoch_: `(n_members,)` epoch whose weights each member kept.
+        n_epochs_: `(n_members,)` epochs run.
+        fit_seconds_: wall time of :meth:`fit`.
+    """
+
+    def __init__(
+        self,
+        elements: Sequence[str],
+        n_members: int = 4,
+        d_model: int = 64,
+        n_layers: int = 2,
+        n_heads: int = 4,
+        dropout: float = 0.1,
+        learning_rate: float = 1e-3,
+        weight_decay: float = 1e-4,
+        batch_size: int = 128,
+        max_epochs: int = 150,
+        patience: int = 20,
+        validation_fraction: float = 0.1,
+        likelihood: str = "gaussian",
+        calibrate: bool = True,
+        confidence: float = 0.9,
+        embedding: str = "matscholar",
+        random_state: int | np.random.Generator | None = None,
+    ) -> None:
+        self.elements = elements
+        self.n_members = n_members
+        self.d_model = d_model
+        self.n_layers = n_layers
+        self.n_heads = n_heads
+        self.dropout = dropout
+        self.learning_rate = learning_rate
+        self.weight_decay = weight_decay
+        self.batch_size = batch_size
+        self.max_epochs = max_epochs
+        self.patience = patience
+        self.validation_fraction = validation_fraction
+        self.likelihood = likelihood
+        self.calibrate = calibrate
+        self.confidence = confidence
+        self.embedding = embedding
+        self.random_state = random_state
+
+    # ------------------------------------------------------------------ inputs
+    def _tokens(self, X: ArrayLike, n_features: int | None = None) -> tuple[torch.Tensor, ...]:
+        """`(n, n_features)` -> vocabulary indices, fractions and mask, each `(n, K)`.
+
+        K is the largest number of elements in a row; the elements of a row come first (in
+        vocabulary order), padding after, so a batch can be cut to its own largest count.
+        """
+        elements = list(self.elements) if self.elements is not None else []
+        if not elements or len(set(elements)) != len(elements):
+            raise DataError(f"elements must be a non-empty list of distinct symbols, got {self.elements!r}")
+        X = np.asarray(X, dtype=np.float64)
+        v = len(elements)
+        if X.ndim != 2 or X.shape[1] < v:
+            raise DataError(f"X must be 2-d with the {v} element fractions of {elements} as its last columns, "
+                            f"got shape {X.shape}")
+        if n_features is not None and X.shape[1] != n_features:
+            raise DataError(f"X must have shape (n, {n_features}) like the training data, got {X.shape}")
+        frac = X[:, -v:]
+        bad = ~np.isfinite(frac) | (frac < 0)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise DataError(f"X row {row}: the fraction of {elements[col]} (column {X.shape[1] - v + col}) is "
+                            f"{frac[row, col]}; fractions must be finite and >= 0")
+        total = frac.sum(axis=1)
+        if (total <= 0).any():
+            row = int(np.flatnonzero(total <= 0)[0])
+            raise DataError(f"X row {row} has no element (all {v} fraction columns are 0)")
+        frac = frac / total[:, None]
+        present = frac > 0
+        k = int(present.sum(axis=1).max())
+        order = np.argsort(~present, axis=1, kind="stable")[:, :k]
+        return (torch.as_tensor(order), torch.as_tensor(np.take_along_axis(frac, order, 1), dtype=torch.float32),
+                torch.as_tensor(np.take_along_axis(present, order, 1)))
+
+    @staticmethod
+    def _batch(tokens: tuple[torch.Tensor, ...], rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
+        idx, frac, mask = (t[rows] for t in tokens)
+        k = int(mask.sum(1).max())
+        return idx[:, :k], frac[:, :k], mask[:, :k]
+
+    # ------------------------------------------------------------------ fitting
+    def fit(self, X: ArrayLike, y: ArrayLike) -> AttentionEnsembleRegressor:
+        """Train the ensemble.
+
+        Args:
+            X: `(n, n_features)`, the last ``len(elements)`` columns the element fractions.
+            y: `(n,)` or `(n, n_targets)`; NaN entries are left out of the loss.
+
+        Returns:
+            self.
+        """
+        start = time.perf_counter()
+        if self.likelihood not in ("gaussian", "laplace"):
+            raise DataError(f"likelihood must be 'gaussian' or 'laplace', got {self.likelihood!r}")
+        if int(self.d_model) % int(self.n_heads) or int(self.d_model) < 2:
+            raise DataError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
+        if not 0.0 <= float(self.dropout) < 1.0:
+            raise DataError(f"dropout must be in [0, 1), got {self.dropout}")
+        tokens = self._tokens(X)
+        X = np.asarray(X, dtype=np.float64)
+        y = np.asarray(y, dtype=np.float64)
+        self.y_is_1d_ = y.ndim == 1
+        y = y.reshape(len(y), -1)
+        if len(y) != len(X):
+            raise DataError(f"X has {len(X)} rows but y has {len(y)}")
+        y[~np.isfinite(y)] = np.nan
+        if np.isnan(y).all(axis=0).any():
+            raise DataError(f"target column(s) {np.flatnonzero(np.isnan(y).all(axis=0)).tolist()} have no finite value")
+        rng = as_generator(self.random_state)
+        gen = torch_generator(rng)
+        n = len(X)
+        n_val = max(1, int(round(self.validation_fraction * n)))
+        if n - n_val < 2:
+            raise DataError(f"need at least {n_val + 2} training rows, got {n}")
+        perm = rng.permutation(n)
+        val, train = torch.as_tensor(perm[:n_val]), torch.as_tensor(perm[n_val:])
+        self.y_mean_ = np.nanmean(y[perm[n_val:]], axis=0)
+        self.y_scale_ = np.nanstd(y[perm[n_val:]], axis=0)
+        self.y_scale_[~(self.y_scale_ > 1e-12)] = 1.0
+        Yt = torch.as_tensor((y - self.y_mean_) / self.y_scale_, dtype=torch.float32)
+
+        table, missing = element_embeddings(list(self.elements), self.embedding)
+        self.n_missing_ = int(missing.sum())
+        M = int(self.n_members)
+        self.net_ = _Ensemble(torch.as_tensor(table), torch.as_tensor(missing), M, int(self.d_model),
+                              int(self.n_layers), int(self.n_heads), y.shape[1], gen)
+        self.best_epoch_ = np.zeros(M, dtype=int)
+        self.n_epochs_ = np.zeros(M, dtype=int)
+        val_tokens = self._batch(tokens, val)
+        for m, member in enumerate(self.net_.members):
+            self.best_epoch_[m], self.n_epochs_[m] = self._fit_member(member, tokens, Yt, train, val_tokens,
+                                                                      Yt[val], gen)
+        self.net_.eval()
+        self.n_features_in_ = X.shape[1]
+        self.n_targets_ = y.shape[1]
+        self.std_scale_ = np.ones(y.shape[1])
+        if self.calibrate:
+            self.std_scale_ = std_scale(y[perm[:n_val]], *self._predict_raw(X[perm[:n_val]]), self.confidence)
+        self.fit_seconds_ = time.perf_counter() - start
+        return self
+
+    def _fit_member(
+        self, member: _Member, tokens: tuple[torch.Tensor, ...], Yt: torch.Tensor, train: torch.Tensor,
+        val_tokens: tuple[torch.Tensor, ...], y_val: torch.Tensor, gen: torch.Generator,
+    ) -> tuple[int, int]:
+        """Train one member with early stopping; returns (best epoch, epochs run)."""
+        opt = torch.optim.AdamW(member.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
+        best, best_epoch, best_state, stale, epoch = float("inf"), 0, copy.deepcopy(member.state_dict()), 0, 0
+        bs = int(self.batch_size)
+        for epoch in range(1, int(self.max_epochs) + 1):
+            member.train()
+            order = train[torch.randperm(len(train), generator=gen)]
+            for s in range(0, len(order), bs):
+                rows = order[s : s + bs]
+                out = member(*self._batch(tokens, rows), float(self.dropout), gen)
+                loss = self._loss(out, Yt[rows])
+                opt.zero_grad(set_to_none=True)
+                loss.backward()
+                opt.step()
+            member.eval()
+            with torch.no_grad():
+                mean = member(*val_tokens)[:, : y_val.shape[1]]
+            err = torch.where(torch.isfinite(y_val), y_val - mean, torch.zeros_like(mean))
+            val_loss = float(err.abs().sum() / torch.isfinite(y_val).sum())
+            if val_loss < best - 1e-4:
+                best, best_epoch, stale = val_loss, epoch, 0
+                best_state = copy.deepcopy(member.state_dict())
+            else:
+                stale += 1
+                if stale >= self.patience:
+                    break
+        member.load_state_dict(best_state)
+        return best_epoch, epoch
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        """Masked negative log-likelihood, `(B, 2t)` x `(B, t)` -> scalar."""
+        t = y.shape[1]
+        mean, var = out[:, :t], torch.nn.functional.softplus(out[:, t:]) + _MIN_VAR
+        mask = torch.isfinite(y)
+        err = torch.where(mask, y, mean.detach()) - mean
+        if self.likelihood == "laplace":
+            b = torch.sqrt(var / 2)
+            nll = torch.log(2 * b) + err.abs() / b
+        else:
+            nll = 0.5 * (torch.log(var) + err**2 / var)
+        return torch.where(mask, nll, torch.zeros_like(nll)).sum() / mask.sum().clamp(min=1)
+
+    # ------------------------------------------------------------------ prediction
+    def _check_X(self, X: ArrayLike) -> NDArray:
+        if not hasattr(self, "net_"):
+            raise DataError("this AttentionEnsembleRegressor is not fitted yet; call fit(X, y) first")
+        return np.asarray(X, dtype=np.float64)
+
+    def _predict_raw(self, X: NDArray, batch: int = 4096) -> tuple[NDArray, NDArray]:
+        """Uncalibrated ensemble mean and std in target units, each `(n, n_targets)`."""
+        tokens = self._tokens(X, self.n_features_in_)
+        t = self.n_targets_
+        means, variances = [], []
+        with torch.inference_mode():
+            for s in range(0, len(X), batch):
+                part = self._batch(tokens, torch.arange(s, min(s + batch, len(X))))
+                out = torch.stack([member(*part) for member in self.net_.members])  # (M, B, 2t)
+                mu = out[..., :t]
+                var = torch.nn.functional.softplus(out[..., t:]) + _MIN_VAR
+                means.append(mu.mean(0))
+                variances.append(var.mean(0) + mu.var(0, unbiased=False))
+        mean = torch.cat(means).double().numpy() * self.y_scale_ + self.y_mean_
+        std = torch.cat(variances).double().sqrt().numpy() * self.y_scale_
+        return mean, std
+
+    # ------------------------------------------------------------------ persistence
+    def _fitted_info(self) -> dict[str, Any]:
+        return {
+            "n_features_in": int(self.n_features_in_),
+            "n_targets": int(self.n_targets_),
+            "y_1d": bool(self.y_is_1d_),
+            "n_missing": int(self.n_missing_),
+            "n_epochs": [int(e) for e in self.n_epochs_],
+            "best_epoch": [int(e) for e in self.best_epoch_],
+        }
+
+    @classmethod
+    def _from_state(
+        cls, params: dict[str, Any], info: dict[str, Any], tensors: dict[str, torch.Tensor]
+    ) -> AttentionEnsembleRegressor:
+        model = cls(**params)
+        model.n_features_in_ = info["n_features_in"]
+        model.n_targets_ = info["n_targets"]
+        model.y_is_1d_ = info["y_1d"]
+        model.n_missing_ = info["n_missing"]
+        model.n_epochs_ = np.asarray(info["n_epochs"])
+        model.best_epoch_ = np.asarray(info["best_epoch"])
+        # the saved table, not the installed package's, so a newer matminer changes nothing
+        table, missing = tensors["net.table"], tensors["net.missing"]
+        if len(table) != len(model.elements):
+            raise ValueError(f"the saved table has {len(table)} rows for {len(model.elements)} elements")
+        net = _Ensemble(table, missing, int(model.n_members), int(model.d_model), int(model.n_layers),
+                        int(model.n_heads), model.n_targets_)
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        net.eval()
+        model.net_ = net
+        for name in cls.STATE_ARRAYS:
+            setattr(model, name, tensors[name].numpy())
+        return model

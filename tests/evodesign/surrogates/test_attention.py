@@ -1,0 +1,141 @@
+"""AttentionEnsembleRegressor: element tokens with pretrained embeddings, a calibrated ensemble."""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+from evodesign.exceptions import DataError
+from evodesign.surrogates import AttentionEnsembleRegressor, load_model, save_model
+from evodesign.surrogates.attention import element_embeddings
+from evodesign.surrogates.selection import CANDIDATES
+
+ELEMENTS = ["Fe", "Ni", "Cu", "Al", "Si", "O", "Zr"]
+SMALL = {"n_members": 2, "d_model": 16, "n_heads": 2, "n_layers": 1, "max_epochs": 40, "patience": 40,
+         "learning_rate": 3e-3, "batch_size": 64}
+
+
+@pytest.fixture(autouse=True, scope="module")
+def one_torch_thread():
+    """Two torch threads on a busy 2-core machine wait for each other (measured ~9x slower here)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+def toy(n, seed):
+    """Fractions of 1-4 of 7 elements; the target depends on which elements and how much of
+    them (a linear term plus an Al-O interaction), with 3 Magpie-like leading columns."""
+    rng = np.random.default_rng(seed)
+    F = rng.random((n, len(ELEMENTS))) * (rng.random((n, len(ELEMENTS))) < 0.4)
+    F[F.sum(1) == 0, 0] = 1.0
+    F /= F.sum(1, keepdims=True)
+    y = F @ np.array([1.0, -2.0, 0.5, 3.0, 0.0, -1.0, 2.0]) + 4.0 * F[:, 3] * F[:, 5]
+    return np.c_[rng.normal(size=(n, 3)), F], y
+
+
+@pytest.fixture(scope="module")
+def fitted():
+    X, y = toy(300, 0)
+    return AttentionEnsembleRegressor(ELEMENTS, random_state=0, **SMALL).fit(X[:240], y[:240]), X, y
+
+
+def test_learns_element_and_fraction_target_better_than_the_mean(fitted):
+    model, X, y = fitted
+    mean, std = model.predict(X[240:], return_std=True)
+    mae = np.abs(mean - y[240:]).mean()
+    baseline = np.abs(y[:240].mean() - y[240:]).mean()
+    assert mean.shape == std.shape == (60,)
+    assert mae < 0.5 * baseline, (mae, baseline)
+    assert (std > 0).all()
+    assert model.n_missing_ == 0 and model.std_scale_.shape == (1,)
+
+
+def test_same_seed_same_predictions_other_seed_differs(fitted):
+    model, X, y = fitted
+    again = AttentionEnsembleRegressor(ELEMENTS, random_state=0, **{**SMALL, "max_epochs": 40}).fit(X[:240], y[:240])
+    np.testing.assert_array_equal(model.predict(X[240:]), again.predict(X[240:]))
+    other = AttentionEnsembleRegressor(ELEMENTS, random_state=1, **SMALL).fit(X[:240], y[:240])
+    assert not np.allclose(model.predict(X[240:]), other.predict(X[240:]))
+
+
+def test_save_load_round_trip(fitted, tmp_path):
+    model, X, _ = fitted
+    save_model(model, tmp_path / "att", metadata={"elements": ELEMENTS})
+    loaded = load_model(tmp_path / "att", expect={"elements": ELEMENTS})
+    assert isinstance(loaded, AttentionEnsembleRegressor)
+    for a, b in zip(model.predict(X, return_std=True), loaded.predict(X, return_std=True)):
+        np.testing.assert_array_equal(a, b)
+
+
+def test_permuting_columns_and_elements_consistently_gives_the_same_prediction(fitted):
+    """The model sees a set of (element, fraction) tokens: the column order is irrelevant,
+    and the padding of rows with fewer elements is masked out."""
+    model, X, _ = fitted
+    perm = np.random.default_rng(3).permutation(len(ELEMENTS))
+    permuted = AttentionEnsembleRegressor([ELEMENTS[i] for i in perm], **SMALL)
+    permuted.set_params(random_state=0)
+    # same weights: the members index the table through the vocabulary, so permute the table
+    permuted.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    remap = torch.as_tensor(perm)
+    net = copy.deepcopy(model.net_)
+    net.table, net.missing = net.table[remap], net.missing[remap]
+    for member in net.members:
+        member.remap = member.remap[remap]
+    permuted.net_ = net
+    Xp = np.c_[X[:, :3], X[:, 3:][:, perm]]
+    np.testing.assert_allclose(permuted.predict(Xp), model.predict(X), rtol=1e-5, atol=1e-5)
+    # a row with one element padded in a batch of rows with four: same as predicted alone
+    single = np.flatnonzero((X[:, 3:] > 0).sum(1) == 1)[0]
+    np.testing.assert_allclose(model.predict(X[[single]]), model.predict(X)[[single]], rtol=1e-5, atol=1e-5)
+
+
+def test_fraction_rows_alone_and_scale_invariance():
+    X, y = toy(120, 1)
+    F = X[:, 3:]
+    small = {**SMALL, "max_epochs": 3}
+    model = AttentionEnsembleRegressor(ELEMENTS, random_state=0, **small).fit(F, y)
+    # amounts are normalised: 2x the amounts is the same composition
+    np.testing.assert_allclose(model.predict(2 * F), model.predict(F), rtol=1e-6)
+
+
+def test_bad_inputs_are_refused(fitted):
+    model, X, y = fitted
+    with pytest.raises(DataError, match="last columns"):
+        AttentionEnsembleRegressor(ELEMENTS, **SMALL).fit(X[:, :5], y)
+    bad = X.copy()
+    bad[4, 5] = -0.1
+    with pytest.raises(DataError, match=r"row 4: the fraction of Cu \(column 5\)"):
+        AttentionEnsembleRegressor(ELEMENTS, **SMALL).fit(bad, y)
+    empty = X.copy()
+    empty[7, 3:] = 0.0
+    with pytest.raises(DataError, match="row 7 has no element"):
+        AttentionEnsembleRegressor(ELEMENTS, **SMALL).fit(empty, y)
+    with pytest.raises(DataError, match="distinct"):
+        AttentionEnsembleRegressor(["Fe", "Fe"], **SMALL).fit(X[:, -2:], y)
+    with pytest.raises(DataError, match="multiple of n_heads"):
+        AttentionEnsembleRegressor(ELEMENTS, **{**SMALL, "n_heads": 3}).fit(X, y)
+    with pytest.raises(DataError, match="unknown element embedding 'nope'"):
+        AttentionEnsembleRegressor(ELEMENTS, **{**SMALL, "embedding": "nope"}).fit(X, y)
+    with pytest.raises(DataError, match=r"shape \(n, 10\)"):
+        model.predict(X[:, 1:])
+    with pytest.raises(DataError, match="not fitted"):
+        AttentionEnsembleRegressor(ELEMENTS).predict(X)
+
+
+def test_elements_missing_from_the_table_get_a_learned_vector():
+    table, missing = element_embeddings(["Fe", "Xx", "O"])
+    assert table.shape == (3, 200) and missing.tolist() == [False, True, False]
+    assert not table[1].any() and np.abs(table[0]).sum() > 0
+    X = np.array([[1.0, 0.0, 0.0], [0.5, 0.5, 0.0], [0.0, 0.4, 0.6]] * 10)
+    model = AttentionEnsembleRegressor(["Fe", "Xx", "O"], random_state=0, **{**SMALL, "max_epochs": 2})
+    model.fit(X, np.arange(30.0) % 3)
+    assert model.n_missing_ == 1 and tuple(model.net_.members[0].learned.shape) == (1, 200)
+
+
+def test_is_a_selection_candidate():
+    assert CANDIDATES["attention"] is AttentionEnsembleRegressor
