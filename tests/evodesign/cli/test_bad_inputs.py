@@ -157,7 +157,7 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
      ["run", "{d}/c.toml"], ["[space].allow", "'Au' not in data set 'data.csv'"]),
     # ----------------------------------------------------------------- [surrogate]
     ("surrogate-model-typo", {"c.toml": GOOD + '\n[surrogate]\nmodel = "forrest"\n'},
-     ["run", "{d}/c.toml"], ["[surrogate].model (line 14)", "got 'forrest'", "'ensemble' or 'forest'"]),
+     ["run", "{d}/c.toml"], ["[surrogate].model (line 14)", "got 'forrest'", "'ensemble', 'forest', 'auto' or 'cnn'"]),
     ("surrogate-hidden-zero", {"c.toml": GOOD + "\n[surrogate]\nhidden = [64, 0]\n"},
      ["run", "{d}/c.toml"], ["[surrogate].hidden[2]", "got 0"]),
     ("surrogate-hidden-huge", {"c.toml": GOOD + "\n[surrogate]\nhidden = [1000000]\n"},
@@ -187,7 +187,7 @@ CASES: list[tuple[str, dict[str, str | bytes], list[str], list[str]]] = [
     ("crossover-prob-above-one", {"c.toml": GOOD + "crossover_prob = 1.5\n"},
      ["run", "{d}/c.toml"], ["[search].crossover_prob (line 12)", "got 1.5", "less than or equal to 1"]),
     ("operators-typo", {"c.toml": GOOD + 'operators = "learnt"\n'},
-     ["run", "{d}/c.toml"], ["[search].operators", "got 'learnt'", "'learned' or 'classical'"]),
+     ["run", "{d}/c.toml"], ["[search].operators", "got 'learnt'", "'learned', 'classical' or 'adaptive'"]),
     ("screen-samples-huge", {"c.toml": GOOD + "\n[screen]\nn_samples = 1000000000000\n"},
      ["screen", "{d}/c.toml"], ["[screen].n_samples (line 14)", "less than or equal to 10000000"]),
     ("screen-source-typo", {"c.toml": GOOD + '\n[screen]\nsource = "GAN"\n'},
