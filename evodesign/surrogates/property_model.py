@@ -174,6 +174,20 @@ class _TargetModel:
     def metadata(self) -> dict[str, Any]:
         raise NotImplementedError
 
+    @classmethod
+    def _read(cls, path: str | os.PathLike, **expect: Any) -> tuple[Any, dict[str, Any]]:
+        """The estimator and sidecar metadata of a saved model of this class; the keys of
+        ``expect`` that are not None must match the metadata (``targets`` as a list)."""
+        wanted = {k: (list(v) if k == "targets" else v) for k, v in expect.items() if v is not None}
+        estimator, sidecar = load_model_and_sidecar(path, expect={"kind": cls.__name__, **wanted})
+        return estimator, sidecar["metadata"]
+
+    def _fitted(self, estimator: Any, meta: dict[str, Any]) -> Any:
+        """This model with a loaded estimator and the data hash it was trained on."""
+        self.estimator_ = estimator
+        self.data_hash_ = meta["data_hash"]
+        return self
+
     def save(self, path: str | os.PathLike, overwrite: bool = False) -> Path:
         """Write ``PATH.safetensors`` + ``PATH.json``; returns the sidecar path."""
         if not hasattr(self, "estimator_"):
@@ -234,23 +248,14 @@ class PropertyModel(_TargetModel):
         data_hash: str | None = None,
     ) -> PropertyModel:
         """Load a saved model; any of ``elements``, ``targets``, ``data_hash`` given must match."""
-        expect: dict[str, Any] = {"kind": "PropertyModel"}
-        if elements is not None:
-            expect["elements"] = list(elements)
-        if targets is not None:
-            expect["targets"] = list(targets)
-        if data_hash is not None:
-            expect["data_hash"] = data_hash
-        estimator, sidecar = load_model_and_sidecar(path, expect=expect)
-        meta = sidecar["metadata"]
+        estimator, meta = cls._read(path, elements=None if elements is None else list(elements),
+                                    targets=targets, data_hash=data_hash)
         model = cls(
             meta["elements"],
             meta["targets"],
             include_fractions=meta["features"]["kind"] == "magpie+fractions",
         )
-        model.estimator_ = estimator
-        model.data_hash_ = meta["data_hash"]
-        return model
+        return model._fitted(estimator, meta)
 
 
 class ImagePropertyModel(_TargetModel):
@@ -305,16 +310,6 @@ class ImagePropertyModel(_TargetModel):
         data_hash: str | None = None,
     ) -> ImagePropertyModel:
         """Load a saved model; any of ``size``, ``targets``, ``data_hash`` given must match."""
-        expect: dict[str, Any] = {"kind": "ImagePropertyModel"}
-        if size is not None:
-            expect["size"] = int(size)
-        if targets is not None:
-            expect["targets"] = list(targets)
-        if data_hash is not None:
-            expect["data_hash"] = data_hash
-        estimator, sidecar = load_model_and_sidecar(path, expect=expect)
-        meta = sidecar["metadata"]
-        model = cls(meta["size"], meta["targets"])
-        model.estimator_ = estimator
-        model.data_hash_ = meta["data_hash"]
-        return model
+        estimator, meta = cls._read(path, size=None if size is None else int(size), targets=targets,
+                                    data_hash=data_hash)
+        return cls(meta["size"], meta["targets"])._fitted(estimator, meta)
