@@ -139,3 +139,17 @@ def test_elements_missing_from_the_table_get_a_learned_vector():
 
 def test_is_a_selection_candidate():
     assert CANDIDATES["attention"] is AttentionEnsembleRegressor
+
+
+def test_auto_surrogate_selects_and_saves_the_attention_candidate(tmp_path):
+    from evodesign.surrogates import AutoSurrogate
+
+    X, y = toy(80, 2)
+    auto = AutoSurrogate(candidates=("attention",), n_splits=2, blend=False, random_state=0,
+                         candidate_params={"attention": {"elements": ELEMENTS, **SMALL, "max_epochs": 3}}).fit(X, y)
+    assert auto.selected_ == {"0": "attention"}
+    save_model(auto, tmp_path / "auto")
+    loaded = load_model(tmp_path / "auto")
+    np.testing.assert_array_equal(loaded.predict(X), auto.predict(X))
+    with pytest.raises(DataError, match="elements"):
+        AutoSurrogate(candidates=("attention",)).candidate("attention")
