@@ -9,7 +9,8 @@ linear map, plus CrabNet's fractional-amount encoding (Wang et al., npj Comput. 
 sinusoids of the fraction on a linear and on a log scale, in the first and second half of
 the channels). A few pre-LayerNorm transformer encoder blocks (``torch.nn.TransformerEncoderLayer``,
 padding masked) let every element's representation depend on its partners; the
-fraction-weighted mean of the tokens feeds a Gaussian head (mean, variance).
+fraction-weighted mean of the tokens feeds a head that predicts a mean and a variance
+(Laplace likelihood by default, Gaussian optionally).
 
 ``n_members`` such networks -- each its own initialisation and shuffling -- form a deep
 ensemble (predictive variance = mean of the members' variances + variance of their means),
@@ -198,8 +199,9 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         patience: stop a member after this many epochs without validation improvement; it
             keeps the weights of its best epoch.
         validation_fraction: share of the rows held out for early stopping and calibration.
-        likelihood: ``"gaussian"`` (default) or ``"laplace"`` (the head's second output is
-            the variance either way, 2 b^2 for Laplace).
+        likelihood: ``"laplace"`` (default; its location is the median: on expt_gap, one split,
+            0.43 eV MAE against 0.58 for ``"gaussian"``, which also stopped earlier) or
+            ``"gaussian"``; the head's second output is the variance either way (2 b^2 for Laplace).
         calibrate: fit a per-target scale of the std on the validation split.
         confidence: the central interval probability the calibration targets.
         embedding: the pretrained element table, a key of :data:`EMBEDDINGS`.
@@ -221,13 +223,13 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         n_layers: int = 2,
         n_heads: int = 4,
         dropout: float = 0.1,
-        learning_rate: float = 1e-3,
+        learning_rate: float = 2e-3,
         weight_decay: float = 1e-4,
         batch_size: int = 128,
-        max_epochs: int = 150,
-        patience: int = 20,
+        max_epochs: int = 300,
+        patience: int = 40,
         validation_fraction: float = 0.1,
-        likelihood: str = "gaussian",
+        likelihood: str = "laplace",
         calibrate: bool = True,
         confidence: float = 0.9,
         embedding: str = "matscholar",
