@@ -31,6 +31,7 @@ from threadpoolctl import threadpool_limits
 
 from evodesign.exceptions import DataError
 from evodesign.surrogates.calibration import std_scale
+from evodesign.surrogates.forest import fit_arrays
 from evodesign.surrogates.tree_walk import children_after_parents, tree_values
 
 if TYPE_CHECKING:
@@ -148,19 +149,7 @@ class GradientBoostingSurrogate(RegressorMixin, BaseEstimator):
         Returns:
             self.
         """
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        if X.ndim != 2:
-            raise DataError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
-        if y.ndim not in (1, 2) or len(y) != len(X):
-            raise DataError(
-                f"y must have shape ({len(X)},) or ({len(X)}, n_targets) to match X, got {y.shape}"
-            )
-        if not np.isfinite(X).all():
-            row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
-            raise DataError(f"X holds NaN or inf (first in row {row}); features must be finite")
-        if np.isinf(y).any():
-            raise DataError("y holds inf; targets must be finite (NaN marks a missing value)")
+        X, y = fit_arrays(X, y)
         lo, hi = self.quantiles
         if not 0 < lo < hi < 1:
             raise DataError(f"quantiles must be two increasing probabilities in (0, 1), got {self.quantiles}")

@@ -33,10 +33,33 @@ from evodesign.surrogates.tree_walk import children_after_parents, tree_values
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["RandomForestSurrogate"]
+__all__ = ["RandomForestSurrogate", "fit_arrays"]
 
 #: the arrays that describe the fitted trees (saved as tensors)
 _TREE_ARRAYS = ("left_", "right_", "feature_", "threshold_", "value_", "roots_")
+
+
+def fit_arrays(X: ArrayLike, y: ArrayLike) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """``(X, y)`` of a tree surrogate's ``fit`` as float arrays, checked: X `(n, n_features)`
+    finite, y `(n,)` or `(n, n_targets)` without inf (NaN marks a missing value).
+
+    Raises:
+        DataError: a shape that does not match, a non-finite feature, an infinite target.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    if X.ndim != 2:
+        raise DataError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
+    if y.ndim not in (1, 2) or len(y) != len(X):
+        raise DataError(
+            f"y must have shape ({len(X)},) or ({len(X)}, n_targets) to match X, got {y.shape}"
+        )
+    if not np.isfinite(X).all():
+        row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
+        raise DataError(f"X holds NaN or inf (first in row {row}); features must be finite")
+    if np.isinf(y).any():
+        raise DataError("y holds inf; targets must be finite (NaN marks a missing value)")
+    return X, y
 
 
 class RandomForestSurrogate(RegressorMixin, BaseEstimator):
@@ -108,19 +131,7 @@ class RandomForestSurrogate(RegressorMixin, BaseEstimator):
         Returns:
             self.
         """
-        X = np.asarray(X, dtype=np.float64)
-        y = np.asarray(y, dtype=np.float64)
-        if X.ndim != 2:
-            raise DataError(f"X must be a 2-d array (n_samples, n_features), got shape {X.shape}")
-        if y.ndim not in (1, 2) or len(y) != len(X):
-            raise DataError(
-                f"y must have shape ({len(X)},) or ({len(X)}, n_targets) to match X, got {y.shape}"
-            )
-        if not np.isfinite(X).all():
-            row = int(np.flatnonzero(~np.isfinite(X).all(axis=1))[0])
-            raise DataError(f"X holds NaN or inf (first in row {row}); features must be finite")
-        if np.isinf(y).any():
-            raise DataError("y holds inf; targets must be finite (NaN marks a missing value)")
+        X, y = fit_arrays(X, y)
         self.y_is_1d_ = y.ndim == 1
         Y = y.reshape(len(y), -1)
         rng = np.random.default_rng(self.random_state)
