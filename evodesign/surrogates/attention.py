@@ -40,7 +40,7 @@ from sklearn.base import BaseEstimator, RegressorMixin
 
 from evodesign.exceptions import DataError
 from evodesign.surrogates.calibration import std_scale
-from evodesign.surrogates.ensemble import GaussianEnsembleOutputs
+from evodesign.surrogates.ensemble import GaussianEnsembleOutputs, ensemble_moments
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
@@ -415,10 +415,9 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             for s in range(0, len(X), batch):
                 part = self._batch(tokens, torch.arange(s, min(s + batch, len(X))))
                 out = torch.stack([member(*part) for member in self.net_.members])  # (M, B, 2t)
-                mu = out[..., :t]
-                var = torch.nn.functional.softplus(out[..., t:]) + _MIN_VAR
-                means.append(mu.mean(0))
-                variances.append(var.mean(0) + mu.var(0, unbiased=False))
+                mean, var = ensemble_moments(out, t)
+                means.append(mean)
+                variances.append(var)
         mean = torch.cat(means).double().numpy() * self.y_scale_ + self.y_mean_
         std = torch.cat(variances).double().sqrt().numpy() * self.y_scale_
         return mean, std
