@@ -450,9 +450,4 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             raise ValueError(f"the saved table has {len(table)} rows for {len(model.elements)} elements")
         net = _Ensemble(table, missing, int(model.n_members), int(model.d_model), int(model.n_layers),
                         int(model.n_heads), model.n_targets_)
-        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        net.eval()
-        model.net_ = net
-        for name in cls.STATE_ARRAYS:
-            setattr(model, name, tensors[name].numpy())
-        return model
+        return model._restored(net, tensors)

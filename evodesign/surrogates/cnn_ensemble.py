@@ -391,9 +391,4 @@ class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimato
         model.n_epochs_ = int(info["n_epochs"])
         model.best_epoch_ = np.asarray(info["best_epoch"])
         net = _GroupedPeriodicCNN(model.n_members, model.channels, model.n_targets_)
-        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        net.eval()
-        model.net_ = net
-        for name in cls.STATE_ARRAYS:
-            setattr(model, name, tensors[name].numpy())
-        return model
+        return model._restored(net, tensors)

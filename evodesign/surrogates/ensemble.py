@@ -206,6 +206,16 @@ class GaussianEnsembleOutputs:
         z = norm.ppf(0.5 + (confidence or self.confidence) / 2)
         return mean - z * std, mean + z * std
 
+    def _restored(self, net: torch.nn.Module, tensors: dict[str, torch.Tensor]) -> Any:
+        """This model with the saved weights loaded into ``net`` (its fitted network, in
+        eval mode) and the :attr:`STATE_ARRAYS` from ``tensors`` (a model file's)."""
+        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
+        net.eval()
+        self.net_ = net
+        for name in self.STATE_ARRAYS:
+            setattr(self, name, tensors[name].numpy())
+        return self
+
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {f"net.{k}": v.detach().contiguous() for k, v in self.net_.state_dict().items()}
         for name in self.STATE_ARRAYS:
@@ -554,9 +564,4 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
             model.architecture, model.n_members, model.n_features_in_, tuple(model.hidden_layer_sizes),
             model.n_targets_, float(model.dropout),
         )
-        net.load_state_dict({k[4:]: v for k, v in tensors.items() if k.startswith("net.")})
-        net.eval()
-        model.net_ = net
-        for name in cls.STATE_ARRAYS:
-            setattr(model, name, tensors[name].numpy())
-        return model
+        return model._restored(net, tensors)
