@@ -231,7 +231,7 @@ def run_loop(
     root = Path(out) if out is not None else campaign.out_root / config.campaign.name / f"loop-seed{seed}"
     _claim(root, config, evaluator, resume)
     models = campaign.prepare()
-    say = campaign._say if hasattr(campaign, "_say") else print
+    say = campaign._say
     signs = {o.name: (1 if o.direction == "max" else -1) for o in config.objectives if o.name in targets}
     for r in range(1, rounds + 1):
         done = lab.read_rounds(root)
@@ -318,9 +318,8 @@ def _propose(
     targets: list[str],
 ) -> None:
     """Search round ``r``'s acquisition and write its request (``to_measure.csv``)."""
-    from evodesign.search.duplicates import duplicate_mask
-
     from evodesign.representation import KnownDesigns
+    from evodesign.search.duplicates import duplicate_mask
 
     config = campaign.config
     acquisition = OptimisticPredictor(surrogate, config.loop.kappa, signs)
@@ -350,9 +349,7 @@ def _propose(
     cv = np.zeros(len(X)) if G is None or np.size(G) == 0 else np.clip(np.asarray(G, dtype=np.float64), 0, None).sum(axis=1)
     space = models.space
     allowed = ~duplicate_mask(X)  # the first of repeated rows only
-    allowed &= ~models.known.contains(space.ids(space.decode(X)))
-    if len(measured):
-        allowed &= ~duplicate_mask(X, _measured_vectors(root, measured))
+    allowed &= ~known.contains(space.ids(space.decode(X)))  # nor a data-set or measured design
     rows = select_batch(F, cv, batch, allowed)
     if len(rows) == 0:
         raise DataError(f"round {r}: the search left no new design to measure (all measured or known)")
