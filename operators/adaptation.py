@@ -40,7 +40,7 @@ import torch
 from operators.exceptions import DataError
 from operators.reference import ModelHolder
 from operators.seeding import as_generator, torch_generator
-from operators.training import _gradient_penalty, encode_means, fit_latent_gan, torch_threads
+from operators.training import _gradient_penalty, encode_means, fit_latent_gan, torch_threads, vae_epoch
 from operators.vaegan import VAEGAN
 
 if TYPE_CHECKING:
@@ -256,20 +256,11 @@ def _vae_epochs(
 ) -> tuple[float, list[torch.Tensor]]:
     """Phase 1: the beta-ELBO on weighted draws; the last epoch's mean loss and the draws."""
     opt = torch.optim.Adam(vae.parameters(), lr=lr)
-    vae.train()
     draws, total = [], 0.0
     for _ in range(epochs):
         idx = _draw(p, len(x), gen)
         draws.append(idx)
-        total = 0.0
-        for s in range(0, len(idx), batch):
-            xb = x[idx[s : s + batch]]
-            loss, _, _ = vae.loss(xb, beta, gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(xb)
-    vae.eval()
+        total = vae_epoch(vae, opt, x, idx, batch, beta, gen)
     return total / len(x), draws
 
 

@@ -253,6 +253,26 @@ def fit_vae(
     return vae, history
 
 
+def vae_epoch(
+    vae: VAE, opt: torch.optim.Optimizer, x: torch.Tensor, order: torch.Tensor, batch_size: int,
+    beta: float, gen: torch.Generator,
+) -> float:
+    """One epoch of the beta-ELBO (KL weight ``beta``, noise from ``gen``) over the rows
+    ``x[order]`` of `(n, d)` ``x`` (``order``: `(m,)` a permutation, or weighted draws) in
+    minibatches, training ``vae`` in place; returns the summed loss x rows (eval mode after)."""
+    vae.train()
+    total = 0.0
+    for s in range(0, len(order), batch_size):
+        xb = x[order[s : s + batch_size]]
+        loss, _, _ = vae.loss(xb, beta, gen)
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        total += loss.item() * len(xb)
+    vae.eval()
+    return total
+
+
 def _fit_vae_phase(
     vae: VAE,
     x_train: torch.Tensor,
@@ -281,17 +301,8 @@ def _fit_vae_phase(
     epoch = 0
     for epoch in range(1, max_epochs + 1):
         beta_now = beta * min(1.0, epoch / max(1, warmup_epochs))
-        vae.train()
         order = torch.randperm(len(x_train), generator=gen)
-        total = 0.0
-        for s in range(0, len(order), batch_size):
-            xb = x_train[order[s : s + batch_size]]
-            loss, _, _ = vae.loss(xb, beta_now, gen)
-            opt.zero_grad(set_to_none=True)
-            loss.backward()
-            opt.step()
-            total += loss.item() * len(xb)
-        vae.eval()
+        total = vae_epoch(vae, opt, x_train, order, batch_size, beta_now, gen)
         mu, logvar = encode_means(vae, x_val)
         recon = reconstruction_loss(vae, mu, x_val)
         val_loss = (recon + beta * VAE.kl(mu, logvar).mean()).item()
