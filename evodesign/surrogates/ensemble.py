@@ -182,6 +182,9 @@ class GaussianEnsembleOutputs:
 
     #: fitted numpy attributes saved next to the network's weights
     STATE_ARRAYS: tuple[str, ...] = ("y_mean_", "y_scale_", "std_scale_")
+    #: state arrays that model files written by earlier versions lack, and their fill
+    #: value (the input range of the deep ensemble: unbounded, i.e. no clipping)
+    OPTIONAL_STATE: dict[str, float] = {"x_min_": -np.inf, "x_max_": np.inf}
 
     def predict(self, X: ArrayLike, return_std: bool = False) -> NDArray | tuple[NDArray, NDArray]:
         """Predict the mean and, optionally, the calibrated standard deviation.
@@ -213,7 +216,12 @@ class GaussianEnsembleOutputs:
         net.eval()
         self.net_ = net
         for name in self.STATE_ARRAYS:
-            setattr(self, name, tensors[name].numpy())
+            if name in tensors:
+                setattr(self, name, tensors[name].numpy())
+            elif name in self.OPTIONAL_STATE:  # a file written before the array existed
+                setattr(self, name, np.full(len(tensors["x_mean_"]), self.OPTIONAL_STATE[name]))
+            else:
+                raise KeyError(name)
         return self
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
@@ -267,12 +275,14 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
         n_features_in_: number of input features.
         n_targets_: number of targets (1 for a 1-d ``y``).
         std_scale_: `(n_targets,)` calibration factors applied to the raw std.
+        x_min_, x_max_: `(n_features,)` range of the training features; inputs are clipped
+            to it before prediction (the networks are not trusted to extrapolate).
         n_epochs_: epochs run.
         best_epoch_: `(n_members,)` epoch whose weights each member kept.
         fit_seconds_: wall time of :meth:`fit`.
     """
 
-    STATE_ARRAYS = ("x_mean_", "x_scale_", "y_mean_", "y_scale_", "std_scale_")
+    STATE_ARRAYS = ("x_mean_", "x_scale_", "x_min_", "x_max_", "y_mean_", "y_scale_", "std_scale_")
 
     def __init__(
         self,
@@ -342,6 +352,10 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
 
         M = int(self.n_members)
         warm = self._warm_net(X.shape[1], y.shape[1])
+        lo, hi = X[train].min(axis=0), X[train].max(axis=0)
+        if warm is not None and hasattr(self, "x_min_"):  # the range grows with the new rows
+            lo, hi = np.minimum(lo, self.x_min_), np.maximum(hi, self.x_max_)
+        self.x_min_, self.x_max_ = lo, hi
         if warm is None:  # a warm start keeps the scaling its weights were trained under
             self.x_mean_ = X[train].mean(axis=0)
             self.x_scale_ = X[train].std(axis=0)
@@ -530,6 +544,11 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
         """Uncalibrated ensemble mean and std in target units, each `(n, n_targets)`."""
         t = self.n_targets_
         means, variances = [], []
+        # features outside the training range are clipped to it: a feature (almost)
+        # constant in training has a tiny scale, and one unusual composition (e.g. the
+        # minimum magnetic moment of an all-magnetic alloy in a data set of oxides) then
+        # standardises to ~1e4 and the networks extrapolate linearly to absurd values
+        X = np.clip(X, self.x_min_, self.x_max_)
         xs = torch.as_tensor((X - self.x_mean_) / self.x_scale_, dtype=torch.float32)
         with torch.inference_mode():
             for s in range(0, len(xs), batch):

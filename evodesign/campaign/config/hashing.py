@@ -36,6 +36,9 @@ LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs
 #: the ``[surrogate]`` keys added after the run hash covered that table (kept out of it at
 #: their defaults, so runs made before them still resume)
 _RUN_LATER_SURROGATE_KEYS = ("channels", "max_rows")
+#: surrogate models whose deep ensembles clip inputs to their training range (session 8):
+#: models cached before that predict differently, so their cache key changed
+_CLIPPED_INPUT_MODELS = ("ensemble", "auto")
 #: ``[generators]`` keys that act during the search (fine-tuning on the run's archive):
 #: never part of the cached models' key, and in the run's hash only when set away from
 #: their defaults (added after run hashes were first stored)
@@ -71,15 +74,16 @@ def surrogate_hash(config: CampaignConfig) -> str:
     for key in LATER_SURROGATE_KEYS:
         if surrogate.get(key) == defaults[key]:
             surrogate.pop(key, None)
-    return digest(
-        {
-            "kind": "surrogate",
-            "dataset": config.campaign.dataset,
-            "space": _space(data),
-            "surrogate": surrogate,
-            "targets": list(config.surrogate_targets),
-        }
-    )
+    payload = {
+        "kind": "surrogate",
+        "dataset": config.campaign.dataset,
+        "space": _space(data),
+        "surrogate": surrogate,
+        "targets": list(config.surrogate_targets),
+    }
+    if config.surrogate.model in _CLIPPED_INPUT_MODELS:
+        payload["inputs"] = "clipped to the training range"
+    return digest(payload)
 
 
 def generator_hash(config: CampaignConfig) -> str:

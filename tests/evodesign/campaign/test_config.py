@@ -382,7 +382,9 @@ def test_keys_added_later_keep_the_default_campaign_hashes():
 
     cfg = CampaignConfig.from_toml(Path(__file__).parents[3] / "runs" / "thermoelectric.toml")
     assert cfg.hash()[:16] == "e470f1461b6fd41a"
-    assert cfg.surrogate_hash()[:8] == "382e75d4"
+    # 382e75d4 until session 8: the deep ensemble now clips its inputs to the training
+    # range, so ensembles cached before predict differently and must not be reused
+    assert cfg.surrogate_hash()[:8] == "5ea5a01c"
     assert cfg.generator_hash()[:8] == "b7dda945"
     adapted = CampaignConfig.from_dict({**cfg.to_toml_dict(), "generators": {**cfg.to_toml_dict()["generators"], "adapt_every": 5}})
     assert adapted.generator_hash() == cfg.generator_hash() and adapted.hash() != cfg.hash()

@@ -242,3 +242,47 @@ def test_property_model_warm_start_updates_a_copy(tmp_path):
     forest.fit(X[:100], Y[:100])
     with pytest.raises(DataError, match="cannot be warm-started"):
         forest.fit(X, Y, warm_start=True)
+
+
+def test_inputs_outside_the_training_range_are_clipped_to_it():
+    """A feature nearly constant in training (tiny scale) must not turn one unusual input
+    into a wild extrapolation: the ensemble predicts it as at the edge of the training
+    range (what blew up to 12,757 eV for Fe9Co7 on the band-gap data, session 8)."""
+    X, y = toy(600)
+    rng = np.random.default_rng(1)
+    X[:, 2] = 1e-5 * rng.normal(size=len(X))  # ~constant in training
+    model = DeepEnsembleRegressor(random_state=0, **SMALL).fit(X, y)
+    odd = X[:5].copy()
+    odd[:, 2] = 1.5  # 1e5 training stds away
+    edge = odd.copy()
+    edge[:, 2] = model.x_max_[2]
+    mean, std = model.predict(odd, return_std=True)
+    np.testing.assert_array_equal(mean, model.predict(edge))
+    assert np.all(np.abs(mean) < 5 * np.abs(y).max()) and np.all(std < 5 * y.std())
+    assert np.all(X.min(axis=0) <= model.x_min_) and np.all(model.x_max_ <= X.max(axis=0))
+
+
+def test_model_files_without_an_input_range_load_unclipped():
+    """Files written before the clipping existed load, and predict as they did (no clip)."""
+    X, y = toy(300)
+    model = DeepEnsembleRegressor(random_state=0, **dict(SMALL, max_epochs=3)).fit(X, y)
+    tensors = model._state_tensors()
+    del tensors["x_min_"], tensors["x_max_"]
+    old = DeepEnsembleRegressor._from_state(model.get_params(), model._fitted_info(), tensors)
+    assert np.all(np.isinf(old.x_min_)) and np.all(np.isinf(old.x_max_))
+    far = X[:4] * 100
+    np.testing.assert_array_equal(old.predict(X[:4]), model.predict(X[:4]))  # inside: same
+    assert not np.allclose(old.predict(far), model.predict(far))  # outside: old one unclipped
+    np.testing.assert_array_equal(model.predict(far), model.predict(np.clip(far, model.x_min_, model.x_max_)))
+
+
+def test_warm_start_widens_the_input_range():
+    X, y = toy(400)
+    model = DeepEnsembleRegressor(random_state=0, **dict(SMALL, max_epochs=3)).fit(X[:300], y[:300])
+    lo, hi = model.x_min_.copy(), model.x_max_.copy()
+    warm = clone(model).set_params(warm_start=True, max_epochs=1)
+    warm.__dict__.update({k: v for k, v in model.__dict__.items() if k.endswith("_")})
+    X2 = X[300:] * 3  # beyond the first range
+    warm.fit(X2, y[300:])
+    assert np.all(warm.x_min_ <= lo) and np.all(warm.x_max_ >= hi)
+    assert np.any(warm.x_max_ > hi) and np.any(warm.x_min_ < lo)
