@@ -35,7 +35,7 @@ from __future__ import annotations
 import inspect
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -312,7 +312,12 @@ def _refuse_empty_targets(config: CampaignConfig, data: MaterialsDataset) -> Non
         )
 
 
-def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = False) -> Any:
+def _surrogate_estimator(
+    config: CampaignConfig, seed: int, progress: bool = False, elements: Sequence[str] | None = None
+) -> Any:
+    """The unfitted estimator of ``[surrogate]`` with ``random_state=seed``; ``elements``: the
+    space's vocabulary (the order of the fraction columns PropertyModel's features end with),
+    read by the ``"attention"`` candidate of ``"auto"``."""
     from evodesign.surrogates import CNNEnsembleRegressor, DeepEnsembleRegressor, RandomForestSurrogate
 
     options = config.surrogate
@@ -321,11 +326,19 @@ def _surrogate_estimator(config: CampaignConfig, seed: int, progress: bool = Fal
     if options.model == "auto":
         from evodesign.surrogates import AutoSurrogate
 
+        params: dict[str, dict[str, Any]] = {
+            "ensemble": _ensemble_params(options, progress=False),
+            "forest": {"n_estimators": options.n_estimators},
+            # one OpenMP thread, as the networks get one torch thread: on a busy machine more
+            # were measured many times slower (boosting.py)
+            "boosting": {"n_threads": 1},
+            # its own defaults (tuned on expt_gap), not the MLP's epochs and patience
+            "attention": {"elements": tuple(elements or ())},
+        }
         return AutoSurrogate(
-            candidate_params={
-                "ensemble": _ensemble_params(options, progress=False),
-                "forest": {"n_estimators": options.n_estimators},
-            },
+            candidates=tuple(options.candidates),
+            candidate_params={name: params[name] for name in options.candidates},
+            n_splits=options.cv_folds,
             target_names=list(config.surrogate_targets),
             random_state=seed,
             verbose=progress,
@@ -504,7 +517,9 @@ def prepare_models(
                 f"surrogate: training on {len(X):,} {config.campaign.dataset} designs "
                 f"({', '.join(targets)}); cached for later runs at {sidecar}",
             )
-            estimator = _surrogate_estimator(config, config.surrogate.seed, progress)
+            estimator = _surrogate_estimator(
+                config, config.surrogate.seed, progress, elements=getattr(space, "elements", None)
+            )
             # One torch thread: these MLPs are small, and on a 2-core machine where anything
             # else runs, two threads were measured 20x slower per epoch (30 s vs 1.5 s).
             with torch_threads(1):

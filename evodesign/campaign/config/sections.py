@@ -134,12 +134,13 @@ class SurrogateSection(StrictTable):
     """``[surrogate]``: the models that predict the data-set targets (a mean and a std).
 
     Attributes:
-        model: ``"ensemble"`` (deep ensemble of MLPs with a calibrated std), ``"forest"``
-            (random forest; std from the spread of its trees), ``"auto"`` (per target, the
-            best of the ensemble, the forest, gradient boosting and their mean by 5-fold
-            cross-validated MAE, refit on every row; the choice and the scores in the model's
-            sidecar and the run's manifest; about 3x the ensemble's training time) -- these
-            three compositions only --,
+        model: ``"auto"`` (the default for compositions: per target, the best of the
+            ``candidates`` and their mean by ``cv_folds``-fold cross-validated MAE, refit on
+            every row; the choice and the scores in the model's sidecar and the run's
+            manifest; about 3x the ensemble's training time with the default candidates),
+            ``"ensemble"`` (deep ensemble of MLPs with a calibrated std), ``"forest"``
+            (random forest; std from the spread of its trees) -- these three compositions
+            only --,
             ``"solver"`` (no model: the physics solver itself computes ``k_xx`` and ``k_yy``
             of each design, exactly, std 0, with ``[physics] conductivity``) or ``"cnn"``
             (a deep ensemble of small periodic CNNs on the images, mean +/- calibrated
@@ -160,12 +161,20 @@ class SurrogateSection(StrictTable):
         lr_schedule: ``"constant"`` or ``"cosine"`` (warm-up, then decay to 0 at
             ``max_epochs``).
         warmup_epochs: warm-up of the cosine schedule.
-        n_estimators: trees of the forest.
+        n_estimators: trees of the forest (``"forest"``, and the forest candidate of ``"auto"``).
+        candidates: the models ``"auto"`` compares, names of
+            :data:`evodesign.surrogates.selection.CANDIDATES`: ``"ensemble"`` (with this
+            table's ensemble keys), ``"forest"`` (``n_estimators``), ``"boosting"``
+            (gradient boosting with quantile bands, its own defaults) and ``"attention"``
+            (a deep ensemble of attention networks over the elements of the space, its own
+            defaults; the slowest to train); ``"auto"`` only.
+        cv_folds: folds of ``"auto"``'s cross-validation, at least 2 (a tiny data set or a
+            quick trial may use fewer than the default 5); ``"auto"`` only.
         seed: training seed, separate from the campaign seed so that runs with other
             seeds reuse the same trained models.
     """
 
-    model: Literal["solver", "ensemble", "forest", "auto", "cnn"] = "ensemble"
+    model: Literal["solver", "ensemble", "forest", "auto", "cnn"] = "auto"
     n_members: int = Field(5, ge=1, le=64)
     hidden: Annotated[
         tuple[Annotated[int, Field(ge=1, le=16384)], ...], Field(strict=False, min_length=1, max_length=16)
@@ -181,7 +190,30 @@ class SurrogateSection(StrictTable):
     lr_schedule: Literal["constant", "cosine"] = "constant"
     warmup_epochs: int = Field(0, ge=0, le=100_000)
     n_estimators: int = Field(200, ge=1, le=10_000)
+    candidates: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("ensemble", "forest", "boosting")
+    cv_folds: int = Field(5, ge=2, le=100)
     seed: int = Field(0, ge=0)
+
+    @field_validator("candidates", mode="before")
+    @classmethod
+    def _known_candidates(cls, value: Any) -> Any:
+        if not isinstance(value, (list, tuple)):
+            return value  # pydantic names the expected list
+        # imported here: the selection module pulls in torch, which a config check without
+        # this key does not need
+        from evodesign.surrogates.selection import CANDIDATES
+
+        valid = list(CANDIDATES)
+        if not value:
+            raise ValueError(f"got []: name at least one model for model = 'auto' to compare; valid: {alternatives(valid)}")
+        for name in value:
+            if not isinstance(name, str) or name not in CANDIDATES:
+                hint = did_you_mean(name, valid) if isinstance(name, str) else ""
+                raise ValueError(f"got {show(name)}: not a surrogate candidate{hint}; valid: {alternatives(valid)}")
+        repeated = sorted({name for i, name in enumerate(value) if name in value[:i]})
+        if repeated:
+            raise ValueError(f"{alternatives(repeated, 'and')} listed twice; name each candidate once")
+        return tuple(value)
 
     @model_validator(mode="after")
     def _residual_width(self) -> SurrogateSection:

@@ -35,7 +35,7 @@ def _make_config(small_csv, **search):
     data = {
         "campaign": {"name": "tiny", "dataset": str(small_csv), "seed": 0},
         "space": {"deny": ["Pb", "Cd"]},
-        "surrogate": {"n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
+        "surrogate": {"model": "ensemble", "n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
         "objectives": [
             {"name": "log10_PF_p", "direction": "max"},
             {"name": "S_p", "direction": "max"},

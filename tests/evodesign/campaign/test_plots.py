@@ -113,7 +113,7 @@ def test_plots_of_a_tiny_run_with_a_range_target_and_a_window(small_csv, cache_d
     data = {
         "campaign": {"name": "tiny", "dataset": str(small_csv), "seed": 0, "description": "tiny p-type window"},
         "space": {"deny": ["Pb", "Cd"]},
-        "surrogate": {"n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
+        "surrogate": {"model": "ensemble", "n_members": 2, "hidden": [32], "max_epochs": 5, "patience": 3},
         "objectives": [
             {"name": "log10_PF_p", "direction": "max"},
             {"name": "S_p", "target": [100.0, 400.0]},

@@ -62,7 +62,7 @@ def _campaign(csv, cache_dir, out, confidence: float, gap: dict | None = None) -
         {
             "campaign": {"name": "byo-window", "dataset": str(csv), "seed": 0},
             "space": {"max_elements": 4, "max_atoms": 12},
-            "surrogate": {"n_members": 2, "hidden": [32], "max_epochs": 60, "patience": 10},
+            "surrogate": {"model": "ensemble", "n_members": 2, "hidden": [32], "max_epochs": 60, "patience": 10},
             "objectives": [
                 gap or {"name": "band_gap", "direction": "max"},
                 {"name": "hhi_production", "direction": "min"},
