@@ -48,6 +48,7 @@ QUICK: dict[str, Any] = {
         "ensemble": {"n_members": 2, "hidden_layer_sizes": (16,), "max_epochs": 5, "patience": 5, "batch_size": 64},
         "forest": {"n_estimators": 5},
         "boosting": {"max_iter": 10, "learning_rate": 0.3},
+        "attention": {"n_members": 2, "d_model": 8, "n_layers": 1, "n_heads": 2, "max_epochs": 2, "patience": 2},
     },
 }
 
@@ -95,7 +96,9 @@ def run_surrogate_suite(
             :data:`~evodesign.benchmarks.composition_data.WHEEL_DATASETS`.
         n_splits: seeded splits per task (seeds ``seed, seed + 1, ...``).
         seed: first split seed; it also seeds the models.
-        candidates / candidate_params: as :class:`~evodesign.surrogates.AutoSurrogate`.
+        candidates / candidate_params: as :class:`~evodesign.surrogates.AutoSurrogate`;
+            ``"attention"`` gets ``elements`` from each task's composition space (the order
+            of the fraction columns the features end with).
         cv_folds / cv_rows: the selection's folds and row cap.
         max_rows: subsample every data set first (smoke tests); None = all rows.
         threads: torch and OpenMP threads per fit (on a shared machine more threads can
@@ -115,9 +118,15 @@ def run_surrogate_suite(
     import evodesign
     from evodesign.representation import CompositionSpace
     from evodesign.surrogates import CompositionFeatures, RandomForestSurrogate
-    from evodesign.surrogates.selection import AutoSurrogate
+    from evodesign.surrogates.selection import CANDIDATES, AutoSurrogate
 
-    thread_params = {"ensemble": {}, "forest": {"n_jobs": threads}, "boosting": {"n_threads": threads}}
+    # refused before minutes of data loading and fitting
+    unknown = [name for name in candidates if name not in CANDIDATES]
+    if unknown or not candidates:
+        what = f"unknown surrogate candidate(s) {unknown}" if unknown else "no surrogate candidates"
+        raise DataError(f"{what}; valid: {', '.join(CANDIDATES)}")
+    # the networks' threads are torch's, set below for the whole suite
+    thread_params = {"ensemble": {}, "attention": {}, "forest": {"n_jobs": threads}, "boosting": {"n_threads": threads}}
     params = {name: {**thread_params[name], **(candidate_params or {}).get(name, {})} for name in thread_params}
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)
@@ -144,6 +153,8 @@ def run_surrogate_suite(
             frame = frame.reset_index(drop=True)
             space = CompositionSpace(data.elements)
             X = CompositionFeatures(space.elements).transform(space.to_vectors(list(frame["composition"])))
+            # the attention reads the fraction columns the features end with, in this order
+            task_params = {**params, "attention": {**params["attention"], "elements": tuple(space.elements)}}
             y = frame[target].to_numpy(dtype=np.float64)
             formulas = frame["formula"].to_numpy()
             task: dict[str, Any] = {"dataset": dataset, "target": target, "n_rows": len(frame),
@@ -154,7 +165,7 @@ def run_surrogate_suite(
                 train, test = split_by_formula(formulas, 0.2, split_seed)
                 models: dict[str, Any] = {}
                 predictions = {}
-                auto = AutoSurrogate(candidates=candidates, candidate_params=params, n_splits=cv_folds, cv_rows=cv_rows,
+                auto = AutoSurrogate(candidates=candidates, candidate_params=task_params, n_splits=cv_folds, cv_rows=cv_rows,
                                      target_names=[target], random_state=split_seed)
                 fitted = {name: auto.candidate(name, split_seed) for name in candidates}
                 fitted["rf"] = RandomForestSurrogate(**{**params["forest"], "calibrate": False,

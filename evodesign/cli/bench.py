@@ -100,6 +100,10 @@ def bench_surrogate(
     cv_folds: int = typer.Option(5, help="--suite: folds of the selection's cross-validation"),
     threads: int = typer.Option(1, help="--suite: torch/OpenMP threads per fit"),
     cache_dir: Optional[Path] = typer.Option(None, help="--suite: folder of the downloaded data wheels"),
+    candidates: str = typer.Option(
+        "ensemble,forest,boosting", help="--suite: the models compared, comma-separated, of "
+        "ensemble,forest,boosting,attention (attention gets each task's elements)"
+    ),
 ) -> None:
     """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula; with
     --suite, the per-target model selection across data sets and splits (issue 16)."""
@@ -109,7 +113,8 @@ def bench_surrogate(
 
     _check_json_target(json_path, overwrite)
     if suite or quick:
-        _surrogate_suite(tasks, splits, seed, cv_rows, cv_folds, max_rows, threads, cache_dir, quick, json_path)
+        _surrogate_suite(tasks, splits, seed, cv_rows, cv_folds, max_rows, threads, cache_dir, quick, json_path,
+                         candidates)
         return
     names = [t.strip() for t in targets.split(",") if t.strip()]
     params: dict[str, Any] = {}
@@ -131,10 +136,18 @@ def bench_surrogate(
 
 
 def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, cv_folds: int, max_rows: int | None,
-                     threads: int, cache_dir: Path | None, quick: bool, json_path: Path | None) -> None:
+                     threads: int, cache_dir: Path | None, quick: bool, json_path: Path | None,
+                     candidates: str) -> None:
     import sys
 
     from evodesign.benchmarks.surrogate_suite import DEFAULT_TASKS, QUICK, format_suite_table, run_surrogate_suite
+    from evodesign.surrogates.selection import CANDIDATES
+
+    names = [c.strip() for c in candidates.split(",") if c.strip()]
+    unknown = [c for c in names if c not in CANDIDATES]
+    if unknown or not names:
+        fail(f"--candidates: {'unknown ' + ', '.join(map(repr, unknown)) if unknown else 'none given'}; "
+             f"valid: {','.join(CANDIDATES)}")
 
     pairs = list(DEFAULT_TASKS)
     if tasks:
@@ -143,7 +156,8 @@ def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, cv
             if item.count(":") != 1:
                 fail(f"--tasks: {item!r} is not dataset:target (e.g. expt_gap:band_gap)")
             pairs.append(tuple(item.split(":")))
-    options: dict[str, Any] = {"n_splits": splits, "cv_rows": cv_rows, "cv_folds": cv_folds, "max_rows": max_rows}
+    options: dict[str, Any] = {"n_splits": splits, "cv_rows": cv_rows, "cv_folds": cv_folds, "max_rows": max_rows,
+                               "candidates": tuple(names)}
     if quick:
         options.update(QUICK)
     result = run_surrogate_suite(pairs, seed=seed, threads=threads, cache_dir=cache_dir, json_path=json_path,

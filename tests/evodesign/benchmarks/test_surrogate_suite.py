@@ -45,6 +45,44 @@ def test_quick_suite_from_the_cli_writes_json(tmp_path):
     assert again.exit_code != 0 and "already exists" in again.output
 
 
+def test_suite_with_the_attention_candidate_reads_each_task_s_elements(monkeypatch):
+    """Tiny attention (d_model 8, 1 layer, 2 members, 2 epochs) among the candidates: it gets
+    the elements of the task's composition space, in the order of the feature columns."""
+    from evodesign.benchmarks.surrogate_suite import QUICK, run_surrogate_suite
+    from evodesign.datasets import load_dataset
+    from evodesign.representation import CompositionSpace
+    from evodesign.surrogates.attention import AttentionEnsembleRegressor
+
+    seen = []
+    fit = AttentionEnsembleRegressor.fit
+
+    def spy(self, X, y):
+        seen.append((tuple(self.elements), X.shape[1]))
+        return fit(self, X, y)
+
+    monkeypatch.setattr(AttentionEnsembleRegressor, "fit", spy)
+    result = run_surrogate_suite([("transport", "S_p")], n_splits=1, candidates=("forest", "attention"),
+                                 candidate_params=QUICK["candidate_params"], cv_folds=2, max_rows=120,
+                                 progress=False)
+    (split,) = result["tasks"][0]["splits"]
+    assert set(split["models"]) == {"forest", "attention", "rf", "auto"}
+    assert set(split["cv_scores"]) == {"forest", "attention", "blend"}
+    assert "coverage90" in split["models"]["attention"] and split["models"]["attention"]["mae"] > 0
+    elements = tuple(CompositionSpace(load_dataset("transport").elements).elements)
+    assert len(seen) == 3 and all(got == elements and n > len(elements) for got, n in seen)  # test fit + 2 folds
+    assert result["candidate_params"]["attention"]["d_model"] == 8
+
+
+def test_unknown_candidates_are_refused_with_the_valid_names():
+    result = runner.invoke(app, ["bench", "surrogate", "--quick", "--candidates", "forest,atention"])
+    assert result.exit_code != 0 and "'atention'" in result.output
+    assert "ensemble,forest,boosting,attention" in result.output
+    from evodesign.benchmarks.surrogate_suite import run_surrogate_suite
+
+    with pytest.raises(DataError, match="no surrogate candidates; valid: ensemble, forest, boosting, attention"):
+        run_surrogate_suite([("transport", "S_p")], candidates=())
+
+
 def test_bad_tasks_are_refused_by_name():
     result = runner.invoke(app, ["bench", "surrogate", "--quick", "--tasks", "expt_gap-band_gap"])
     assert result.exit_code != 0 and "'expt_gap-band_gap' is not dataset:target" in result.output
