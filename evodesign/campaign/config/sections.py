@@ -167,7 +167,7 @@ class SurrogateSection(StrictTable):
             table's ensemble keys), ``"forest"`` (``n_estimators``), ``"boosting"``
             (gradient boosting with quantile bands, its own defaults) and ``"attention"``
             (a deep ensemble of attention networks over the elements of the space, its own
-            defaults; the slowest to train); ``"auto"`` only.
+            defaults); ``"auto"`` only.
         cv_folds: folds of ``"auto"``'s cross-validation, at least 2 (a tiny data set or a
             quick trial may use fewer than the default 5); ``"auto"`` only.
         seed: training seed, separate from the campaign seed so that runs with other
