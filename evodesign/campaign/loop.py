@@ -467,10 +467,17 @@ def _update(
     X = np.concatenate([models.vectors[rows], X_measured[ok]])
     Y = np.concatenate([Y_data[rows], Y_new[ok]])
     updated = copy.copy(surrogate)  # the campaign's own model object stays as it is
+    params = surrogate.estimator_.get_params()
+    # deep ensembles continue from their weights for at most `epochs`; "auto" keeps its
+    # selection and updates its winners so; a forest cannot continue and is refit
+    warm = "warm_start" in params
+    update = {"max_epochs": int(epochs)} if "max_epochs" in params else {}
+    if "update_epochs" in params:
+        update = {"update_epochs": int(epochs)}
     with torch_threads(1):
         # the vectors as the campaign's training used them: a data row is not decoded (a
         # library image thinner than min_feature keeps its own label)
-        updated.fit(X, Y, warm_start=True, params={"max_epochs": int(epochs)})
+        updated.fit(X, Y, warm_start=warm, params=update if warm else None)
     updated.save(path)
     return updated
 

@@ -131,7 +131,10 @@ class _TargetModel:
             estimator = copy.deepcopy(self.estimator_).set_params(warm_start=True, **(params or {}))
             estimator = estimator.fit(features, Y)
         else:
-            base = self.estimator if self.estimator is not None else self._default_estimator()
+            base = self.estimator
+            if base is None:  # a loaded model refits as the kind it was (clone drops the fit)
+                base = getattr(self, "estimator_", None)
+                base = self._default_estimator() if base is None else base
             estimator = clone(base).set_params(**(params or {})).fit(features, Y)
         self._check_finite(estimator, features, Y)
         self.estimator_ = estimator

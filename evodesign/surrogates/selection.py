@@ -15,6 +15,7 @@ scored without their std calibration (MAE does not need it; it would hold rows o
 
 from __future__ import annotations
 
+import copy
 import time
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 from operators.seeding import as_generator
-from sklearn.base import BaseEstimator, RegressorMixin
+from sklearn.base import BaseEstimator, RegressorMixin, clone
 from sklearn.model_selection import GroupKFold, KFold
 
 from evodesign.exceptions import DataError
@@ -65,6 +66,12 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         random_state: seed or numpy Generator; drives the folds, the subsample and every
             candidate.
         verbose: print one line per candidate and target.
+        warm_start: a second :meth:`fit` keeps the selection (no cross-validation) and
+            updates the fitted winners on the new rows: models with a ``warm_start``
+            parameter (the deep ensembles) continue from their weights, the others (trees)
+            are refit with their own settings and seed. A closed loop's update.
+        update_epochs: the ``max_epochs`` of a warm-started deep ensemble's update (None:
+            its own).
 
     Attributes:
         selected_: ``{target: name}`` the winner of each target (a candidate or ``"blend"``).
@@ -85,6 +92,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         blend: bool = True,
         random_state: int | np.random.Generator | None = None,
         verbose: bool = False,
+        warm_start: bool = False,
+        update_epochs: int | None = None,
     ) -> None:
         self.candidates = candidates
         self.candidate_params = candidate_params
@@ -94,6 +103,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         self.blend = blend
         self.random_state = random_state
         self.verbose = verbose
+        self.warm_start = warm_start
+        self.update_epochs = update_epochs
 
     # ------------------------------------------------------------------ candidates
     def candidate(self, name: str, random_state: int | None = None) -> Any:
@@ -196,6 +207,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             self.
         """
         X, Y = self._check(X, y)
+        if self.warm_start and hasattr(self, "estimators_"):
+            return self._update(X, Y)
         rng = as_generator(self.random_state)
         # the first draw seeds the cross-validation, as in cross_validate: same seed, same choice
         cv_seed = int(rng.integers(2**63 - 1))
@@ -211,6 +224,30 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         self.n_features_in_ = X.shape[1]
         self.n_targets_ = Y.shape[1]
         self.y_is_1d_ = np.asarray(y).ndim == 1
+        return self
+
+    def _update(self, X: NDArray, Y: NDArray) -> AutoSurrogate:
+        """The warm-start fit: the same winners, each updated on its target's finite rows."""
+        if (X.shape[1], Y.shape[1]) != (self.n_features_in_, self.n_targets_):
+            raise DataError(
+                f"warm_start: the fitted AutoSurrogate reads {self.n_features_in_} features and predicts "
+                f"{self.n_targets_} targets, the new data has {X.shape[1]} and {Y.shape[1]}; fit it afresh "
+                "(warm_start=False)"
+            )
+        updated = []
+        for j, models in enumerate(self.estimators_):
+            rows = np.flatnonzero(np.isfinite(Y[:, j]))
+            fresh = []
+            for model in models:
+                if "warm_start" in model.get_params():
+                    model = copy.deepcopy(model).set_params(warm_start=True)
+                    if self.update_epochs is not None:
+                        model.set_params(max_epochs=int(self.update_epochs))
+                else:  # trees cannot continue: the same settings and seed on all rows
+                    model = clone(model)
+                fresh.append(model.fit(X[rows], Y[rows, j]))
+            updated.append(fresh)
+        self.estimators_ = updated
         return self
 
     def _check(self, X: ArrayLike, y: ArrayLike) -> tuple[NDArray, NDArray]:

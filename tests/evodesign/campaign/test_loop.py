@@ -170,3 +170,26 @@ def test_generators_fine_tuned_in_a_round_carry_over_to_the_next(tmp_path, monke
     assert manifest["artifacts"]["generators"]["path"] == str(root / "generators-001.json")
     first = json.loads((root / "round-001" / "search" / "manifest.json").read_text())
     assert first["artifacts"]["generators"]["path"] != str(root / "generators-001.json")
+
+
+@pytest.mark.parametrize("model", ["auto", "forest"])
+def test_composition_loop_updates_models_that_cannot_continue(model, make_config, small_csv, tmp_path):
+    """The default surrogate ("auto") keeps its selection and updates its winners; a forest is
+    refit (it cannot continue training): both loops run two rounds and their second round's
+    surrogate differs from the first (the measured rows joined its data)."""
+    from evodesign.surrogates import PropertyModel
+
+    config = make_config(small_csv)
+    surrogate = {**config.to_toml_dict()["surrogate"], "model": model, "n_estimators": 5, "cv_folds": 2}
+    config = CampaignConfig.from_dict({**config.to_toml_dict(), "surrogate": surrogate})
+    campaign = Campaign(config, out_root=tmp_path / "out", cache_dir=tmp_path / "cache", progress=False)
+
+    def lab(designs):
+        return pd.DataFrame({"log10_PF_p": np.full(len(designs), 3.0), "S_p": np.full(len(designs), 900.0)})
+
+    result = run_loop(campaign, evaluator=lab, rounds=2, batch=4, out=tmp_path / model)
+    assert len(result.measurements) == 8
+    targets = list(config.surrogate_targets)
+    first = PropertyModel.load(tmp_path / model / "surrogate-001", targets=targets)
+    X = campaign.models.space.to_vectors(list(result.measurements["formula"]))
+    assert not np.allclose(first.predict(X)[0], campaign.models.surrogate.predict(X)[0])

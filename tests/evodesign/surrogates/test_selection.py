@@ -195,3 +195,35 @@ def test_clear_errors():
         AutoSurrogate(candidates=("forest",)).fit(X[:6], Y[:6, 0])
     with pytest.raises(DataError, match="not fitted yet"):
         AutoSurrogate().predict(X)
+
+
+def test_warm_start_keeps_the_selection_and_updates_the_winners():
+    """A warm-started fit runs no cross-validation: the choice stays, a deep ensemble winner
+    continues from its weights (its input range grows with the new rows) and a tree winner
+    is refit; data of another width is refused by name."""
+    from evodesign.surrogates import AutoSurrogate
+
+    rng = np.random.default_rng(0)
+    X = rng.uniform(-1, 1, size=(160, 3))
+    y = np.column_stack([np.sin(3 * X[:, 0]), X[:, 1] ** 2])
+    auto = AutoSurrogate(
+        candidates=("ensemble", "forest"), blend=False, n_splits=2, random_state=0,
+        candidate_params={"ensemble": {"n_members": 2, "hidden_layer_sizes": (8,), "max_epochs": 3},
+                          "forest": {"n_estimators": 5}},
+    ).fit(X[:120], y[:120])
+    selected, scores = dict(auto.selected_), auto.cv_scores_
+    # force one winner of each kind so both update paths run
+    auto.estimators_ = [[auto.candidate("ensemble", 1).fit(X[:120], y[:120, 0])],
+                        [auto.candidate("forest", 2).fit(X[:120], y[:120, 1])]]
+    before = [m[0] for m in auto.estimators_]
+    X2 = np.vstack([X[:120], 3 * X[120:]])  # new rows beyond the first range
+    y2 = np.vstack([y[:120], y[120:]])
+    auto.set_params(warm_start=True, update_epochs=1).fit(X2, y2)
+    assert auto.selected_ == selected and auto.cv_scores_ is scores
+    ens, forest = (m[0] for m in auto.estimators_)
+    assert ens is not before[0] and ens.n_epochs_ == 1 and np.all(ens.x_max_ >= before[0].x_max_)
+    assert np.any(ens.x_max_ > before[0].x_max_)
+    assert forest is not before[1]
+    assert not np.allclose(forest.predict(3 * X[120:]), before[1].predict(3 * X[120:]))
+    with pytest.raises(DataError, match="reads 3 features and predicts 2 targets"):
+        auto.fit(X2[:, :2], y2)
