@@ -13,8 +13,9 @@ resumes without losing or repeating a measurement:
 * ``measurements.csv`` (+ ``.npz``): every measured design, its round and values (NaN: a
   failed measurement, kept and counted);
 * ``surrogate-NNN.safetensors/.json``: the surrogate after round NNN's update;
-* ``generators-NNN.safetensors/.json``: with ``[generators] adapt_every``, the generators as
-  round NNN's search fine-tuned them, where round NNN+1 starts from;
+* ``generators-NNN.safetensors/.json``: the generators round NNN+1 starts from: with
+  ``[generators] adapt_every``, as round NNN's search fine-tuned them; with ``[loop] adapt
+  = "measured"``, fine-tuned after round NNN on the measured designs (:func:`_adapt_on_measured`);
 * ``rounds.csv``: one row per finished round (:func:`round_row`).
 
 Each round (:func:`run_loop`):
@@ -31,9 +32,13 @@ Each round (:func:`run_loop`):
    for a microstructure space, a table with ``formula`` for compositions), or ``"lab"``:
    the loop writes the request and stops; ``resume`` reads ``measured.csv``;
 4. **update** -- the surrogate continues training (warm start, at most ``[loop]
-   update_epochs`` epochs) on the data set's rows plus every finite measurement so far.
+   update_epochs`` epochs) on the data set's rows plus every finite measurement so far;
+5. **adapt** (``[loop] adapt = "measured"``, before the next round's search) -- the
+   generators are fine-tuned on the data set's designs plus every design measured so far,
+   ranked by their measured values (true values, not the search's surrogate ranking).
 
-Seeds: round ``r``'s search uses the child seed ``(seed, r)`` of the campaign seed.
+Seeds: round ``r``'s search uses the child seed ``(seed, r)`` of the campaign seed; the
+fine-tuning after round ``r`` the child ``(seed, r, ADAPT_STREAM)``.
 """
 
 from __future__ import annotations
@@ -227,6 +232,12 @@ def run_loop(
             "use a trained model (\"cnn\" for microstructures, \"ensemble\" or \"forest\" for compositions), "
             "not \"solver\" and not analytic objectives only"
         )
+    if settings.adapt == "measured" and config.generators.adapt_every:
+        raise UsageError(
+            f"{config.where('loop', 'adapt')} = \"measured\" fine-tunes the generators between rounds; "
+            f"{config.where('generators', 'adapt_every')} = {config.generators.adapt_every} fine-tunes them inside "
+            "each search: choose one (adapt_every = 0, or adapt = \"none\")"
+        )
     seed = config.campaign.seed
     root = Path(out) if out is not None else campaign.out_root / config.campaign.name / f"loop-seed{seed}"
     _claim(root, config, evaluator, resume)
@@ -240,6 +251,8 @@ def run_loop(
         surrogate = _surrogate(root, r, models)
         tick = time.perf_counter()
         request = lab.round_dir(root, r) / lab.TO_MEASURE
+        if settings.adapt == "measured" and r > 1 and not request.exists():
+            _adapt_on_measured(campaign, models, root, r - 1, targets)
         if not request.exists():
             say(f"loop round {r}/{rounds}: searching the surrogate (kappa = {settings.kappa:g})")
             _propose(campaign, models, surrogate, root, r, batch, signs, targets)
@@ -404,6 +417,51 @@ def _keep_adapted_generators(root: Path, r: int, models: CampaignModels, arrays:
     save_generative_model(adapted, path, metadata=read_sidecar(start).get("metadata", {}))
 
 
+def _adapt_on_measured(campaign: Campaign, models: CampaignModels, root: Path, r: int, targets: list[str]) -> None:
+    """Fine-tune the generators after round ``r`` and save them as ``generators-NNN``.
+
+    Rows: the generators' own training designs (the data set) plus every finite measurement
+    of rounds 1..r. The measured designs are ranked under their measured values as the
+    search's adaptation ranks its archive (:func:`~evodesign.search.adaptation.archive_ranks`:
+    feasible by front, then infeasible); the data rows, known but not measured by the loop,
+    all get the rank after the worst measured one. Weights and epochs: ``[generators]
+    adapt_weighting``, ``adapt_k``, ``adapt_epochs``; seed: ``(seed, r, ADAPT_STREAM)``.
+    Nothing when ``generators-NNN`` is saved already (a resumed loop keeps its weights).
+    """
+    from operators import load_generative_model, save_generative_model
+    from operators.adaptation import fine_tune
+    from operators.artifacts import read_sidecar
+    from operators.model_files import model_complete
+
+    from evodesign.campaign import space_parts
+    from evodesign.search.adaptation import ADAPT_STREAM, archive_ranks, rank_based_weights
+    from evodesign.search.duplicates import duplicate_mask
+
+    path = root / f"{GENERATORS}-{r:03d}"
+    start = _generators_path(root, r, models)
+    if model_complete(path) or start is None:
+        return
+    config, space = campaign.config, models.space
+    measured, _ = lab.load_measurements(root)
+    X_measured = _measured_vectors(root, measured)
+    Y = measured[targets].to_numpy(dtype=np.float64)
+    ok = np.isfinite(Y).all(axis=1) & (measured["round"].to_numpy(dtype=int) <= r)
+    campaign._say(f"loop: fine-tuning the generators on the data set and {ok.sum()} measured designs")
+    F, CV = np.zeros((0, 1)), np.zeros(0)
+    if ok.any():
+        F, CV = _measured_objectives(campaign, models, X_measured[ok], Y[ok], targets)
+    ranks = archive_ranks(F, CV)
+    X_data = space_parts.part(space_parts.generator_data, space.kind)(config, models.known, space, models.vectors)
+    X_data = X_data[~duplicate_mask(X_data, X_measured[ok])]  # a design once, as measured
+    ranks = np.concatenate([ranks, np.full(len(X_data), ranks.max(initial=-1) + 1)])
+    g = config.generators
+    weights = rank_based_weights(ranks, g.adapt_weighting, g.adapt_k)
+    rng = np.random.default_rng(np.random.SeedSequence([config.campaign.seed, r, ADAPT_STREAM]))
+    model = fine_tune(load_generative_model(start), np.concatenate([X_measured[ok], X_data]), weights,
+                      epochs=g.adapt_epochs, random_state=rng)
+    save_generative_model(model, path, metadata=read_sidecar(start).get("metadata", {}))
+
+
 def _measured_vectors(root: Path, measured: pd.DataFrame) -> NDArray[np.float64]:
     """`(n, n_var)` the space's vectors of the measured designs, in ``measured``'s row order
     (each round's proposal keeps its vectors in ``round-NNN/vectors.npz``)."""
@@ -510,23 +568,32 @@ def round_row(
     return row
 
 
+def _measured_objectives(
+    campaign: Campaign, models: CampaignModels, X: NDArray[np.float64], Y: NDArray[np.float64], targets: list[str]
+) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+    """`(n, n_obj)` objectives to minimise and `(n,)` constraint violations of `(n, n_var)`
+    measured designs under their `(n, n_targets)` finite measured values (the campaign's
+    problem, a :class:`MeasuredPredictor` in place of the surrogate)."""
+    from evodesign.campaign import assembly
+
+    space = models.space
+    lookup = replace(models, surrogate=MeasuredPredictor(targets, space.features(space.decode(X)), Y))
+    out = assembly.build_problem(campaign.config, lookup).evaluate(X, return_as_dictionary=True)
+    G = out.get("G")
+    cv = np.zeros(len(X))
+    if G is not None and np.size(G):
+        cv = np.clip(np.asarray(G, dtype=np.float64), 0, None).sum(axis=1)
+    return np.asarray(out["F"], dtype=np.float64).reshape(len(X), -1), cv
+
+
 def _measured_hypervolume(
     campaign: Campaign, models: CampaignModels, X: NDArray[np.float64], Y: NDArray[np.float64], targets: list[str]
 ) -> float:
     """Hypervolume of every feasible measured design, under measured values (the campaign's
-    problem and normalisation, a :class:`MeasuredPredictor` in place of the surrogate)."""
-    from evodesign.campaign import assembly
-
+    problem and normalisation)."""
     ok = np.isfinite(Y).all(axis=1)
     if not ok.any():
         return 0.0
-    space = models.space
-    X, Y = X[ok], Y[ok]
-    lookup = replace(models, surrogate=MeasuredPredictor(targets, space.features(space.decode(X)), Y))
-    problem = assembly.build_problem(campaign.config, lookup)
-    out = problem.evaluate(X, return_as_dictionary=True)
-    G = out.get("G")
-    feasible = np.ones(len(X), bool) if G is None or np.size(G) == 0 else (np.asarray(G) <= 0).all(axis=1)
-    F = np.asarray(out["F"], dtype=np.float64)[feasible]
-    F = F[np.isfinite(F).all(axis=1)]
+    F, cv = _measured_objectives(campaign, models, X[ok], Y[ok], targets)
+    F = F[(cv <= 0) & np.isfinite(F).all(axis=1)]
     return campaign._normalizer(models).hypervolume(F) if len(F) else 0.0

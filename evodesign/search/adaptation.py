@@ -49,7 +49,7 @@ from operators.variation import shared_model
 if TYPE_CHECKING:
     from numpy.typing import NDArray
 
-__all__ = ["ADAPT_STREAM", "GeneratorAdaptation", "adaptation_timings", "archive_ranks"]
+__all__ = ["ADAPT_STREAM", "GeneratorAdaptation", "adaptation_timings", "archive_ranks", "rank_based_weights"]
 
 #: the spawn-key entry of the fine-tunings' seeds (apart from every other stream of a run)
 ADAPT_STREAM = 0xADA
@@ -94,6 +94,15 @@ def archive_ranks(F: NDArray[np.float64], CV: NDArray[np.float64]) -> NDArray[np
         base = int(ranks[infeasible].max()) + 1
     ranks[~finite] = base
     return ranks
+
+
+def rank_based_weights(ranks: NDArray[np.int64], weighting: str, k: float) -> NDArray[np.float64]:
+    """`(n,)` fine-tuning weights of designs of `(n,)` ``ranks``: ``"rank"``
+    (:func:`~operators.adaptation.rank_weights` with ``k``) or ``"split"``
+    (:func:`~operators.adaptation.split_weights`)."""
+    if weighting not in WEIGHTINGS:
+        raise ValueError(f"unknown adapt_weighting {weighting!r}; choose one of {WEIGHTINGS}")
+    return rank_weights(ranks, k) if weighting == "rank" else split_weights(ranks)
 
 
 def adaptation_timings(history: list[dict[str, Any]]) -> dict[str, float]:
@@ -145,7 +154,7 @@ class GeneratorAdaptation:
 
     def weights(self, ranks: NDArray[np.int64]) -> NDArray[np.float64]:
         """`(n,)` training weights of designs of these ranks."""
-        return rank_weights(ranks, self.k) if self.weighting == "rank" else split_weights(ranks)
+        return rank_based_weights(ranks, self.weighting, self.k)
 
     def random_state(self, generation: int) -> np.random.Generator:
         """The generator of the fine-tuning at ``generation`` (see the class docstring)."""

@@ -46,15 +46,28 @@ ADAPT_KEYS = ("adapt_every", "adapt_weighting", "adapt_k", "adapt_epochs")
 #: tables added after run hashes were first stored (hashed only when set away from their
 #: defaults: a default is a fixed value, so leaving it out keeps the hash unique)
 LATER_TABLES = {"data": DataSection, "physics": PhysicsSection, "loop": LoopSection}
+#: ``[loop]`` keys added after loops were first run (left out of the hash at their
+#: defaults, so a loop table set away from its defaults keeps its hash and its loops resume)
+LATER_LOOP_KEYS = ("adapt",)
 
 
 def _drop_default_tables(data: dict[str, Any]) -> dict[str, Any]:
     """``data`` without the :data:`LATER_TABLES` that hold their defaults only."""
     out = dict(data)
+    if isinstance(out.get("loop"), dict):
+        out["loop"] = _without_later_loop_defaults(out["loop"])
     for key, model in LATER_TABLES.items():
-        if key in out and out[key] == model().model_dump(mode="json"):
+        defaults = model().model_dump(mode="json")
+        if key == "loop":
+            defaults = _without_later_loop_defaults(defaults)
+        if key in out and out[key] == defaults:
             out.pop(key)
     return out
+
+
+def _without_later_loop_defaults(loop: dict[str, Any]) -> dict[str, Any]:
+    """A ``[loop]`` table less the :data:`LATER_LOOP_KEYS` at their defaults."""
+    return {k: v for k, v in loop.items() if not (k in LATER_LOOP_KEYS and v == LoopSection.model_fields[k].default)}
 
 
 def _space(data: Mapping[str, Any]) -> dict[str, Any]:

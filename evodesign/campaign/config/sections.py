@@ -347,12 +347,20 @@ class LoopSection(StrictTable):
         batch: designs measured per round (``--batch`` overrides).
         kappa: the acquisition's weight on the surrogate's std (0: the mean alone).
         update_epochs: most epochs of the surrogate's warm-started update per round.
+        adapt: ``"measured"``: after each round's measurements, fine-tune the generators on
+            the data set's designs plus every design measured so far, weighted by the
+            measured values' non-dominated rank (``[generators] adapt_weighting``,
+            ``adapt_k``, ``adapt_epochs``; the data rows get a rank after the worst
+            measured one); the next round searches with them. ``"none"``: the generators
+            stay as trained (or as ``[generators] adapt_every`` fine-tunes them inside each
+            search; the two cannot be combined).
     """
 
     rounds: int = Field(5, ge=1, le=10_000)
     batch: int = Field(20, ge=1, le=100_000)
     kappa: float = Field(1.0, ge=0, le=100)
     update_epochs: int = Field(10, ge=1, le=100_000)
+    adapt: Literal["none", "measured"] = "none"
 
 
 class VerifySection(StrictTable):

@@ -193,3 +193,78 @@ def test_composition_loop_updates_models_that_cannot_continue(model, make_config
     first = PropertyModel.load(tmp_path / model / "surrogate-001", targets=targets)
     X = campaign.models.space.to_vectors(list(result.measurements["formula"]))
     assert not np.allclose(first.predict(X)[0], campaign.models.surrogate.predict(X)[0])
+
+
+def _measured_adapt_campaign(tmp_path, **loop):
+    data = _config()
+    data["data"]["n_images"] = 300  # generators as in the carry-over test (tinier ones collapse)
+    data["search"].update(operators="learned", sampling="mix")
+    data["generators"] = {"latent_dim": 8, "max_epochs": 6, "gan_steps": 300}
+    data["loop"].update(adapt="measured", **loop)
+    config = CampaignConfig.from_dict(data)
+    return Campaign(config, out_root=tmp_path / "out", cache_dir=tmp_path / "cache" / "models", progress=False)
+
+
+def test_generators_adapted_on_measured_designs_between_rounds_resume_with_the_same_weights(tmp_path, monkeypatch):
+    """[loop] adapt = "measured": after round 1's measurements the generators are fine-tuned
+    (generators-001, one fine-tuning on the data set plus the measured designs) and round 2's
+    search starts from them. A loop killed after that fine-tuning resumes with the very same
+    weights and proposes what an uninterrupted loop proposes."""
+    import json
+
+    from safetensors.numpy import load_file
+
+    import evodesign.campaign.loop as loop_module
+
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
+    campaign = _measured_adapt_campaign(tmp_path)
+    straight = run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "straight")
+    root = tmp_path / "straight"
+    assert (root / "generators-001.json").is_file() and not (root / "generators-002.json").exists()
+    sidecar = json.loads((root / "generators-001.json").read_text())
+    training = sidecar["training"]
+    # the generators' own training designs plus round 1's 4 measured ones (a design once)
+    assert training["adaptations"] == 1 and training["n_rows"] < training["adaptation"]["rows"] <= training["n_rows"] + 4
+    manifest = json.loads((root / "round-002" / "search" / "manifest.json").read_text())
+    assert manifest["artifacts"]["generators"]["path"] == str(root / "generators-001.json")
+    original = load_file(str(campaign.models.generators_path.with_suffix(".safetensors")))
+    adapted = load_file(str(root / "generators-001.safetensors"))
+    assert any(not np.array_equal(original[k], adapted[k]) for k in original)
+
+    propose = loop_module._propose
+
+    def killed_in_round_2(campaign, models, surrogate, root, r, *args):
+        if r == 2:
+            raise KeyboardInterrupt  # after generators-001 was saved
+        return propose(campaign, models, surrogate, root, r, *args)
+
+    monkeypatch.setattr(loop_module, "_propose", killed_in_round_2)
+    with pytest.raises(KeyboardInterrupt):
+        run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "killed")
+    saved = (tmp_path / "killed" / "generators-001.safetensors").read_bytes()
+    monkeypatch.setattr(loop_module, "_propose", propose)
+    resumed = run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "killed", resume=True)
+    assert (tmp_path / "killed" / "generators-001.safetensors").read_bytes() == saved
+    assert saved == (root / "generators-001.safetensors").read_bytes()  # seeded: the same fine-tuning
+    pd.testing.assert_frame_equal(resumed.measurements, straight.measurements)
+
+
+def test_measured_adaptation_refuses_adaptation_inside_the_search(tmp_path, monkeypatch):
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
+    campaign = _measured_adapt_campaign(tmp_path)
+    data = campaign.config.to_toml_dict()
+    data["generators"]["adapt_every"] = 1
+    both = Campaign(CampaignConfig.from_dict(data), out_root=tmp_path / "out", progress=False)
+    with pytest.raises(UsageError, match=r"adapt_every.*choose one"):
+        run_loop(both, evaluator=SolverEvaluator(CONDUCTIVITY), out=tmp_path / "both")
+
+
+def test_loop_adapt_at_its_default_keeps_the_hash_of_a_loop_table_set_away_from_defaults():
+    """[loop] adapt was added after loops were run: at "none" it is left out of the run's hash
+    even where other [loop] keys are set (those loops' folders still resume); "measured" counts."""
+    data = _config()
+    before = CampaignConfig.from_dict(data).hash()
+    data["loop"]["adapt"] = "none"
+    assert CampaignConfig.from_dict(data).hash() == before
+    data["loop"]["adapt"] = "measured"
+    assert CampaignConfig.from_dict(data).hash() != before
