@@ -21,7 +21,7 @@ import numpy as np
 import pandas as pd
 
 from evodesign.benchmarks.loop.metrics import MeasuredScorer, Trace, acceleration, enhancement
-from evodesign.benchmarks.loop.protocol import ARM_LABELS, ARMS, LOOP_ARMS, TARGETS, settings
+from evodesign.benchmarks.loop.protocol import ARM_LABELS, LOOP_ARMS, TARGETS, settings
 from evodesign.benchmarks.loop.spaces import (
     SpaceSetup,
     composition_setup,
@@ -57,15 +57,19 @@ def measured_arrays(root: Path, measured: pd.DataFrame, targets: list[str]) -> t
 
 
 def _adapted_rounds(root: Path, rounds: int) -> int:
-    """Rounds whose search fine-tuned the generators at least once (``adapt_s`` > 0)."""
+    """Rounds whose search fine-tuned the generators at least once (``adapt_s`` > 0), or
+    after which the loop fine-tuned them on the measured designs (``generators-NNN``)."""
     from evodesign.campaign.lab import round_dir
+    from evodesign.campaign.loop import GENERATORS
 
     count = 0
     for r in range(1, rounds + 1):
         path = round_dir(root, r) / "search" / "history.csv"
+        adapted = (root / f"{GENERATORS}-{r:03d}.json").exists()
         if path.exists():
             history = pd.read_csv(path)
-            count += int("adapt_s" in history.columns and float(history["adapt_s"].fillna(0).sum()) > 0)
+            adapted |= "adapt_s" in history.columns and float(history["adapt_s"].fillna(0).sum()) > 0
+        count += int(adapted)
     return count
 
 
@@ -124,17 +128,17 @@ def _run_loop_arm(setup: SpaceSetup, arm: str, campaign_seed: int, s: dict[str, 
 
 
 def _seed_runs(setup: SpaceSetup, s: dict[str, Any], seed: int, n_seeds: int, random_factor: int, out: Path,
-               cache_dir: Path, progress: bool) -> tuple[dict[str, list[Trace]], dict[str, list[dict[str, Any]]]]:
-    """Every arm, every seed: the traces and each run's facts."""
+               cache_dir: Path, progress: bool, arms: list[str]) -> tuple[dict[str, list[Trace]], dict[str, list[dict[str, Any]]]]:
+    """Every arm of ``arms``, every seed: the traces and each run's facts."""
     from evodesign.campaign.evaluation import evaluate_batch
 
     scorer = MeasuredScorer(setup.config("adaptive", 0, s), setup.models, setup.targets)
     budget = int(s["batch"]) * int(s["rounds"])
-    traces: dict[str, list[Trace]] = {arm: [] for arm in ARMS}
-    facts: dict[str, list[dict[str, Any]]] = {arm: [] for arm in ARMS}
+    traces: dict[str, list[Trace]] = {arm: [] for arm in arms}
+    facts: dict[str, list[dict[str, Any]]] = {arm: [] for arm in arms}
     for i in range(n_seeds):
         campaign_seed = int(np.random.SeedSequence(seed, spawn_key=(i,)).generate_state(1)[0])
-        for arm in LOOP_ARMS:
+        for arm in [a for a in LOOP_ARMS if a in arms]:
             folder = out / setup.name / arm / f"seed{seed}-{i}"
             trace, run = _run_loop_arm(setup, arm, campaign_seed, s, folder, cache_dir, scorer)
             traces[arm].append(trace)
@@ -142,6 +146,8 @@ def _seed_runs(setup: SpaceSetup, s: dict[str, Any], seed: int, n_seeds: int, ra
             _say(progress, f"{setup.name} seed {i} {arm:>9}: HV {trace.hv(budget):.4f} after {len(trace)} measured "
                  f"({run['n_feasible']} feasible, {run['adapted_rounds']} rounds adapted), "
                  f"{run['seconds_this_call']:.0f} s")
+        if "random" not in arms:
+            continue
         tick = time.perf_counter()
         rng = np.random.default_rng(np.random.SeedSequence(seed, spawn_key=(i, 7)))
         X = random_designs(setup, random_factor * budget, rng)
@@ -181,9 +187,10 @@ def _space_result(setup: SpaceSetup, s: dict[str, Any], traces: dict[str, list[T
     """Curves, summaries, factors and tests of one space."""
     B, R = int(s["batch"]), int(s["rounds"])
     budget = B * R
-    n_seeds = len(traces["adaptive"])
+    n_seeds = len(next(iter(traces.values())))
+    chosen = list(traces)
     arms: dict[str, Any] = {}
-    for arm in ARMS:
+    for arm in chosen:
         counts = list(range(B, budget + 1, B))
         if arm == "random":  # beyond the budget too, up to what was drawn
             longest = max((len(t) for t in traces[arm]), default=0)
@@ -201,7 +208,7 @@ def _space_result(setup: SpaceSetup, s: dict[str, Any], traces: dict[str, list[T
             arms[arm]["top_found"] = found
             arms[arm]["top_found_at_budget"] = _summary([f[min(R, len(f)) - 1][1] if f else 0 for f in found])
     factors: dict[str, Any] = {}
-    for arm in LOOP_ARMS:
+    for arm in [a for a in LOOP_ARMS if a in chosen and "random" in chosen]:
         batch = budget if arm == "one_shot" else B
         factors[f"{arm}_vs_random"] = {
             "acceleration_factor": _factors([acceleration(traces[arm][i], traces["random"][i], budget, batch)
@@ -209,20 +216,19 @@ def _space_result(setup: SpaceSetup, s: dict[str, Any], traces: dict[str, list[T
             "enhancement_factor": _factors([enhancement(traces[arm][i], traces["random"][i], budget)
                                             for i in range(n_seeds)]),
         }
-    for arm in ("adaptive", "fixed"):
+    for arm in [a for a in ("adaptive", "fixed", "adaptive_measured") if a in chosen and "classical" in chosen]:
         factors[f"{arm}_vs_classical"] = {
             "acceleration_factor": _factors([acceleration(traces[arm][i], traces["classical"][i], budget, B, B)
                                              for i in range(n_seeds)]),
             "enhancement_factor": _factors([enhancement(traces[arm][i], traces["classical"][i], budget)
                                             for i in range(n_seeds)]),
         }
-    final = {arm: arms[arm]["final_hv"] for arm in ARMS}
-    tests = {
-        "adaptive_vs_fixed": {**wilcoxon_paired(final["adaptive"], final["fixed"]),
-                              "p_one_sided_greater": _one_sided(final["adaptive"], final["fixed"])},
-        "adaptive_vs_classical": {**wilcoxon_paired(final["adaptive"], final["classical"]),
-                                  "p_one_sided_greater": _one_sided(final["adaptive"], final["classical"])},
-    }
+    final = {arm: arms[arm]["final_hv"] for arm in chosen}
+    pairs = [("adaptive", "fixed"), ("adaptive", "classical"), ("adaptive_measured", "fixed"),
+             ("adaptive_measured", "adaptive")]
+    tests = {f"{a}_vs_{b}": {**wilcoxon_paired(final[a], final[b]), "p_one_sided_greater": _one_sided(final[a], final[b])}
+             for a, b in pairs if a in final and b in final}
+    protocol_arms = {"adaptive", "fixed", "classical", "random"} <= set(chosen)
     return {
         "settings": s,
         "budget": budget,
@@ -231,13 +237,14 @@ def _space_result(setup: SpaceSetup, s: dict[str, Any], traces: dict[str, list[T
         "arms": arms,
         "factors": factors,
         "tests": tests,
-        "verdict": _verdict(arms, factors, tests),
+        # the issue's targets need the protocol's arms
+        "verdict": _verdict(arms, factors, tests) if protocol_arms else None,
     }
 
 
 def _verdict(arms: dict[str, Any], factors: dict[str, Any], tests: dict[str, Any]) -> dict[str, Any]:
     """The issue's targets for the adaptive loop in one space, each reached or not."""
-    med = {arm: arms[arm]["summary"]["median"] for arm in ARMS}
+    med = {arm: arms[arm]["summary"]["median"] for arm in arms}
     af_random = factors["adaptive_vs_random"]["acceleration_factor"]["median"]
     af_classical = factors["adaptive_vs_classical"]["acceleration_factor"]["median"]
     ratio = med["adaptive"] / med["classical"] if med["classical"] else None
@@ -277,7 +284,8 @@ def run_loop_benchmark(
             loops found there.
         cache_dir: trained models (default ``out/models``).
         progress: print what runs.
-        **overrides: see :func:`~evodesign.benchmarks.loop.protocol.settings`.
+        **overrides: see :func:`~evodesign.benchmarks.loop.protocol.settings` (``arms``:
+            which arms run, e.g. ``["adaptive_measured", "random"]``; default the protocol's).
 
     Returns:
         ``settings``, ``protocol`` (``"full"``, ``"quick"`` or ``"reduced"`` with what was
@@ -298,7 +306,7 @@ def run_loop_benchmark(
             setup = composition_setup(s[name], seed, out / name, cache, progress)
         prepare_s = time.perf_counter() - tick
         traces, facts = _seed_runs(setup, s[name], seed, int(s["n_seeds"]), int(s["random_factor"]), out, cache,
-                                   progress)
+                                   progress, list(s["arms"]))
         spaces[name] = _space_result(setup, s[name], traces, facts, int(s["random_factor"]))
         spaces[name]["prepare_s"] = prepare_s
         spaces[name]["seconds"] = time.perf_counter() - tick
@@ -310,7 +318,7 @@ def run_loop_benchmark(
         "reduced": s["reduced"],
         "seed": seed,
         "settings": {k: v for k, v in s.items() if k not in ("microstructure", "composition", "reduced")},
-        "arm_labels": dict(ARM_LABELS),
+        "arm_labels": {arm: ARM_LABELS[arm] for arm in s["arms"]},
         "spaces": spaces,
         "targets": dict(TARGETS),
         "hv": "hypervolume of the feasible measured designs under the lab's values; the campaign's normalisation "

@@ -37,7 +37,11 @@ the same number of surrogate calls (``rounds x pop_size x n_gen``):
    used) for microstructures, GAN samples of the campaign's generators for compositions;
    both repaired as the search repairs, distinct, not in the data. ``random_factor`` times
    the loop's budget is drawn, so that the acceleration factor can be measured up to that
-   factor (beyond it, a lower bound).
+   factor (beyond it, a lower bound);
+6. ``adaptive_measured`` (added after the five were compared; not run unless chosen with
+   ``arms``): the loop with fixed generators inside each search, fine-tuned *between*
+   rounds on the data set plus the measured designs ranked by their lab values (``[loop]
+   adapt = "measured"``), the remedy tried after ``adaptive`` lost to ``fixed``.
 
 **Score**: the hypervolume of the feasible measured designs under the lab's values, in
 the campaign's own normalisation (:class:`~evodesign.campaign.results.Normalizer`: each
@@ -51,19 +55,24 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-__all__ = ["ARMS", "ARM_LABELS", "FULL", "LOOP_ARMS", "QUICK", "SPACES", "SPACE_KEYS", "TARGETS", "arm_changes", "one_shot_search",
-           "settings"]
+__all__ = ["ALL_ARMS", "ARMS", "ARM_LABELS", "EXTRA_ARMS", "FULL", "LOOP_ARMS", "QUICK", "SPACES", "SPACE_KEYS", "TARGETS",
+           "arm_changes", "one_shot_search", "settings"]
 
 SPACES = ("microstructure", "composition")
+#: the protocol's arms, run by default
 ARMS = ("adaptive", "fixed", "classical", "one_shot", "random")
+#: arms added after the protocol's were compared: run only when chosen (``arms``)
+EXTRA_ARMS = ("adaptive_measured",)
+ALL_ARMS = ARMS + EXTRA_ARMS
 #: the arms that run the closed loop (``run_loop``)
-LOOP_ARMS = ("adaptive", "fixed", "classical", "one_shot")
+LOOP_ARMS = ("adaptive", "fixed", "classical", "one_shot", "adaptive_measured")
 ARM_LABELS = {
     "adaptive": "(1) loop, learned operators, generators adapted during the search",
     "fixed": "(2) loop, learned operators, fixed generators",
     "classical": "(3) loop, SBX/PM",
     "one_shot": "(4) one-shot: train once, search once, measure the top B x R",
     "random": "(5) random acquisition from the data's distribution",
+    "adaptive_measured": "(6) loop, learned operators, generators fine-tuned between rounds on the measured designs",
 }
 #: issue 15's targets
 TARGETS = {
@@ -158,9 +167,9 @@ def settings(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, 
 
     Args:
         quick: the :data:`QUICK` settings instead of :data:`FULL`.
-        overrides: ``n_seeds``, ``random_factor``, ``spaces`` (top level) and ``rounds``,
-            ``batch``, ``pop_size``, ``n_gen`` (applied to every space); None values are
-            ignored.
+        overrides: ``n_seeds``, ``random_factor``, ``spaces``, ``arms`` (top level; arms of
+            :data:`ALL_ARMS`, default :data:`ARMS`) and ``rounds``, ``batch``,
+            ``pop_size``, ``n_gen`` (applied to every space); None values are ignored.
 
     Returns:
         The settings, plus ``reduced``: the overrides that make the protocol smaller than
@@ -171,12 +180,16 @@ def settings(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, 
     """
     out = copy.deepcopy(QUICK if quick else FULL)
     overrides = {k: v for k, v in (overrides or {}).items() if v is not None}
-    unknown = sorted(set(overrides) - {"n_seeds", "random_factor", "spaces", *SPACE_KEYS})
+    unknown = sorted(set(overrides) - {"n_seeds", "random_factor", "spaces", "arms", *SPACE_KEYS})
     if unknown:
-        raise ValueError(f"unknown settings {unknown}; valid: n_seeds, random_factor, spaces, {', '.join(SPACE_KEYS)}")
+        raise ValueError(f"unknown settings {unknown}; valid: n_seeds, random_factor, spaces, arms, {', '.join(SPACE_KEYS)}")
     bad = sorted(set(overrides.get("spaces", ())) - set(SPACES))
     if bad:
         raise ValueError(f"unknown spaces {bad}; choose from {list(SPACES)}")
+    bad = sorted(set(overrides.get("arms", ())) - set(ALL_ARMS))
+    if bad or ("arms" in overrides and not overrides["arms"]):
+        raise ValueError(f"unknown or no arms {bad}; choose from {list(ALL_ARMS)}")
+    out["arms"] = [a for a in ALL_ARMS if a in overrides.get("arms", ARMS)]
     for key in ("n_seeds", "random_factor", "spaces"):
         if key in overrides:
             out[key] = list(overrides[key]) if key == "spaces" else int(overrides[key])
@@ -199,6 +212,7 @@ def settings(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, 
     if not quick:
         reduced = [f"{k} = {out[k]} (full: {FULL[k]})" for k in ("n_seeds", "random_factor") if out[k] < FULL[k]]
         reduced += [f"spaces = {out['spaces']}"] if len(out["spaces"]) < len(SPACES) else []
+        reduced += [f"arms = {out['arms']}"] if set(ARMS) - set(out["arms"]) else []
         for key in SPACE_KEYS:
             if key in overrides:
                 reduced += [
@@ -224,7 +238,9 @@ def arm_changes(arm: str, s: dict[str, Any]) -> dict[str, dict[str, Any]]:
     ``[generators]``, ``[loop]`` keys)."""
     search: dict[str, Any] = {"operators": "classical" if arm == "classical" else "learned"}
     generators = {"adapt_every": int(s["adapt_every"]) if arm == "adaptive" else 0}
-    loop = {"rounds": int(s["rounds"]), "batch": int(s["batch"])}
+    loop: dict[str, Any] = {"rounds": int(s["rounds"]), "batch": int(s["batch"])}
+    if arm == "adaptive_measured":
+        loop["adapt"] = "measured"
     if arm == "one_shot":
         search["pop_size"], search["n_gen"] = one_shot_search(s)
         loop = {"rounds": 1, "batch": int(s["batch"]) * int(s["rounds"])}

@@ -7,7 +7,8 @@ from typing import Any
 
 __all__ = ["format_loop_table", "loop_section", "loop_variant_sections", "plot_loop"]
 
-_SHORT = {"adaptive": "adaptive", "fixed": "fixed", "classical": "SBX/PM", "one_shot": "one-shot", "random": "random"}
+_SHORT = {"adaptive": "adaptive", "fixed": "fixed", "classical": "SBX/PM", "one_shot": "one-shot", "random": "random",
+          "adaptive_measured": "measured"}
 
 
 def _num(x: Any, digits: int = 3) -> str:
@@ -26,7 +27,7 @@ def _space_lines(name: str, r: dict[str, Any]) -> list[str]:
     budget = r["budget"]
     lines = [f"{name}: {budget} lab evaluations per arm and seed (B = {r['settings']['batch']}, "
              f"R = {r['settings']['rounds']}); random acquisition drew up to {r['random_budget']}"]
-    top = "top_found_at_budget" in r["arms"]["adaptive"]
+    top = any("top_found_at_budget" in a for a in r["arms"].values())
     head = f"  {'arm':<10} {'median HV':>10} {'IQR':>17} {'AF vs random':>22} {'EF vs random':>13}"
     lines.append(head + (f" {'top-1% found':>13}" if top else ""))
     for arm, a in r["arms"].items():
@@ -39,12 +40,20 @@ def _space_lines(name: str, r: dict[str, Any]) -> list[str]:
         if top:
             row += f" {_num(a['top_found_at_budget']['median'], 1):>13}"
         lines.append(row)
-    for arm in ("adaptive", "fixed"):
-        f = r["factors"][f"{arm}_vs_classical"]
-        lines.append(f"  {arm} vs SBX/PM loop: AF {_factor(f['acceleration_factor'])}, "
-                     f"EF {_num(f['enhancement_factor']['median'], 2)}")
-    t = r["tests"]["adaptive_vs_fixed"]
+    for arm in ("adaptive", "fixed", "adaptive_measured"):
+        f = r["factors"].get(f"{arm}_vs_classical")
+        if f:
+            lines.append(f"  {arm} vs SBX/PM loop: AF {_factor(f['acceleration_factor'])}, "
+                         f"EF {_num(f['enhancement_factor']['median'], 2)}")
+    for pair, t in r["tests"].items():
+        if pair not in ("adaptive_vs_fixed", "adaptive_vs_classical"):  # those two: below, with the verdict
+            a, b = pair.split("_vs_")
+            lines.append(f"  {_SHORT[a]} vs {_SHORT[b]}: {t['wins']} wins / {t['losses']} losses of {t['n']} seeds, "
+                         f"one-sided Wilcoxon p = {_num(t['p_one_sided_greater'])}")
     v = r["verdict"]
+    if v is None:  # not every arm of the protocol ran
+        return lines
+    t = r["tests"]["adaptive_vs_fixed"]
     lines.append(f"  adaptive vs fixed generators: {t['wins']} wins / {t['losses']} losses of {t['n']} seeds, "
                  f"one-sided Wilcoxon p = {_num(t['p_one_sided_greater'])}; adaptation active in every adaptive run: "
                  f"{v['adaptation_active']} (rounds adapted per seed {v['adapted_rounds_per_seed']})")

@@ -110,3 +110,41 @@ def test_bench_loop_command_quick(tmp_path, monkeypatch):
     assert "AF vs random" in result.output and "adaptive vs fixed" in result.output
     again = CliRunner().invoke(app, args)
     assert again.exit_code != 0 and "--overwrite" in again.output
+
+
+def test_arms_are_chosen_from_the_protocol_and_the_extra_arm():
+    from evodesign.benchmarks.loop.protocol import ALL_ARMS, ARMS
+
+    assert settings(False)["arms"] == list(ARMS) and "adaptive_measured" not in ARMS  # not run by default
+    s = settings(False, {"arms": ["random", "adaptive_measured"]})
+    assert s["arms"] == ["random", "adaptive_measured"] and set(s["arms"]) <= set(ALL_ARMS)
+    assert any(r.startswith("arms = ") for r in s["reduced"])
+    with pytest.raises(ValueError, match="unknown or no arms"):
+        settings(False, {"arms": ["bayesopt"]})
+    with pytest.raises(ValueError, match="unknown or no arms"):
+        settings(False, {"arms": []})
+
+
+def test_the_measured_adaptation_arm_is_the_fixed_loop_plus_loop_adapt():
+    s = FULL["microstructure"]
+    measured, fixed = arm_changes("adaptive_measured", s), arm_changes("fixed", s)
+    assert measured["loop"] == {**fixed["loop"], "adapt": "measured"}
+    assert measured["search"] == fixed["search"] and measured["generators"] == fixed["generators"] == {"adapt_every": 0}
+    assert "adapt" not in arm_changes("adaptive", s)["loop"]
+
+
+def test_a_run_of_chosen_arms_scores_only_those(tmp_path, monkeypatch):
+    """arms = measured adaptation + random, one seed at quick sizes: only those arms, their
+    factor against random, the generators fine-tuned after every round but the last, no
+    verdict (the issue's targets need the protocol's arms), and a table that prints."""
+    from evodesign.benchmarks.loop import format_loop_table, run_loop_benchmark
+
+    monkeypatch.setenv("EVODESIGN_CACHE_DIR", str(tmp_path / "cache"))
+    r = run_loop_benchmark(quick=True, out=tmp_path / "out", spaces=["microstructure"], n_seeds=1,
+                           arms=["adaptive_measured", "random"], progress=False, rounds=2, pop_size=16)
+    space = r["spaces"]["microstructure"]
+    assert list(space["arms"]) == ["random", "adaptive_measured"] and r["protocol"] == "quick"  # ALL_ARMS order
+    assert list(space["factors"]) == ["adaptive_measured_vs_random"] and space["verdict"] is None
+    run = space["arms"]["adaptive_measured"]["runs"][0]
+    assert run["adapted_rounds"] == run["n_rounds"] - 1 >= 1
+    assert "measured" in format_loop_table(r)
