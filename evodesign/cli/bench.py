@@ -363,6 +363,10 @@ def bench_loop(
     rounds: Optional[int] = typer.Option(None, help="loop rounds R in every space (full: 5)"),
     batch: Optional[int] = typer.Option(None, help="designs measured per round B (full: 20)"),
     random_factor: Optional[int] = typer.Option(None, help="random acquisition draws this many times B x R (full: 20)"),
+    arms: Optional[str] = typer.Option(
+        None, help="comma-separated arms (default the protocol's adaptive,fixed,classical,one_shot,random; "
+        "also adaptive_measured: generators fine-tuned between rounds on the measured designs)"
+    ),
     seed: int = typer.Option(0, help="benchmark seed; seed i of every arm uses its i-th child"),
     out: Path = typer.Option(Path("runs/output/bench-loop"), help="loop folders (resumed by a rerun), split, oracle"),
     cache: Optional[Path] = typer.Option(None, help="trained models (default: OUT/models)"),
@@ -376,9 +380,10 @@ def bench_loop(
 
     _check_json_target(json_path, overwrite)
     chosen = None if spaces is None else [a.strip() for a in spaces.split(",") if a.strip()]
+    extra = {} if arms is None else {"arms": [a.strip() for a in arms.split(",") if a.strip()]}
     try:
         result = run_loop_benchmark(quick=quick, seed=seed, out=out, cache_dir=cache, spaces=chosen, n_seeds=seeds,
-                                    rounds=rounds, batch=batch, random_factor=random_factor)
+                                    rounds=rounds, batch=batch, random_factor=random_factor, **extra)
     except (EvodesignError, ValueError) as err:
         fail(str(err))
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])

@@ -148,3 +148,12 @@ def test_a_run_of_chosen_arms_scores_only_those(tmp_path, monkeypatch):
     run = space["arms"]["adaptive_measured"]["runs"][0]
     assert run["adapted_rounds"] == run["n_rounds"] - 1 >= 1
     assert "measured" in format_loop_table(r)
+
+
+def test_bench_loop_command_refuses_an_unknown_arm(tmp_path):
+    from evodesign.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "loop", "--quick", "--arms", "fixed,nonsense", "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "unknown or no arms ['nonsense']" in result.output and "adaptive_measured" in result.output
+    assert not list(tmp_path.iterdir())  # refused before anything ran
