@@ -229,7 +229,7 @@ def run_loop(
     if not targets or config.surrogate.model == "solver":
         raise UsageError(
             f"{config.where('surrogate', 'model')}: a loop learns a surrogate from its measurements; "
-            "use a trained model (\"cnn\" for microstructures, \"ensemble\" or \"forest\" for compositions), "
+            "use a trained model (\"cnn\" for microstructures, \"auto\", \"ensemble\" or \"forest\" for compositions), "
             "not \"solver\" and not analytic objectives only"
         )
     if settings.adapt == "measured" and config.generators.adapt_every:
