@@ -529,9 +529,8 @@ def _update(
     # deep ensembles continue from their weights for at most `epochs`; "auto" keeps its
     # selection and updates its winners so; a forest cannot continue and is refit
     warm = "warm_start" in params
-    update = {"max_epochs": int(epochs)} if "max_epochs" in params else {}
-    if "update_epochs" in params:
-        update = {"update_epochs": int(epochs)}
+    key = "update_epochs" if "update_epochs" in params else "max_epochs"
+    update = {key: int(epochs)} if key in params else {}
     with torch_threads(1):
         # the vectors as the campaign's training used them: a data row is not decoded (a
         # library image thinner than min_feature keeps its own label)

@@ -418,9 +418,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
                 mean, var = ensemble_moments(out, t)
                 means.append(mean)
                 variances.append(var)
-        mean = torch.cat(means).double().numpy() * self.y_scale_ + self.y_mean_
-        std = torch.cat(variances).double().sqrt().numpy() * self.y_scale_
-        return mean, std
+        return self._in_target_units(torch.cat(means), torch.cat(variances))
 
     # ------------------------------------------------------------------ persistence
     def _fitted_info(self) -> dict[str, Any]:

@@ -362,10 +362,7 @@ class CNNEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimato
         t = self.n_targets_
         with torch.inference_mode():
             mean, total = ensemble_moments(self._forward_batched(self.net_, torch.as_tensor(images * 2 - 1)), t)
-        return (
-            mean.double().numpy() * self.y_scale_ + self.y_mean_,
-            total.double().sqrt().numpy() * self.y_scale_,
-        )
+        return self._in_target_units(mean, total)
 
     # ------------------------------------------------------------------ persistence
     def _fitted_info(self) -> dict[str, Any]:

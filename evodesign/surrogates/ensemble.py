@@ -182,9 +182,9 @@ class GaussianEnsembleOutputs:
 
     #: fitted numpy attributes saved next to the network's weights
     STATE_ARRAYS: tuple[str, ...] = ("y_mean_", "y_scale_", "std_scale_")
-    #: state arrays that model files written by earlier versions lack, and their fill
-    #: value (the input range of the deep ensemble: unbounded, i.e. no clipping)
-    OPTIONAL_STATE: dict[str, float] = {"x_min_": -np.inf, "x_max_": np.inf}
+    #: state arrays that model files written by earlier versions may lack, and the value
+    #: each feature gets then (set ``n_features_in_`` before :meth:`_restored`)
+    OPTIONAL_STATE: dict[str, float] = {}
 
     def predict(self, X: ArrayLike, return_std: bool = False) -> NDArray | tuple[NDArray, NDArray]:
         """Predict the mean and, optionally, the calibrated standard deviation.
@@ -219,10 +219,15 @@ class GaussianEnsembleOutputs:
             if name in tensors:
                 setattr(self, name, tensors[name].numpy())
             elif name in self.OPTIONAL_STATE:  # a file written before the array existed
-                setattr(self, name, np.full(len(tensors["x_mean_"]), self.OPTIONAL_STATE[name]))
+                setattr(self, name, np.full(self.n_features_in_, self.OPTIONAL_STATE[name]))
             else:
                 raise KeyError(name)
         return self
+
+    def _in_target_units(self, mean: torch.Tensor, variance: torch.Tensor) -> tuple[NDArray, NDArray]:
+        """Standardised ensemble moments, each `(n, n_targets)`, as mean and std in target units."""
+        return (mean.double().numpy() * self.y_scale_ + self.y_mean_,
+                variance.double().sqrt().numpy() * self.y_scale_)
 
     def _state_tensors(self) -> dict[str, torch.Tensor]:
         tensors = {f"net.{k}": v.detach().contiguous() for k, v in self.net_.state_dict().items()}
@@ -283,6 +288,8 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
     """
 
     STATE_ARRAYS = ("x_mean_", "x_scale_", "x_min_", "x_max_", "y_mean_", "y_scale_", "std_scale_")
+    #: files written before the input clipping load unclipped (an unbounded range)
+    OPTIONAL_STATE = {"x_min_": -np.inf, "x_max_": np.inf}
 
     def __init__(
         self,
@@ -555,9 +562,7 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
                 mean, var = ensemble_moments(self.net_(xs[s : s + batch].expand(self.n_members, -1, -1)), t)
                 means.append(mean)
                 variances.append(var)
-        mean = torch.cat(means).double().numpy() * self.y_scale_ + self.y_mean_
-        std = torch.cat(variances).double().sqrt().numpy() * self.y_scale_
-        return mean, std
+        return self._in_target_units(torch.cat(means), torch.cat(variances))
 
     # ------------------------------------------------------------------ persistence
     def _fitted_info(self) -> dict[str, Any]:
