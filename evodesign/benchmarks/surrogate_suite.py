@@ -47,6 +47,7 @@ QUICK: dict[str, Any] = {
     "candidate_params": {
         "ensemble": {"n_members": 2, "hidden_layer_sizes": (16,), "max_epochs": 5, "patience": 5, "batch_size": 64},
         "forest": {"n_estimators": 5},
+        "forest_median": {"n_estimators": 5},
         "boosting": {"max_iter": 10, "learning_rate": 0.3},
         "attention": {"n_members": 2, "d_model": 8, "n_layers": 1, "n_heads": 2, "max_epochs": 2, "patience": 2},
     },
@@ -126,7 +127,8 @@ def run_surrogate_suite(
         what = f"unknown surrogate candidate(s) {unknown}" if unknown else "no surrogate candidates"
         raise DataError(f"{what}; valid: {', '.join(CANDIDATES)}")
     # the networks' threads are torch's, set below for the whole suite
-    thread_params = {"ensemble": {}, "attention": {}, "forest": {"n_jobs": threads}, "boosting": {"n_threads": threads}}
+    thread_params = {"ensemble": {}, "attention": {}, "forest": {"n_jobs": threads},
+                     "forest_median": {"n_jobs": threads}, "boosting": {"n_threads": threads}}
     params = {name: {**thread_params[name], **(candidate_params or {}).get(name, {})} for name in thread_params}
     torch_threads = torch.get_num_threads()
     torch.set_num_threads(threads)

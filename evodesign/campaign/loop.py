@@ -56,6 +56,7 @@ import numpy as np
 import pandas as pd
 
 from evodesign.campaign import lab
+from evodesign.campaign.config import hashing
 from evodesign.campaign.checkpoint import atomic_write_bytes, atomic_write_text, read_checkpoint
 from evodesign.campaign.evaluation import evaluate_batch
 from evodesign.exceptions import DataError, UsageError
@@ -286,22 +287,23 @@ def run_loop(
 
 
 def _claim(root: Path, config: Any, evaluator: str | Evaluate, resume: bool) -> None:
-    """Refuse an existing loop folder without ``resume``, or one of another campaign."""
+    """Refuse an existing loop folder without ``resume``, or one of another campaign (rounds
+    and batch size may differ: :func:`~evodesign.campaign.config.hashing.loop_hash`)."""
     marker = root / LOOP_JSON
     kind = evaluator if isinstance(evaluator, str) else "callable"
     if root.exists() and any(root.iterdir()) and not resume:
         raise UsageError(f"{root} already holds a loop; resume it (--resume) or choose another --out")
+    ours = hashing.loop_hash(config)
     if marker.exists():
         saved = json.loads(marker.read_text())
-        if saved.get("config_hash") != config.hash():
+        if ours != saved.get("loop_hash", saved.get("config_hash")) and saved.get("config_hash") != config.hash():
             raise UsageError(
-                f"{marker}: this loop was started with another campaign (config hash "
-                f"{saved.get('config_hash', '')[:12]} vs {config.hash()[:12]}); resume it with its "
-                "own config.toml, or start a new loop folder"
+                f"{marker}: this loop was started with another campaign (config hash {saved.get('config_hash', '')[:12]} "
+                f"vs {config.hash()[:12]}); resume it with its own config.toml ([loop] rounds and batch may change)"
             )
         return
     root.mkdir(parents=True, exist_ok=True)
-    atomic_write_text(marker, json.dumps({"config_hash": config.hash(), "evaluator": kind}, indent=2) + "\n")
+    atomic_write_text(marker, json.dumps({"config_hash": config.hash(), "loop_hash": ours, "evaluator": kind}, indent=2) + "\n")
 
 
 def _surrogate_path(root: Path, r: int) -> Path:

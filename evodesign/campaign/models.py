@@ -329,6 +329,7 @@ def _surrogate_estimator(
         params: dict[str, dict[str, Any]] = {
             "ensemble": _ensemble_params(options, progress=False),
             "forest": {"n_estimators": options.n_estimators},
+            "forest_median": {"n_estimators": options.n_estimators},
             # one OpenMP thread, as the networks get one torch thread: on a busy machine more
             # were measured many times slower (boosting.py)
             "boosting": {"n_threads": 1},

@@ -35,7 +35,7 @@ from evodesign.surrogates.forest import RandomForestSurrogate
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["CANDIDATES", "AutoSurrogate"]
+__all__ = ["CANDIDATES", "CANDIDATE_DEFAULTS", "AutoSurrogate"]
 
 #: the candidate names and their estimator classes (also the classes a saved winner may name)
 CANDIDATES: dict[str, type] = {
@@ -44,7 +44,11 @@ CANDIDATES: dict[str, type] = {
     "boosting": GradientBoostingSurrogate,
     # needs candidate_params["attention"]["elements"] (the vocabulary of the fraction columns)
     "attention": AttentionEnsembleRegressor,
+    # the forest predicting the median over its trees (CANDIDATE_DEFAULTS)
+    "forest_median": RandomForestSurrogate,
 }
+#: what makes a candidate differ from its class's defaults (under ``candidate_params``)
+CANDIDATE_DEFAULTS: dict[str, dict[str, Any]] = {"forest_median": {"center": "median"}}
 
 
 class AutoSurrogate(RegressorMixin, BaseEstimator):
@@ -113,7 +117,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         if name not in CANDIDATES or unknown:
             bad = name if name not in CANDIDATES else unknown
             raise DataError(f"unknown surrogate candidate(s) {bad!r}; valid: {', '.join(CANDIDATES)}")
-        params = {**(self.candidate_params or {}).get(name, {}), "random_state": random_state}
+        params = {**CANDIDATE_DEFAULTS.get(name, {}), **(self.candidate_params or {}).get(name, {}),
+                  "random_state": random_state}
         try:
             return CANDIDATES[name](**params)
         except TypeError as err:

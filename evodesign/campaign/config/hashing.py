@@ -25,7 +25,8 @@ from evodesign.campaign.config.space import DEFAULT_SPACE_KIND
 if TYPE_CHECKING:
     from evodesign.campaign.config.schema import CampaignConfig
 
-__all__ = ["ADAPT_KEYS", "LATER_SURROGATE_KEYS", "LATER_TABLES", "campaign_hash", "digest", "generator_hash", "surrogate_hash"]
+__all__ = ["ADAPT_KEYS", "LATER_SURROGATE_KEYS", "LATER_TABLES", "LOOP_BUDGET_KEYS", "campaign_hash", "digest", "generator_hash",
+           "loop_hash", "surrogate_hash"]
 
 # Bumped when the meaning of a hashed section changes, so that old caches are not reused.
 _HASH_VERSION = 1
@@ -49,6 +50,9 @@ LATER_TABLES = {"data": DataSection, "physics": PhysicsSection, "loop": LoopSect
 #: ``[loop]`` keys added after loops were first run (left out of the hash at their
 #: defaults, so a loop table set away from its defaults keeps its hash and its loops resume)
 LATER_LOOP_KEYS = ("adapt",)
+#: ``[loop]`` keys that say how far a loop runs, not what it searches (``--rounds`` and
+#: ``--batch`` override them): a loop folder is resumed with other values
+LOOP_BUDGET_KEYS = ("rounds", "batch")
 
 
 def _drop_default_tables(data: dict[str, Any]) -> dict[str, Any]:
@@ -134,6 +138,15 @@ def campaign_hash(config: CampaignConfig) -> str:
             surrogate.pop(key)
     data["surrogate"] = surrogate
     return digest({"kind": "campaign", **_drop_default_tables(data)})
+
+
+def loop_hash(config: CampaignConfig) -> str:
+    """sha256 identifying a closed loop's folder: :func:`campaign_hash` of ``config`` with
+    the :data:`LOOP_BUDGET_KEYS` at their defaults, so that a loop run for 5 rounds can be
+    resumed for 15 (or with another batch size). Equal to :func:`campaign_hash` where
+    they are at their defaults already."""
+    defaults = {key: LoopSection.model_fields[key].default for key in LOOP_BUDGET_KEYS}
+    return campaign_hash(config.model_copy(update={"loop": config.loop.model_copy(update=defaults)}))
 
 
 def _finite_json(value: Any) -> Any:

@@ -161,10 +161,12 @@ class SurrogateSection(StrictTable):
         lr_schedule: ``"constant"`` or ``"cosine"`` (warm-up, then decay to 0 at
             ``max_epochs``).
         warmup_epochs: warm-up of the cosine schedule.
-        n_estimators: trees of the forest (``"forest"``, and the forest candidate of ``"auto"``).
+        n_estimators: trees of the forest (``"forest"``, and the forest candidates of ``"auto"``).
         candidates: the models ``"auto"`` compares, names of
             :data:`evodesign.surrogates.selection.CANDIDATES`: ``"ensemble"`` (with this
-            table's ensemble keys), ``"forest"`` (``n_estimators``), ``"boosting"``
+            table's ensemble keys), ``"forest"`` (``n_estimators``), ``"forest_median"``
+            (the same forest predicting the median over its trees: better in MAE on targets
+            with a point mass, such as band gaps, half of them 0), ``"boosting"``
             (gradient boosting with quantile bands, its own defaults) and ``"attention"``
             (a deep ensemble of attention networks over the elements of the space, its own
             defaults); ``"auto"`` only.

@@ -3,6 +3,8 @@ lab round trip through files, resume, and the batch selection."""
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -268,3 +270,28 @@ def test_loop_adapt_at_its_default_keeps_the_hash_of_a_loop_table_set_away_from_
     assert CampaignConfig.from_dict(data).hash() == before
     data["loop"]["adapt"] = "measured"
     assert CampaignConfig.from_dict(data).hash() != before
+
+
+def test_a_loop_resumes_with_more_rounds_and_another_batch_but_not_another_campaign(campaign, tmp_path):
+    """[loop] rounds and batch say how far a loop runs, not what it searches: a loop run for 2
+    rounds goes on for a third with another batch size; a changed search is refused. A folder
+    from before the loop hash (its marker holds only the campaign hash) still resumes."""
+    root = tmp_path / "loop"
+    run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=root)
+    marker = root / "loop.json"
+    saved = json.loads(marker.read_text())
+    marker.write_text(json.dumps({"config_hash": saved["config_hash"], "evaluator": "callable"}))
+    assert len(run_loop(campaign, evaluator=SolverEvaluator(CONDUCTIVITY), out=root, resume=True).measurements) == 8
+    data = _config()
+    data["loop"].update(rounds=3, batch=3)
+    longer = Campaign(CampaignConfig.from_dict(data), out_root=tmp_path / "out", cache_dir=tmp_path / "cache" / "models",
+                      progress=False)
+    assert longer.config.hash() != campaign.config.hash()
+    marker.write_text(json.dumps(saved))
+    result = run_loop(longer, evaluator=SolverEvaluator(CONDUCTIVITY), out=root, resume=True)
+    assert result.rounds["round"].tolist() == [1, 2, 3] and result.rounds["n_measured"].tolist() == [4, 4, 3]
+    data["loop"]["kappa"] = 2.5
+    other = Campaign(CampaignConfig.from_dict(data), out_root=tmp_path / "out", cache_dir=tmp_path / "cache" / "models",
+                     progress=False)
+    with pytest.raises(UsageError, match="started with another campaign"):
+        run_loop(other, evaluator=SolverEvaluator(CONDUCTIVITY), out=root, resume=True)

@@ -112,3 +112,37 @@ def test_out_of_bag_calibration_uses_every_row_and_covers():
     assert np.all((coverage > 0.86) & (coverage < 0.96)), coverage
     with pytest.raises(DataError, match="calibration must be 'holdout' or 'oob', got 'cv'"):
         RandomForestSurrogate(calibration="cv").fit(X, Y)
+
+
+def _zero_inflated(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """A band-gap-like target: 0 (a metal) for about half the rows, else a smooth positive
+    value, with the class only partly predictable from the features."""
+    rng = np.random.default_rng(seed)
+    X = rng.uniform(-1, 1, size=(n, 6))
+    metal = X[:, 0] + 0.6 * rng.normal(size=n) > 0
+    gap = np.where(metal, 0.0, 1.5 + X[:, 1] + 0.3 * rng.normal(size=n))
+    return X, np.maximum(gap, 0.0)
+
+
+@pytest.mark.parametrize("calibration", ["holdout", "oob"])
+def test_median_center_predicts_the_median_over_trees_and_wins_in_mae_on_a_point_mass(calibration, tmp_path):
+    X, y = _zero_inflated(3000, 0)  # 300 calibration rows for the holdout
+    Xt, yt = _zero_inflated(2000, 1)
+    kwargs = dict(n_estimators=60, n_jobs=1, random_state=0, calibration=calibration)
+    mean_forest = RandomForestSurrogate(**kwargs).fit(X, y)
+    median_forest = RandomForestSurrogate(center="median", **kwargs).fit(X, y)
+    per_tree = median_forest._per_tree(Xt)
+    center, std = median_forest.predict(Xt, return_std=True)
+    # the same trees; only the point prediction (and the std's calibration around it) differ
+    np.testing.assert_array_equal(per_tree, mean_forest._per_tree(Xt))
+    np.testing.assert_array_equal(center, np.median(per_tree, axis=0))
+    np.testing.assert_array_equal(mean_forest.predict(Xt), per_tree.mean(axis=0))
+    mae_mean, mae_median = (np.abs(p - yt).mean() for p in (mean_forest.predict(Xt), center))
+    assert mae_median < 0.9 * mae_mean, (mae_median, mae_mean)
+    coverage = (np.abs(yt - center) <= 1.6449 * std).mean()
+    assert 0.85 < coverage < 0.96, coverage
+    loaded = load_model(save_model(median_forest, tmp_path / "median"))
+    assert loaded.center == "median"
+    np.testing.assert_array_equal(loaded.predict(Xt), center)
+    with pytest.raises(DataError, match="center must be 'mean' or 'median', got 'mode'"):
+        RandomForestSurrogate(center="mode").fit(X, y)
