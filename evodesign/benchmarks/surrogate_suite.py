@@ -1,7 +1,8 @@
 """``evodesign bench surrogate --suite``: per-target model selection across data sets (issue 16).
 
 For every task (a data set and a target) and every seeded 80/20 split by reduced formula:
-the candidates (deep ensemble, random forest, gradient boosting; each calibrated as a
+the candidates (deep ensemble, random forest, gradient boosting, the forest's median of
+trees; each calibrated as a
 campaign fits it) and the baseline random forest (every training row, no calibration: the
 model a user fits in five lines of scikit-learn) are fitted on the training rows and scored
 on the test rows (MAE, RMSE, R^2, Spearman, coverage of the 90% interval, fit seconds);
@@ -80,7 +81,7 @@ def run_surrogate_suite(
     tasks: Sequence[tuple[str, str]] = DEFAULT_TASKS,
     n_splits: int = 3,
     seed: int = 0,
-    candidates: Sequence[str] = ("ensemble", "forest", "boosting"),
+    candidates: Sequence[str] = ("ensemble", "forest", "boosting", "forest_median"),
     candidate_params: dict[str, dict[str, Any]] | None = None,
     cv_folds: int = 5,
     cv_rows: int | None = 10_000,

@@ -101,8 +101,8 @@ def bench_surrogate(
     threads: int = typer.Option(1, help="--suite: torch/OpenMP threads per fit"),
     cache_dir: Optional[Path] = typer.Option(None, help="--suite: folder of the downloaded data wheels"),
     candidates: str = typer.Option(
-        "ensemble,forest,boosting", help="--suite: the models compared, comma-separated, of "
-        "ensemble,forest,boosting,attention (attention gets each task's elements)"
+        "ensemble,forest,boosting,forest_median", help="--suite: the models compared, comma-separated, of "
+        "ensemble,forest,boosting,attention,forest_median (attention gets each task's elements)"
     ),
 ) -> None:
     """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula; with

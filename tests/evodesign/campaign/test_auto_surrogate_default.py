@@ -38,8 +38,8 @@ def test_auto_is_the_default_for_compositions_and_the_solver_for_microstructures
     ("candidates", "expected"),
     [
         (["ensemble", "forrest"], r"\[surrogate\]\.candidates.*got 'forrest'.*did you mean 'forest'.*'ensemble', "
-                                  r"'forest', 'boosting' or 'attention'"),
-        ([], r"\[surrogate\]\.candidates.*at least one.*'ensemble', 'forest', 'boosting' or 'attention'"),
+                                  r"'forest', 'boosting', 'attention' or 'forest_median'"),
+        ([], r"\[surrogate\]\.candidates.*at least one.*'ensemble', 'forest', 'boosting', 'attention' or 'forest_median'"),
         (["forest", "forest"], r"\[surrogate\]\.candidates.*'forest' listed twice"),
         ("forest", r"\[surrogate\]\.candidates"),
     ],
@@ -60,7 +60,7 @@ def test_cv_folds_at_least_two_and_both_keys_round_trip():
 
 def test_candidates_and_folds_at_their_defaults_keep_the_hashes_and_change_them_when_set():
     plain = CampaignConfig.from_dict(_data())
-    spelled = CampaignConfig.from_dict(_data(candidates=["ensemble", "forest", "boosting"], cv_folds=5))
+    spelled = CampaignConfig.from_dict(_data(candidates=["ensemble", "forest", "boosting", "forest_median"], cv_folds=5))
     assert (spelled.hash(), spelled.surrogate_hash()) == (plain.hash(), plain.surrogate_hash())
     for changed in (_data(candidates=["forest", "boosting"]), _data(cv_folds=3)):
         other = CampaignConfig.from_dict(changed)
@@ -73,13 +73,15 @@ def test_the_campaign_gives_each_candidate_its_settings_and_attention_the_space_
     from evodesign.surrogates import PropertyModel
 
     config = CampaignConfig.from_dict(
-        _data(candidates=["ensemble", "forest", "boosting", "attention"], cv_folds=3, n_estimators=7, hidden=[16])
+        _data(candidates=["ensemble", "forest", "boosting", "attention", "forest_median"], cv_folds=3, n_estimators=7,
+              hidden=[16])
     )
     elements = ("Fe", "O", "Bi", "Te")
     auto = _surrogate_estimator(config, 11, elements=elements)
-    assert auto.candidates == ("ensemble", "forest", "boosting", "attention") and auto.n_splits == 3
+    assert auto.candidates == ("ensemble", "forest", "boosting", "attention", "forest_median") and auto.n_splits == 3
     assert auto.target_names == ["S_p"] and auto.random_state == 11
-    assert auto.candidate("forest").n_estimators == 7
+    assert auto.candidate("forest").n_estimators == 7 and auto.candidate("forest").center == "mean"
+    assert auto.candidate("forest_median").n_estimators == 7 and auto.candidate("forest_median").center == "median"
     assert auto.candidate("boosting").n_threads == 1
     assert auto.candidate("ensemble").hidden_layer_sizes == (16,)
     attention = auto.candidate("attention")
@@ -113,6 +115,6 @@ def test_a_campaign_that_leaves_the_model_out_selects_per_target_and_records_it(
     (manifest_path,) = (tmp_path / "out").rglob("manifest.json")
     surrogate = json.loads(manifest_path.read_text())["artifacts"]["surrogate"]
     assert set(surrogate["selected"]) == {"S_p"}
-    assert all(set(scores) == {"ensemble", "forest", "boosting", "blend"} for scores in surrogate["cv_mae"].values())
+    assert all(set(scores) == {"ensemble", "forest", "boosting", "forest_median", "blend"} for scores in surrogate["cv_mae"].values())
     estimator = campaign.prepare().surrogate.estimator_
     assert all(len(s["folds"]) == 2 for scores in estimator.cv_scores_.values() for s in scores.values())
