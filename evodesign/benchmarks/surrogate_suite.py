@@ -81,7 +81,7 @@ def run_surrogate_suite(
     tasks: Sequence[tuple[str, str]] = DEFAULT_TASKS,
     n_splits: int = 3,
     seed: int = 0,
-    candidates: Sequence[str] = ("ensemble", "forest", "boosting", "forest_median"),
+    candidates: Sequence[str] = ("ensemble", "forest", "boosting"),
     candidate_params: dict[str, dict[str, Any]] | None = None,
     cv_folds: int = 5,
     cv_rows: int | None = 10_000,

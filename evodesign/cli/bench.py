@@ -101,7 +101,7 @@ def bench_surrogate(
     threads: int = typer.Option(1, help="--suite: torch/OpenMP threads per fit"),
     cache_dir: Optional[Path] = typer.Option(None, help="--suite: folder of the downloaded data wheels"),
     candidates: str = typer.Option(
-        "ensemble,forest,boosting,forest_median", help="--suite: the models compared, comma-separated, of "
+        "ensemble,forest,boosting", help="--suite: the models compared, comma-separated, of "
         "ensemble,forest,boosting,attention,forest_median (attention gets each task's elements)"
     ),
 ) -> None:

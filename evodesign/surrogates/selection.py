@@ -1,7 +1,8 @@
 """Per-target model selection by cross-validation (issue 16.1).
 
-:class:`AutoSurrogate` compares candidate surrogates -- the deep ensemble, the random forest,
-gradient boosting and the forest predicting the median of its trees by default -- by k-fold cross-validated MAE on the training rows, one
+:class:`AutoSurrogate` compares candidate surrogates -- the deep ensemble, the random forest
+and gradient boosting by default (also the attention network and the forest predicting the
+median of its trees, ``"forest_median"``) -- by k-fold cross-validated MAE on the training rows, one
 target at a time, and refits the winner of each target on all of that target's rows; the mean
 of all candidates ("blend") is scored on the same folds and may win too. Its
 ``predict(X, return_std=True)`` stacks the winners' means and calibrated stds, so it drops in
@@ -88,7 +89,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
 
     def __init__(
         self,
-        candidates: Sequence[str] = ("ensemble", "forest", "boosting", "forest_median"),
+        candidates: Sequence[str] = ("ensemble", "forest", "boosting"),
         candidate_params: dict[str, dict[str, Any]] | None = None,
         n_splits: int = 5,
         cv_rows: int | None = 10_000,

@@ -100,10 +100,6 @@ def surrogate_hash(config: CampaignConfig) -> str:
     }
     if config.surrogate.model in _CLIPPED_INPUT_MODELS:
         payload["inputs"] = "clipped to the training range"
-    if config.surrogate.model == "auto" and "candidates" not in surrogate:
-        # the default list is left out above; named here, so that a longer default list
-        # (forest_median was added in session 9) does not reuse a model chosen among fewer
-        payload["default candidates"] = defaults["candidates"]
     return digest(payload)
 
 

@@ -192,7 +192,7 @@ class SurrogateSection(StrictTable):
     lr_schedule: Literal["constant", "cosine"] = "constant"
     warmup_epochs: int = Field(0, ge=0, le=100_000)
     n_estimators: int = Field(200, ge=1, le=10_000)
-    candidates: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("ensemble", "forest", "boosting", "forest_median")
+    candidates: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("ensemble", "forest", "boosting")
     cv_folds: int = Field(5, ge=2, le=100)
     seed: int = Field(0, ge=0)
 

@@ -29,7 +29,7 @@ def test_quick_suite_from_the_cli_writes_json(tmp_path):
     assert [s["seed"] for s in task["splits"]] == [0, 1]
     for split in task["splits"]:
         models = split["models"]
-        assert set(models) == {"ensemble", "forest", "boosting", "forest_median", "rf", "auto"}
+        assert set(models) == {"ensemble", "forest", "boosting", "rf", "auto"}
         choice = models["auto"]["selected"]
         # auto is the candidate that the CV on the training rows picked, scored on the test rows
         assert choice == min(split["cv_scores"], key=lambda n: split["cv_scores"][n]["mae"])

@@ -60,7 +60,7 @@ def test_cv_folds_at_least_two_and_both_keys_round_trip():
 
 def test_candidates_and_folds_at_their_defaults_keep_the_hashes_and_change_them_when_set():
     plain = CampaignConfig.from_dict(_data())
-    spelled = CampaignConfig.from_dict(_data(candidates=["ensemble", "forest", "boosting", "forest_median"], cv_folds=5))
+    spelled = CampaignConfig.from_dict(_data(candidates=["ensemble", "forest", "boosting"], cv_folds=5))
     assert (spelled.hash(), spelled.surrogate_hash()) == (plain.hash(), plain.surrogate_hash())
     for changed in (_data(candidates=["forest", "boosting"]), _data(cv_folds=3)):
         other = CampaignConfig.from_dict(changed)
@@ -115,6 +115,6 @@ def test_a_campaign_that_leaves_the_model_out_selects_per_target_and_records_it(
     (manifest_path,) = (tmp_path / "out").rglob("manifest.json")
     surrogate = json.loads(manifest_path.read_text())["artifacts"]["surrogate"]
     assert set(surrogate["selected"]) == {"S_p"}
-    assert all(set(scores) == {"ensemble", "forest", "boosting", "forest_median", "blend"} for scores in surrogate["cv_mae"].values())
+    assert all(set(scores) == {"ensemble", "forest", "boosting", "blend"} for scores in surrogate["cv_mae"].values())
     estimator = campaign.prepare().surrogate.estimator_
     assert all(len(s["folds"]) == 2 for scores in estimator.cv_scores_.values() for s in scores.values())

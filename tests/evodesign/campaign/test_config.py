@@ -389,16 +389,3 @@ def test_keys_added_later_keep_the_default_campaign_hashes():
     adapted = CampaignConfig.from_dict({**cfg.to_toml_dict(), "generators": {**cfg.to_toml_dict()["generators"], "adapt_every": 5}})
     assert adapted.generator_hash() == cfg.generator_hash() and adapted.hash() != cfg.hash()
 
-
-def test_auto_at_the_default_candidates_hashes_the_default_list(default: CampaignConfig) -> None:
-    """A model cached by "auto" among fewer candidates (the default list before forest_median)
-    is not reused by the default list, while naming the default list is the same as leaving it out."""
-    data = copy.deepcopy(default.to_toml_dict())
-    data["surrogate"]["model"] = "auto"
-    data["surrogate"].pop("candidates", None)
-    auto = CampaignConfig.from_dict(data)
-    assert auto.surrogate.candidates == ("ensemble", "forest", "boosting", "forest_median")
-    data["surrogate"]["candidates"] = ["ensemble", "forest", "boosting", "forest_median"]
-    assert CampaignConfig.from_dict(data).surrogate_hash() == auto.surrogate_hash()
-    data["surrogate"]["candidates"] = ["ensemble", "forest", "boosting"]
-    assert CampaignConfig.from_dict(data).surrogate_hash() != auto.surrogate_hash()
