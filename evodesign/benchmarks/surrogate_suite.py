@@ -1,11 +1,11 @@
 """``evodesign bench surrogate --suite``: per-target model selection across data sets (issue 16).
 
 For every task (a data set and a target) and every seeded 80/20 split by reduced formula:
-the candidates (deep ensemble, random forest, gradient boosting, the forest predicting the
-median of its trees; each calibrated as a campaign fits it) and the baseline random forest
-(the mean of its trees, every training row, no calibration: the model a user fits in five
-lines of scikit-learn) are fitted on the training rows and scored
-on the test rows (MAE, RMSE, R^2, Spearman, coverage of the 90% interval, fit seconds);
+the candidates (by default the deep ensemble, random forest and gradient boosting; also
+the attention network and the forest predicting the median of its trees; each calibrated as
+a campaign fits it) and the baseline random forest (the mean of its trees, every training
+row, no calibration: the model a user fits in five lines of scikit-learn) are fitted on the
+training rows and scored on the test rows (MAE, RMSE, R^2, Spearman, coverage of the 90% interval, fit seconds);
 "blend" is the mean of the candidates' predictions (what AutoSurrogate predicts when its CV
 picks the blend; scored here only in the splits where it was picked);
 :class:`~evodesign.surrogates.AutoSurrogate`'s cross-validation (GroupKFold by formula on

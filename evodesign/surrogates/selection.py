@@ -2,8 +2,8 @@
 
 :class:`AutoSurrogate` compares candidate surrogates -- the deep ensemble, the random forest
 and gradient boosting by default (also the attention network and the forest predicting the
-median of its trees, ``"forest_median"``) -- by k-fold cross-validated MAE on the training rows, one
-target at a time, and refits the winner of each target on all of that target's rows; the mean
+median of its trees, ``"forest_median"``) -- by k-fold cross-validated MAE on the training
+rows, one target at a time, and refits the winner of each target on all of that target's rows; the mean
 of all candidates ("blend") is scored on the same folds and may win too. Its
 ``predict(X, return_std=True)`` stacks the winners' means and calibrated stds, so it drops in
 wherever one surrogate did. The choice and the scores are kept (``selected_``,
