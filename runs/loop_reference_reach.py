@@ -5,7 +5,11 @@
 reach the learned loop's final HV; where it never does (microstructures), that is only a
 lower bound (">= 1"). This reads it the other way round, per seed: the evaluations each
 learned loop needs to reach the SBX/PM loop's HV at the full budget, and that budget over
-them; plus paired HV comparisons at 100/200/300 evaluations (one-sided Wilcoxon)."""
+them; plus paired HV comparisons at 100/200/300 evaluations (one-sided Wilcoxon).
+
+Since session 10 the bench itself reports the reverse reading (``reverse_acceleration_factor``
+of each ``ARM_vs_classical``); this script still reads it from the curves of any result,
+older ones included, and adds the paired comparisons at 100/200/300."""
 import json, sys
 import numpy as np
 from scipy.stats import wilcoxon

@@ -363,6 +363,9 @@ def bench_loop(
     rounds: Optional[int] = typer.Option(None, help="loop rounds R in every space (full: 5)"),
     batch: Optional[int] = typer.Option(None, help="designs measured per round B (full: 20)"),
     random_factor: Optional[int] = typer.Option(None, help="random acquisition draws this many times B x R (full: 20)"),
+    pop_size: Optional[int] = typer.Option(
+        None, help="population of every search, at least the batch (full: 40 microstructure, 100 composition)"
+    ),
     arms: Optional[str] = typer.Option(
         None, help="comma-separated arms (default the protocol's adaptive,fixed,classical,one_shot,random; "
         "also adaptive_measured: generators fine-tuned between rounds on the measured designs)"
@@ -383,7 +386,8 @@ def bench_loop(
     extra = {} if arms is None else {"arms": [a.strip() for a in arms.split(",") if a.strip()]}
     try:
         result = run_loop_benchmark(quick=quick, seed=seed, out=out, cache_dir=cache, spaces=chosen, n_seeds=seeds,
-                                    rounds=rounds, batch=batch, random_factor=random_factor, **extra)
+                                    rounds=rounds, batch=batch, random_factor=random_factor, pop_size=pop_size,
+                                    **extra)
     except (EvodesignError, ValueError) as err:
         fail(str(err))
     result["command"] = " ".join(["evodesign", *sys.argv[1:]])

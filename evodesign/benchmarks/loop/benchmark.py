@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from evodesign.benchmarks.loop.metrics import MeasuredScorer, Trace, acceleration, enhancement
+from evodesign.benchmarks.loop.metrics import MeasuredScorer, Trace, acceleration, enhancement, reverse_acceleration
 from evodesign.benchmarks.loop.protocol import ARM_LABELS, LOOP_ARMS, TARGETS, settings
 from evodesign.benchmarks.loop.spaces import (
     SpaceSetup,
@@ -171,6 +171,12 @@ def _factors(items: list[dict[str, Any]]) -> dict[str, Any]:
             "per_seed": items}
 
 
+def _reverse(items: list[dict[str, Any]]) -> dict[str, Any]:
+    """Per-seed reverse factors and their median (upper bounds counted as their value)."""
+    return {**_summary([x["value"] for x in items]), "n_upper_bounds": int(sum(x["upper_bound"] for x in items)),
+            "per_seed": items}
+
+
 def _one_sided(a: list[float], b: list[float]) -> float | None:
     """One-sided Wilcoxon signed-rank p of ``a > b`` (paired seeds)."""
     from scipy.stats import wilcoxon
@@ -222,6 +228,9 @@ def _space_result(setup: SpaceSetup, s: dict[str, Any], traces: dict[str, list[T
                                              for i in range(n_seeds)]),
             "enhancement_factor": _factors([enhancement(traces[arm][i], traces["classical"][i], budget)
                                             for i in range(n_seeds)]),
+            # read the other way round: a bound above when the SBX/PM loop plateaus below this one
+            "reverse_acceleration_factor": _reverse([reverse_acceleration(traces[arm][i], traces["classical"][i],
+                                                                          budget, B) for i in range(n_seeds)]),
         }
     final = {arm: arms[arm]["final_hv"] for arm in chosen}
     pairs = [("adaptive", "fixed"), ("adaptive", "classical"), ("adaptive_measured", "fixed"),

@@ -14,6 +14,11 @@ non-decreasing in ``k``, and the evaluations needed to reach an HV are found by 
   over the loop's count) and ``lower_bound = True``.
 * ``enhancement_factor`` (EF): the loop's HV at the budget over the reference's HV after
   the same number of evaluations.
+* ``reverse_acceleration`` (AF read the other way round, against a loop that plateaus
+  below this one, where the first reading is only a lower bound): the evaluations the
+  reference needs to reach its own HV at the budget, divided by the evaluations the loop
+  needs to reach that HV. A loop that never does within the budget gives an upper bound
+  (the reference's count over the budget) and ``upper_bound = True``.
 """
 
 from __future__ import annotations
@@ -29,7 +34,7 @@ if TYPE_CHECKING:
     from evodesign.campaign import CampaignConfig
     from evodesign.campaign.models import CampaignModels
 
-__all__ = ["MeasuredScorer", "Trace", "acceleration", "enhancement", "evals_to_reach"]
+__all__ = ["MeasuredScorer", "Trace", "acceleration", "enhancement", "evals_to_reach", "reverse_acceleration"]
 
 
 @dataclasses.dataclass
@@ -151,3 +156,31 @@ def enhancement(loop: Trace, reference: Trace, budget: int) -> dict[str, Any]:
     """EF: HV of ``loop`` over ``reference``'s, both after ``budget`` evaluations."""
     a, b = loop.hv(budget), reference.hv(min(budget, len(reference)))
     return {"value": a / b if b > 0 else None, "hv": a, "reference_hv": b}
+
+
+def reverse_acceleration(loop: Trace, reference: Trace, budget: int, batch: int,
+                         reference_step: int | None = None) -> dict[str, Any]:
+    """AF of ``loop`` against ``reference`` read the other way round (see the module docs):
+    both counted per ``batch`` (``reference_step``: the reference's, default ``batch``),
+    each over its first ``budget`` evaluations.
+
+    Returns:
+        ``{"value", "upper_bound", "target_hv", "loop_evals", "reference_evals"}``;
+        ``value`` None when the reference's HV is 0.
+    """
+    step = batch if reference_step is None else reference_step
+    head = Trace(reference.F[:budget], reference.feasible[:budget], reference.labels[:budget], reference.normalizer)
+    target = head.hv(budget)
+    out: dict[str, Any] = {"value": None, "upper_bound": False, "target_hv": target, "loop_evals": None,
+                           "reference_evals": None}
+    if target <= 0:
+        return out
+    n_ref = evals_to_reach(head, target, step=step) or budget
+    mine = Trace(loop.F[:budget], loop.feasible[:budget], loop.labels[:budget], loop.normalizer)
+    n_loop = evals_to_reach(mine, target, step=batch)
+    out["reference_evals"] = n_ref
+    if n_loop is None:
+        out.update(value=n_ref / budget, upper_bound=True)
+    else:
+        out.update(value=n_ref / n_loop, loop_evals=n_loop)
+    return out

@@ -206,6 +206,11 @@ def settings(quick: bool, overrides: dict[str, Any] | None = None) -> dict[str, 
                 raise ValueError(f"{key} must be at least 1, got {out[space][key]}")
         if int(out[space]["pop_size"]) % 2:
             raise ValueError(f"pop_size must be even (NSGA-II mates in pairs), got {out[space]['pop_size']}")
+        if space in out["spaces"] and int(out[space]["batch"]) > int(out[space]["pop_size"]):
+            # a round's batch is chosen from the search's final population
+            raise ValueError(f"{space}: batch {out[space]['batch']} exceeds pop_size {out[space]['pop_size']}; "
+                             "a round measures designs of its search's final population, so raise pop_size "
+                             "to at least the batch")
     if not out["spaces"]:
         raise ValueError(f"choose at least one space of {list(SPACES)}")
     reduced = []

@@ -43,8 +43,14 @@ def _space_lines(name: str, r: dict[str, Any]) -> list[str]:
     for arm in ("adaptive", "fixed", "adaptive_measured"):
         f = r["factors"].get(f"{arm}_vs_classical")
         if f:
-            lines.append(f"  {arm} vs SBX/PM loop: AF {_factor(f['acceleration_factor'])}, "
-                         f"EF {_num(f['enhancement_factor']['median'], 2)}")
+            line = (f"  {arm} vs SBX/PM loop: AF {_factor(f['acceleration_factor'])}, "
+                    f"EF {_num(f['enhancement_factor']['median'], 2)}")
+            rev = f.get("reverse_acceleration_factor")  # absent in results of older versions
+            if rev:
+                reached = [x["loop_evals"] for x in rev["per_seed"]]
+                line += (f"; reaches the SBX/PM loop's HV at the budget after {reached} evaluations "
+                         f"(None: not within the budget), AF read that way {_num(rev['median'], 2)}")
+            lines.append(line)
     for pair, t in r["tests"].items():
         if pair not in ("adaptive_vs_fixed", "adaptive_vs_classical"):  # those two: below, with the verdict
             a, b = pair.split("_vs_")

@@ -157,3 +157,44 @@ def test_bench_loop_command_refuses_an_unknown_arm(tmp_path):
     assert result.exit_code != 0
     assert "unknown or no arms ['nonsense']" in result.output and "adaptive_measured" in result.output
     assert not list(tmp_path.iterdir())  # refused before anything ran
+
+
+def test_a_batch_larger_than_the_population_is_refused_by_space():
+    # a round measures designs of its search's final population: 100 from 40 cannot be done
+    with pytest.raises(ValueError, match="microstructure: batch 100 exceeds pop_size 40"):
+        settings(False, {"batch": 100})
+    s = settings(False, {"batch": 100, "pop_size": 100, "rounds": 10})
+    assert s["microstructure"]["pop_size"] == 100 and s["composition"]["batch"] == 100
+    assert "microstructure pop_size = 100 (full: 40)" in s["reduced"]
+    # only the chosen spaces are checked: compositions search 100 already
+    assert settings(False, {"batch": 100, "spaces": ["composition"]})["composition"]["batch"] == 100
+
+
+def test_bench_loop_command_takes_the_population_and_names_a_bad_one(tmp_path):
+    from evodesign.cli import app
+
+    result = CliRunner().invoke(app, ["bench", "loop", "--quick", "--batch", "20", "--pop-size", "10",
+                                      "--out", str(tmp_path)])
+    assert result.exit_code != 0
+    assert "batch 20 exceeds pop_size 10" in result.output
+    assert not list(tmp_path.iterdir())
+
+
+def test_reverse_acceleration_reads_how_soon_the_loop_reaches_the_reference():
+    from evodesign.benchmarks.loop.metrics import reverse_acceleration
+
+    # (reference point 1.1) the reference reaches its final HV 0.36 (0.5, 0.5) at 6 of 8;
+    # the loop passes it at 2 (0.4, 0.4: 0.49) and never gives the reference the lead
+    reference = _trace([(1.0, 1.0)] * 5 + [(0.5, 0.5)] + [(1.0, 1.0)] * 2)
+    loop = _trace([(1.0, 1.0), (0.4, 0.4)] + [(1.0, 1.0)] * 6)
+    r = reverse_acceleration(loop, reference, budget=8, batch=2)
+    assert r["target_hv"] == pytest.approx(0.36) and r["reference_evals"] == 6 and r["loop_evals"] == 2
+    assert r["value"] == pytest.approx(3.0) and not r["upper_bound"]
+    # the forward reading is only a lower bound here: the reference never reaches 0.49
+    assert acceleration(loop, reference, budget=8, batch=2)["lower_bound"]
+    # a loop that never reaches the reference's HV: an upper bound, reference count over budget
+    behind = _trace([(0.6, 0.6)] * 8)
+    r = reverse_acceleration(behind, reference, budget=8, batch=2)
+    assert r["upper_bound"] and r["value"] == pytest.approx(6 / 8) and r["loop_evals"] is None
+    empty = _trace([(0.5, 0.5)], feasible=[False])
+    assert reverse_acceleration(loop, empty, budget=1, batch=1)["value"] is None
