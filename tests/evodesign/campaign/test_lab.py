@@ -13,6 +13,7 @@ from evodesign.campaign.lab import (
     read_measurements,
     read_request,
     read_rounds,
+    read_table,
     request_message,
     round_dir,
     write_request,
@@ -72,6 +73,17 @@ def test_read_request_gives_back_what_was_written(tmp_path):
     assert ids == ["01", "1"] and back["formula"].tolist() == ["NA", "Na"] and images is None
     with pytest.raises(DataError, match=r"round-003/to_measure.csv not found: round 3 was never requested"):
         read_request(tmp_path, 3)
+
+
+def test_read_table_keeps_formulas_pandas_would_call_missing(tmp_path):
+    # the composition loop bench crashed when SBX/PM proposed sodium nitride: pandas' default
+    # reading turns "NaN" into a float NaN, and the formula was gone
+    table = pd.DataFrame({"formula": ["NaN", "NA", "None", "NaCl"], "predicted_band_gap": [0.1, 0.2, np.nan, 1 / 3]})
+    write_request(tmp_path, 1, ["1", "2", "3", "4"], table, ["band_gap"])
+    back = read_table(tmp_path / "round-001" / "to_measure.csv")
+    assert back["formula"].tolist() == ["NaN", "NA", "None", "NaCl"]
+    assert back["id"].tolist() == ["1", "2", "3", "4"]
+    assert np.isnan(back["predicted_band_gap"][2]) and back["predicted_band_gap"][3] == 1 / 3  # round trip
 
 
 def test_write_request_is_idempotent_and_refuses_other_content(tmp_path):
