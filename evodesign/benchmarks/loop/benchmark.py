@@ -228,7 +228,7 @@ def _space_result(setup: SpaceSetup, s: dict[str, Any], traces: dict[str, list[T
                                              for i in range(n_seeds)]),
             "enhancement_factor": _factors([enhancement(traces[arm][i], traces["classical"][i], budget)
                                             for i in range(n_seeds)]),
-            # read the other way round: a bound above when the SBX/PM loop plateaus below this one
+            # read the other way round: still a number when the SBX/PM loop plateaus below this one
             "reverse_acceleration_factor": _reverse([reverse_acceleration(traces[arm][i], traces["classical"][i],
                                                                           budget, B) for i in range(n_seeds)]),
         }
