@@ -161,26 +161,17 @@ def enhancement(loop: Trace, reference: Trace, budget: int) -> dict[str, Any]:
 def reverse_acceleration(loop: Trace, reference: Trace, budget: int, batch: int,
                          reference_step: int | None = None) -> dict[str, Any]:
     """AF of ``loop`` against ``reference`` read the other way round (see the module docs):
-    both counted per ``batch`` (``reference_step``: the reference's, default ``batch``),
-    each over its first ``budget`` evaluations.
+    :func:`acceleration` with the roles swapped (the reference's HV at the budget is the
+    target, the loop's first ``budget`` evaluations the trace that must reach it), inverted.
+    Both are counted per ``batch`` (``reference_step``: the reference's, default ``batch``).
 
     Returns:
         ``{"value", "upper_bound", "target_hv", "loop_evals", "reference_evals"}``;
         ``value`` None when the reference's HV is 0.
     """
-    step = batch if reference_step is None else reference_step
-    head = Trace(reference.F[:budget], reference.feasible[:budget], reference.labels[:budget], reference.normalizer)
-    target = head.hv(budget)
-    out: dict[str, Any] = {"value": None, "upper_bound": False, "target_hv": target, "loop_evals": None,
-                           "reference_evals": None}
-    if target <= 0:
-        return out
-    n_ref = evals_to_reach(head, target, step=step) or budget
-    mine = Trace(loop.F[:budget], loop.feasible[:budget], loop.labels[:budget], loop.normalizer)
-    n_loop = evals_to_reach(mine, target, step=batch)
-    out["reference_evals"] = n_ref
-    if n_loop is None:
-        out.update(value=n_ref / budget, upper_bound=True)
-    else:
-        out.update(value=n_ref / n_loop, loop_evals=n_loop)
-    return out
+    head = Trace(loop.F[:budget], loop.feasible[:budget], loop.labels[:budget], loop.normalizer)
+    swapped = acceleration(reference, head, budget, batch if reference_step is None else reference_step, batch)
+    value = swapped["value"]
+    return {"value": None if value is None else 1.0 / value, "upper_bound": swapped["lower_bound"],
+            "target_hv": swapped["target_hv"], "loop_evals": swapped["reference_evals"],
+            "reference_evals": swapped["loop_evals"]}

@@ -48,8 +48,9 @@ def _space_lines(name: str, r: dict[str, Any]) -> list[str]:
             rev = f.get("reverse_acceleration_factor")  # absent in results of older versions
             if rev:
                 reached = [x["loop_evals"] for x in rev["per_seed"]]
-                line += (f"; reaches the SBX/PM loop's HV at the budget after {reached} evaluations "
-                         f"(None: not within the budget), AF read that way {_num(rev['median'], 2)}")
+                never = " (None: not within the budget)" if None in reached else ""
+                line += (f"; reaches the SBX/PM loop's HV at the budget after {reached} evaluations{never}, "
+                         f"AF read that way {_num(rev['median'], 2)}")
             lines.append(line)
     for pair, t in r["tests"].items():
         if pair not in ("adaptive_vs_fixed", "adaptive_vs_classical"):  # those two: below, with the verdict
