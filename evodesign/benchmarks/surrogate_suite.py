@@ -7,7 +7,9 @@ a campaign fits it) and the baseline random forest (the mean of its trees, every
 row, no calibration: the model a user fits in five lines of scikit-learn) are fitted on the
 training rows and scored on the test rows (MAE, RMSE, R^2, Spearman, coverage of the 90% interval, fit seconds);
 "blend" is the mean of the candidates' predictions (what AutoSurrogate predicts when its CV
-picks the blend; scored here only in the splits where it was picked);
+picks the blend; scored here only in the splits where it was picked); with ``weighted``,
+"weighted" is the weighted mean that AutoSurrogate's greedy ensemble selection chose on the
+training rows' out-of-fold predictions, scored on every split;
 :class:`~evodesign.surrogates.AutoSurrogate`'s cross-validation (GroupKFold by formula on
 the training rows only) picks a candidate, and the "auto" row is that candidate's test
 score: AutoSurrogate.fit refits the same candidate on the same rows (with its own seed), so
@@ -85,6 +87,7 @@ def run_surrogate_suite(
     candidate_params: dict[str, dict[str, Any]] | None = None,
     cv_folds: int = 5,
     cv_rows: int | None = 10_000,
+    weighted: bool = False,
     max_rows: int | None = None,
     threads: int = 1,
     cache_dir: str | None = None,
@@ -102,6 +105,9 @@ def run_surrogate_suite(
             ``"attention"`` gets ``elements`` from each task's composition space (the order
             of the fraction columns the features end with).
         cv_folds / cv_rows: the selection's folds and row cap.
+        weighted: the selection also scores greedy ensemble selection (``"weighted"``, see
+            :class:`~evodesign.surrogates.AutoSurrogate`); its test metrics, with the weights
+            the selection chose on the training rows, are reported on every split.
         max_rows: subsample every data set first (smoke tests); None = all rows.
         threads: torch and OpenMP threads per fit (on a shared machine more threads can
             be many times slower).
@@ -135,7 +141,7 @@ def run_surrogate_suite(
     torch.set_num_threads(threads)
     result: dict[str, Any] = {
         "benchmark": "surrogate-suite",
-        "n_splits": n_splits, "seed": seed, "candidates": list(candidates), "cv_folds": cv_folds,
+        "n_splits": n_splits, "seed": seed, "candidates": list(candidates), "weighted": weighted, "cv_folds": cv_folds,
         "cv_rows": cv_rows, "max_rows": max_rows, "threads": threads,
         "candidate_params": {k: {p: list(v) if isinstance(v, tuple) else v for p, v in d.items()}
                              for k, d in params.items()},
@@ -169,7 +175,7 @@ def run_surrogate_suite(
                 models: dict[str, Any] = {}
                 predictions = {}
                 auto = AutoSurrogate(candidates=candidates, candidate_params=task_params, n_splits=cv_folds, cv_rows=cv_rows,
-                                     target_names=[target], random_state=split_seed)
+                                     target_names=[target], weighted=weighted, random_state=split_seed)
                 fitted = {name: auto.candidate(name, split_seed) for name in candidates}
                 fitted["rf"] = RandomForestSurrogate(**{**params["forest"], "calibrate": False,
                                                         "random_state": split_seed})
@@ -191,6 +197,11 @@ def run_surrogate_suite(
                     mean, std = (np.mean([predictions[n][i] for n in candidates], axis=0) for i in (0, 1))
                     models["blend"] = {**_metrics(y[test], mean, std),
                                        "fit_seconds": sum(models[n]["fit_seconds"] for n in candidates)}
+                if "weighted" in cv_scores[target]:  # AutoSurrogate's weighted means of means and stds
+                    w = cv_scores[target]["weighted"]["weights"]
+                    mean, std = (sum(w[n] * predictions[n][i] for n in candidates) for i in (0, 1))
+                    models["weighted"] = {**_metrics(y[test], mean, std), "weights": w,
+                                          "fit_seconds": sum(models[n]["fit_seconds"] for n in candidates if w[n] > 0)}
                 models["auto"] = {**models[choice], "selected": choice, "cv_seconds": cv_seconds}
                 ratio = models["auto"]["mae"] / models["rf"]["mae"]
                 if progress:

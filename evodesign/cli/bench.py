@@ -104,6 +104,10 @@ def bench_surrogate(
         "ensemble,forest,boosting", help="--suite: the models compared, comma-separated, of "
         "ensemble,forest,boosting,attention,forest_median (attention gets each task's elements)"
     ),
+    weighted: bool = typer.Option(
+        False, help="--suite: the selection also scores weighted means of the candidates (greedy ensemble "
+        "selection on their out-of-fold predictions)"
+    ),
 ) -> None:
     """Deep ensemble vs random forest on one fixed, seeded 80/20 split by formula; with
     --suite, the per-target model selection across data sets and splits (issue 16)."""
@@ -114,7 +118,7 @@ def bench_surrogate(
     _check_json_target(json_path, overwrite)
     if suite or quick:
         _surrogate_suite(tasks, splits, seed, cv_rows, cv_folds, max_rows, threads, cache_dir, quick, json_path,
-                         candidates)
+                         candidates, weighted)
         return
     names = [t.strip() for t in targets.split(",") if t.strip()]
     params: dict[str, Any] = {}
@@ -137,7 +141,7 @@ def bench_surrogate(
 
 def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, cv_folds: int, max_rows: int | None,
                      threads: int, cache_dir: Path | None, quick: bool, json_path: Path | None,
-                     candidates: str) -> None:
+                     candidates: str, weighted: bool = False) -> None:
     import sys
 
     from evodesign.benchmarks.surrogate_suite import DEFAULT_TASKS, QUICK, format_suite_table, run_surrogate_suite
@@ -157,7 +161,7 @@ def _surrogate_suite(tasks: str | None, splits: int, seed: int, cv_rows: int, cv
                 fail(f"--tasks: {item!r} is not dataset:target (e.g. expt_gap:band_gap)")
             pairs.append(tuple(item.split(":")))
     options: dict[str, Any] = {"n_splits": splits, "cv_rows": cv_rows, "cv_folds": cv_folds, "max_rows": max_rows,
-                               "candidates": tuple(names)}
+                               "candidates": tuple(names), "weighted": weighted}
     if quick:
         options.update(QUICK)
     result = run_surrogate_suite(pairs, seed=seed, threads=threads, cache_dir=cache_dir, json_path=json_path,

@@ -85,13 +85,13 @@ def element_embeddings(elements: Sequence[str], embedding: str = "matscholar") -
 def _sinusoid(x: torch.Tensor, dim: int) -> torch.Tensor:
     """CrabNet's encoding of values in [0, 1]: `(B, K)` -> `(B, K, dim)` sines and cosines."""
     x = x.clamp(min=1.0 / _RESOLUTION) * _RESOLUTION
-    freq = 50.0 ** (-torch.arange(0, dim, 2, dtype=torch.float32) / dim)
+    freq = 50.0 ** (-torch.arange(0, dim, 2, dtype=torch.float32, device=x.device) / dim)
     angle = x[..., None] * freq
     return torch.cat([torch.sin(angle), torch.cos(angle)], dim=-1)[..., :dim]
 
 
 def _dropout(x: torch.Tensor, rate: float, generator: torch.Generator | None) -> torch.Tensor:
-    keep = torch.rand(x.shape, generator=generator) >= rate
+    keep = torch.rand(x.shape, generator=generator, device=x.device) >= rate
     return x * keep / (1.0 - rate)
 
 
@@ -205,6 +205,11 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         calibrate: fit a per-target scale of the std on the validation split.
         confidence: the central interval probability the calibration targets.
         embedding: the pretrained element table, a key of :data:`EMBEDDINGS`.
+        device: torch device the networks train on (``"cpu"``, ``"cuda"``, ``"cuda:1"``...);
+            the fitted model is moved back to the CPU, so files and predictions do not depend
+            on it. On a GPU the dropout masks come from a generator on that device seeded
+            from ``random_state``: reproducible on the same hardware, not bit-identical to a
+            CPU fit.
         random_state: seed or numpy Generator; the only source of randomness.
 
     Attributes:
@@ -233,6 +238,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         calibrate: bool = True,
         confidence: float = 0.9,
         embedding: str = "matscholar",
+        device: str = "cpu",
         random_state: int | np.random.Generator | None = None,
     ) -> None:
         self.elements = elements
@@ -251,6 +257,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         self.calibrate = calibrate
         self.confidence = confidence
         self.embedding = embedding
+        self.device = device
         self.random_state = random_state
 
     # ------------------------------------------------------------------ inputs
@@ -293,6 +300,16 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         k = int(mask.sum(1).max())
         return idx[:, :k], frac[:, :k], mask[:, :k]
 
+    def _torch_device(self) -> torch.device:
+        """``device`` as a torch device, checked to exist."""
+        try:
+            device = torch.device(self.device)
+        except (RuntimeError, TypeError) as exc:
+            raise DataError(f"device {self.device!r} is not a torch device; valid: 'cpu', 'cuda', 'cuda:N'") from exc
+        if device.type == "cuda" and not torch.cuda.is_available():
+            raise DataError(f"device {self.device!r}: torch {torch.__version__} sees no CUDA GPU here; use 'cpu'")
+        return device
+
     # ------------------------------------------------------------------ fitting
     def fit(self, X: ArrayLike, y: ArrayLike) -> AttentionEnsembleRegressor:
         """Train the ensemble.
@@ -311,6 +328,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             raise DataError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise DataError(f"dropout must be in [0, 1), got {self.dropout}")
+        device = self._torch_device()
         tokens = self._tokens(X)
         X = np.asarray(X, dtype=np.float64)
         y = np.asarray(y, dtype=np.float64)
@@ -341,10 +359,15 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
                               int(self.n_layers), int(self.n_heads), y.shape[1], gen)
         self.best_epoch_ = np.zeros(M, dtype=int)
         self.n_epochs_ = np.zeros(M, dtype=int)
-        val_tokens = self._batch(tokens, val)
+        if device.type != "cpu":  # masks drawn on the device, from a generator seeded by ``gen``
+            tokens, Yt = tuple(t.to(device) for t in tokens), Yt.to(device)
+            self.net_.to(device)
+            gen = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
+        val_tokens = self._batch(tokens, val.to(device))
         for m, member in enumerate(self.net_.members):
-            self.best_epoch_[m], self.n_epochs_[m] = self._fit_member(member, tokens, Yt, train, val_tokens,
-                                                                      Yt[val], gen)
+            self.best_epoch_[m], self.n_epochs_[m] = self._fit_member(member, tokens, Yt, train.to(device),
+                                                                      val_tokens, Yt[val.to(device)], gen)
+        self.net_.to("cpu")
         self.net_.eval()
         self.n_features_in_ = X.shape[1]
         self.n_targets_ = y.shape[1]
@@ -364,7 +387,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         bs = int(self.batch_size)
         for epoch in range(1, int(self.max_epochs) + 1):
             member.train()
-            order = train[torch.randperm(len(train), generator=gen)]
+            order = train[torch.randperm(len(train), generator=gen, device=gen.device)]
             for s in range(0, len(order), bs):
                 rows = order[s : s + bs]
                 out = member(*self._batch(tokens, rows), float(self.dropout), gen)

@@ -4,7 +4,10 @@
 and gradient boosting by default (also the attention network and the forest predicting the
 median of its trees, ``"forest_median"``) -- by k-fold cross-validated MAE on the training
 rows, one target at a time, and refits the winner of each target on all of that target's rows; the mean
-of all candidates ("blend") is scored on the same folds and may win too. Its
+of all candidates ("blend") is scored on the same folds and may win too, and, with
+``weighted=True``, a weighted mean chosen by greedy ensemble selection (Caruana et al.,
+"Ensemble selection from libraries of models", ICML 2004; auto-sklearn's ensembles) on the
+candidates' out-of-fold predictions ("weighted"). Its
 ``predict(X, return_std=True)`` stacks the winners' means and calibrated stds, so it drops in
 wherever one surrogate did. The choice and the scores are kept (``selected_``,
 ``cv_scores_``) and go into the model file's sidecar.
@@ -36,7 +39,7 @@ from evodesign.surrogates.forest import RandomForestSurrogate
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["CANDIDATES", "CANDIDATE_DEFAULTS", "AutoSurrogate"]
+__all__ = ["CANDIDATES", "CANDIDATE_DEFAULTS", "AutoSurrogate", "greedy_ensemble_weights"]
 
 #: the candidate names and their estimator classes (also the classes a saved winner may name)
 CANDIDATES: dict[str, type] = {
@@ -71,6 +74,15 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         random_state: seed or numpy Generator; drives the folds, the subsample and every
             candidate.
         verbose: print one line per candidate and target.
+        weighted: also score ``"weighted"``: greedy ensemble selection with replacement on the
+            out-of-fold predictions (``selection_rounds`` rounds; each adds the candidate
+            that most lowers the MAE of the running mean), so the weights are multiples of
+            1 / ``selection_rounds``. Its score is cross-fitted -- the weights scored on fold
+            k are chosen on the other folds' predictions -- so it does not win by having seen
+            the rows it is scored on; the weights kept are chosen on all folds. If it wins,
+            the candidates with a weight are refit and predictions (means and calibrated stds)
+            are their weighted means. No extra fits.
+        selection_rounds: rounds of the greedy selection.
         warm_start: a second :meth:`fit` keeps the selection (no cross-validation) and
             updates the fitted winners on the new rows: models with a ``warm_start``
             parameter (the deep ensembles) continue from their weights, the others (trees)
@@ -83,7 +95,9 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         cv_scores_: ``{target: {name: {"mae": mean, "std": std over folds, "folds": [...],
             "seconds": fit time}}}``.
         estimators_: per target (in order), the list of fitted models whose predictions are
-            averaged: the winner alone, or every candidate for ``"blend"``.
+            averaged: the winner alone, every candidate for ``"blend"``, those with a weight
+            for ``"weighted"``.
+        weights_: per target, the weights of ``estimators_`` (sum 1).
         n_features_in_ / n_targets_ / y_is_1d_: as the other surrogates.
     """
 
@@ -97,6 +111,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         blend: bool = True,
         random_state: int | np.random.Generator | None = None,
         verbose: bool = False,
+        weighted: bool = False,
+        selection_rounds: int = 10,
         warm_start: bool = False,
         update_epochs: int | None = None,
     ) -> None:
@@ -108,6 +124,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         self.blend = blend
         self.random_state = random_state
         self.verbose = verbose
+        self.weighted = weighted
+        self.selection_rounds = selection_rounds
         self.warm_start = warm_start
         self.update_epochs = update_epochs
 
@@ -200,8 +218,35 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
                         for k, (_, test_idx) in enumerate(folds)]
                 scores[target]["blend"] = {"mae": float(np.mean(maes)), "std": float(np.std(maes)), "folds": maes,
                                            "seconds": sum(scores[target][n]["seconds"] for n in self.candidates)}
+            if self.weighted and len(self.candidates) > 1:
+                scores[target]["weighted"] = self._weighted_score(predictions, [Y[rows[t], j] for _, t in folds])
+                scores[target]["weighted"]["seconds"] = sum(scores[target][n]["seconds"] for n in self.candidates)
             selected[target] = min(scores[target], key=lambda n: scores[target][n]["mae"])
         return selected, scores
+
+    def _weighted_score(self, predictions: dict[str, list[NDArray]], truth: list[NDArray]) -> dict[str, Any]:
+        """Cross-fitted MAE of greedy ensemble selection, and the weights chosen on every fold.
+
+        Args:
+            predictions: ``{candidate: [(n_k,) out-of-fold predictions of fold k]}``.
+            truth: `[(n_k,)]` the labels of each fold.
+        """
+        names = list(self.candidates)
+        rounds = int(self.selection_rounds)
+        if rounds < 1:
+            raise DataError(f"selection_rounds must be >= 1, got {self.selection_rounds}")
+
+        def stacked(folds: list[int]) -> tuple[NDArray, NDArray]:
+            return (np.stack([np.concatenate([predictions[n][k] for k in folds]) for n in names]),
+                    np.concatenate([truth[k] for k in folds]))
+
+        maes = []
+        for k in range(len(truth)):
+            w = greedy_ensemble_weights(*stacked([i for i in range(len(truth)) if i != k]), rounds)
+            maes.append(float(np.mean(np.abs(w @ np.stack([predictions[n][k] for n in names]) - truth[k]))))
+        weights = greedy_ensemble_weights(*stacked(list(range(len(truth)))), rounds)
+        return {"mae": float(np.mean(maes)), "std": float(np.std(maes)), "folds": maes,
+                "weights": {n: float(w) for n, w in zip(names, weights)}}
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> AutoSurrogate:
         """Select the candidate per target by cross-validation, then refit it on all rows.
@@ -220,13 +265,19 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         cv_seed = int(rng.integers(2**63 - 1))
         fit_seeds = rng.integers(2**31 - 1, size=Y.shape[1])
         self.selected_, self.cv_scores_ = self._cross_validate(X, y, groups, cv_seed)
-        self.estimators_ = []
+        self.estimators_, self.weights_ = [], []
         for j, target in enumerate(self._names(Y.shape[1])):
             rows = np.flatnonzero(np.isfinite(Y[:, j]))
             choice = self.selected_[target]
-            names = list(self.candidates) if choice == "blend" else [choice]
+            if choice == "weighted":
+                chosen = self.cv_scores_[target]["weighted"]["weights"]
+                pairs = [(k, name, w) for k, (name, w) in enumerate(chosen.items()) if w > 0]
+            else:
+                names = list(self.candidates) if choice == "blend" else [choice]
+                pairs = [(k, name, 1.0 / len(names)) for k, name in enumerate(names)]
             self.estimators_.append([self.candidate(name, int(fit_seeds[j]) + k).fit(X[rows], Y[rows, j])
-                                     for k, name in enumerate(names)])
+                                     for k, name, _ in pairs])
+            self.weights_.append([float(w) for _, _, w in pairs])
         self.n_features_in_ = X.shape[1]
         self.n_targets_ = Y.shape[1]
         self.y_is_1d_ = np.asarray(y).ndim == 1
@@ -279,14 +330,18 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         if not hasattr(self, "estimators_"):
             raise DataError("this AutoSurrogate is not fitted yet; call fit(X, y) first")
         mean, std = [], []
-        for models in self.estimators_:
+        for models, weights in zip(self.estimators_, self._weights()):
             parts = [model.predict(X, return_std=True) for model in models]
-            mean.append(np.mean([p[0] for p in parts], axis=0))
-            std.append(np.mean([p[1] for p in parts], axis=0))
+            mean.append(np.average([p[0] for p in parts], axis=0, weights=weights))
+            std.append(np.average([p[1] for p in parts], axis=0, weights=weights))
         mean, std = np.column_stack(mean), np.column_stack(std)
         if self.y_is_1d_:
             mean, std = mean[:, 0], std[:, 0]
         return (mean, std) if return_std else mean
+
+    def _weights(self) -> list[list[float]]:
+        """``weights_``, or equal weights (a model saved before weights existed)."""
+        return getattr(self, "weights_", None) or [[1.0 / len(m)] * len(m) for m in self.estimators_]
 
     # ------------------------------------------------------------------ persistence
     def _state_tensors(self) -> dict[str, torch.Tensor]:
@@ -301,6 +356,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             "y_1d": bool(self.y_is_1d_),
             "selected": dict(self.selected_),
             "cv_scores": self.cv_scores_,
+            "weights": self._weights(),
             "estimators": [
                 [{"class": type(m).__name__, "params": _json_params(m.get_params()), "fitted": m._fitted_info()}
                  for m in models]
@@ -331,9 +387,39 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             if not models:
                 raise TypeError(f"target {j} has no fitted model")
             model.estimators_.append(models)
+        if "weights" in info:  # older files: equal weights (see _weights)
+            model.weights_ = [[float(v) for v in w] for w in info["weights"]]
+            if [len(w) for w in model.weights_] != [len(m) for m in model.estimators_]:
+                raise TypeError(f"weights for {[len(w) for w in model.weights_]} model(s), "
+                                f"fitted {[len(m) for m in model.estimators_]}")
         if len(model.estimators_) != model.n_targets_ or len(model.selected_) != model.n_targets_:
             raise TypeError(f"{len(model.estimators_)} fitted model(s) for {model.n_targets_} target(s)")
         return model
+
+
+def greedy_ensemble_weights(predictions: NDArray, y: NDArray, rounds: int) -> NDArray:
+    """Greedy ensemble selection with replacement (Caruana et al. 2004) for absolute error.
+
+    Each round adds (again, if it is the best) the model whose inclusion gives the running
+    mean the lowest MAE; ties keep the earlier model.
+
+    Args:
+        predictions: `(m, n)` the models' predictions of the same rows.
+        y: `(n,)` the labels.
+        rounds: models added in all.
+
+    Returns:
+        `(m,)` weights: how often each model was added, divided by ``rounds``.
+    """
+    P = np.asarray(predictions, dtype=np.float64)
+    y = np.asarray(y, dtype=np.float64)
+    counts = np.zeros(len(P))
+    total = np.zeros(P.shape[1])
+    for r in range(rounds):
+        best = int(np.argmin(np.abs((total + P) / (r + 1) - y).mean(axis=1)))
+        counts[best] += 1
+        total += P[best]
+    return counts / rounds
 
 
 def _json_params(params: dict[str, Any]) -> dict[str, Any]:

@@ -45,6 +45,21 @@ def test_quick_suite_from_the_cli_writes_json(tmp_path):
     assert again.exit_code != 0 and "already exists" in again.output
 
 
+def test_weighted_selection_in_the_suite_reports_its_test_score_with_the_cv_weights(tmp_path):
+    out = tmp_path / "suite.json"
+    args = ["bench", "surrogate", "--quick", "--tasks", "transport:S_p", "--weighted", "--json", str(out)]
+    result = runner.invoke(app, args)
+    assert result.exit_code == 0, result.output
+    data = json.loads(out.read_text())
+    assert data["weighted"] is True
+    for split in data["tasks"][0]["splits"]:
+        weights = split["cv_scores"]["weighted"]["weights"]
+        assert split["models"]["weighted"]["weights"] == weights
+        assert set(weights) == {"ensemble", "forest", "boosting"} and sum(weights.values()) == pytest.approx(1.0)
+        if split["models"]["auto"]["selected"] == "weighted":
+            assert split["models"]["auto"]["mae"] == split["models"]["weighted"]["mae"]
+
+
 def test_suite_with_the_attention_candidate_reads_each_task_s_elements(monkeypatch):
     """Tiny attention (d_model 8, 1 layer, 2 members, 2 epochs) among the candidates: it gets
     the elements of the task's composition space, in the order of the feature columns."""

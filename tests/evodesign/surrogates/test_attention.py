@@ -153,3 +153,32 @@ def test_auto_surrogate_selects_and_saves_the_attention_candidate(tmp_path):
     np.testing.assert_array_equal(loaded.predict(X), auto.predict(X))
     with pytest.raises(DataError, match="elements"):
         AutoSurrogate(candidates=("attention",)).candidate("attention")
+
+
+def test_device_names_are_checked():
+    X, y = toy(40, 4)
+    with pytest.raises(DataError, match="'gpu0' is not a torch device"):
+        AttentionEnsembleRegressor(ELEMENTS, device="gpu0", **SMALL).fit(X, y)
+    if not torch.cuda.is_available():
+        with pytest.raises(DataError, match="sees no CUDA GPU"):
+            AttentionEnsembleRegressor(ELEMENTS, device="cuda", **SMALL).fit(X, y)
+
+
+def test_explicit_cpu_device_is_the_default(fitted):
+    model, X, y = fitted
+    again = AttentionEnsembleRegressor(ELEMENTS, random_state=0, device="cpu", **SMALL).fit(X[:240], y[:240])
+    np.testing.assert_array_equal(model.predict(X[240:]), again.predict(X[240:]))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_fits_on_a_gpu_and_comes_back_to_the_cpu(fitted, tmp_path):
+    model, X, y = fitted
+    gpu = AttentionEnsembleRegressor(ELEMENTS, random_state=0, device="cuda", **SMALL).fit(X[:240], y[:240])
+    assert all(p.device.type == "cpu" for p in gpu.net_.parameters())
+    mean = gpu.predict(X[240:])
+    baseline = np.abs(y[:240].mean() - y[240:]).mean()
+    assert np.abs(mean - y[240:]).mean() < 0.5 * baseline
+    again = AttentionEnsembleRegressor(ELEMENTS, random_state=0, device="cuda", **SMALL).fit(X[:240], y[:240])
+    np.testing.assert_allclose(again.predict(X[240:]), mean, rtol=1e-4, atol=1e-4)
+    save_model(gpu, tmp_path / "gpu", metadata={"elements": ELEMENTS})
+    np.testing.assert_array_equal(load_model(tmp_path / "gpu").predict(X[240:]), mean)

@@ -11,7 +11,7 @@ from evodesign.exceptions import DataError
 from evodesign.surrogates import load_model, save_model
 from evodesign.surrogates.artifacts import read_sidecar
 from evodesign.surrogates import AutoSurrogate
-from evodesign.surrogates.selection import CANDIDATES
+from evodesign.surrogates.selection import CANDIDATES, greedy_ensemble_weights
 
 SMALL = {
     "ensemble": {"n_members": 2, "hidden_layer_sizes": (32,), "max_epochs": 25, "patience": 25,
@@ -158,6 +158,77 @@ def test_blend_is_the_mean_of_the_candidates(monkeypatch):
     # without blending the first of two equal candidates wins
     assert AutoSurrogate(candidates=("plus", "minus"), n_splits=4, blend=False).fit(X, np.zeros(40)).selected_ == {
         "0": "plus"}
+
+
+class _MinusThree(_Const):
+    """Predicts -3 (std 1)."""
+
+    value = -3.0
+
+    def predict(self, X, return_std=False):
+        mean = np.full(len(X), self.value)
+        return (mean, np.full(len(X), 1.0)) if return_std else mean
+
+
+def test_greedy_ensemble_weights_find_the_weighted_mean_that_cancels():
+    # y = 0; models say +1 and -3: 3/4 of the first and 1/4 of the second predict 0
+    P = np.array([np.full(10, 1.0), np.full(10, -3.0), np.full(10, 5.0)])
+    np.testing.assert_array_equal(greedy_ensemble_weights(P, np.zeros(10), 4), [0.75, 0.25, 0.0])
+    # one round: the best single model
+    np.testing.assert_array_equal(greedy_ensemble_weights(P, np.zeros(10), 1), [1.0, 0.0, 0.0])
+    np.testing.assert_array_equal(greedy_ensemble_weights(P[::-1], np.zeros(10), 1), [0.0, 0.0, 1.0])
+
+
+def test_weighted_selection_is_cross_fitted_and_refit(monkeypatch):
+    monkeypatch.setitem(CANDIDATES, "plus", _Const)
+    monkeypatch.setitem(CANDIDATES, "minus3", _MinusThree)
+    X = np.random.default_rng(0).normal(size=(40, 3))
+    model = AutoSurrogate(candidates=("plus", "minus3"), n_splits=4, weighted=True, selection_rounds=4,
+                          random_state=0).fit(X, np.zeros(40))
+    scores = model.cv_scores_["0"]
+    assert (scores["plus"]["mae"], scores["minus3"]["mae"], scores["blend"]["mae"]) == (1.0, 3.0, 1.0)
+    assert scores["weighted"]["mae"] == 0.0 and scores["weighted"]["weights"] == {"plus": 0.75, "minus3": 0.25}
+    assert model.selected_ == {"0": "weighted"} and model.weights_ == [[0.75, 0.25]]
+    mean, std = model.predict(X[:5], return_std=True)
+    np.testing.assert_array_equal(mean, np.zeros(5))
+    np.testing.assert_array_equal(std, np.full(5, 0.75 * 3.0 + 0.25 * 1.0))
+    # without weighted selection: no "weighted" score, the first of the equal-MAE candidate and blend wins
+    plain = AutoSurrogate(candidates=("plus", "minus3"), n_splits=4, random_state=0).fit(X, np.zeros(40))
+    assert "weighted" not in plain.cv_scores_["0"] and plain.selected_ == {"0": "plus"}
+    with pytest.raises(DataError, match="selection_rounds must be >= 1"):
+        AutoSurrogate(candidates=("plus", "minus3"), n_splits=4, weighted=True, selection_rounds=0).fit(X, np.zeros(40))
+
+
+def test_weighted_selection_cannot_win_by_seeing_the_rows_it_is_scored_on():
+    """Two models whose errors cancel on one fold and add on the others: weights chosen on
+    all folds look perfect in-sample; the cross-fitted score is not fooled."""
+    rng = np.random.default_rng(1)
+    truth = [np.zeros(20) for _ in range(4)]
+    a = [rng.normal(size=20) for _ in range(4)]
+    auto = AutoSurrogate(candidates=("a", "b"), weighted=True, selection_rounds=2)
+    # model b mirrors a on fold 0 only; elsewhere it is a plus noise
+    b = [-a[0]] + [a[k] + rng.normal(size=20) for k in range(1, 4)]
+    score = auto._weighted_score({"a": a, "b": b}, truth)
+    in_sample = np.mean(np.abs(np.mean([a[0], b[0]], axis=0)))
+    # fold 0 is scored with the weights of folds 1-3 (all on a), not the cancelling mean
+    assert in_sample == 0.0 and score["folds"][0] == pytest.approx(np.mean(np.abs(a[0])))
+    assert score["folds"][0] > 0.3
+    assert len(score["folds"]) == 4 and set(score["weights"]) == {"a", "b"}
+
+
+def test_a_saved_weighted_selection_loads(tmp_path):
+    X, Y = toy(200, 7)
+    params = {**SMALL, "boosting": {"max_iter": 12, "learning_rate": 0.2, "n_threads": 1}}
+    model = AutoSurrogate(candidates=("forest", "boosting"), candidate_params=params, n_splits=2, weighted=True,
+                          random_state=0).fit(X, Y[:, 0])
+    weights = model.cv_scores_["0"]["weighted"]["weights"]
+    assert sum(weights.values()) == pytest.approx(1.0) and model.weights_[0] == pytest.approx(
+        [w for w in weights.values() if w > 0] if model.selected_["0"] == "weighted" else [1.0 / len(model.estimators_[0])]
+        * len(model.estimators_[0]))
+    loaded = load_model(save_model(model, tmp_path / "weighted"))
+    assert loaded.weights_ == model.weights_
+    for a, b in zip(loaded.predict(X, return_std=True), model.predict(X, return_std=True)):
+        np.testing.assert_array_equal(a, b)
 
 
 def test_a_saved_blend_loads(tmp_path):
