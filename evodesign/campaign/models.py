@@ -340,6 +340,7 @@ def _surrogate_estimator(
             candidates=tuple(options.candidates),
             candidate_params={name: params[name] for name in options.candidates},
             n_splits=options.cv_folds,
+            weighted=options.weighted,
             target_names=list(config.surrogate_targets),
             random_state=seed,
             verbose=progress,

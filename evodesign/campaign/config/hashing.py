@@ -33,10 +33,11 @@ _HASH_VERSION = 1
 
 #: ``[surrogate]`` keys added after models were first cached (hashed only when set away
 #: from their defaults)
-LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs", "channels", "max_rows", "candidates", "cv_folds")
+LATER_SURROGATE_KEYS = ("architecture", "dropout", "lr_schedule", "warmup_epochs", "channels", "max_rows", "candidates", "cv_folds",
+                        "weighted")
 #: the ``[surrogate]`` keys added after the run hash covered that table (kept out of it at
 #: their defaults, so runs made before them still resume)
-_RUN_LATER_SURROGATE_KEYS = ("channels", "max_rows", "candidates", "cv_folds")
+_RUN_LATER_SURROGATE_KEYS = ("channels", "max_rows", "candidates", "cv_folds", "weighted")
 #: surrogate models whose deep ensembles clip inputs to their training range (session 8):
 #: models cached before that predict differently, so their cache key changed
 _CLIPPED_INPUT_MODELS = ("ensemble", "auto")

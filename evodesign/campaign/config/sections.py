@@ -172,6 +172,10 @@ class SurrogateSection(StrictTable):
             defaults); ``"auto"`` only.
         cv_folds: folds of ``"auto"``'s cross-validation, at least 2 (a tiny data set or a
             quick trial may use fewer than the default 5); ``"auto"`` only.
+        weighted: ``"auto"`` also scores weighted means of the candidates, chosen by greedy
+            ensemble selection on their out-of-fold predictions (cross-fitted, so it wins
+            only where it predicts held-out rows better; no extra fits; see
+            :class:`~evodesign.surrogates.AutoSurrogate`); ``"auto"`` only.
         seed: training seed, separate from the campaign seed so that runs with other
             seeds reuse the same trained models.
     """
@@ -194,6 +198,7 @@ class SurrogateSection(StrictTable):
     n_estimators: int = Field(200, ge=1, le=10_000)
     candidates: Annotated[tuple[str, ...], Field(strict=False, min_length=1)] = ("ensemble", "forest", "boosting")
     cv_folds: int = Field(5, ge=2, le=100)
+    weighted: bool = False
     seed: int = Field(0, ge=0)
 
     @field_validator("candidates", mode="before")

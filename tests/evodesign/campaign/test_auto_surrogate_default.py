@@ -60,9 +60,10 @@ def test_cv_folds_at_least_two_and_both_keys_round_trip():
 
 def test_candidates_and_folds_at_their_defaults_keep_the_hashes_and_change_them_when_set():
     plain = CampaignConfig.from_dict(_data())
-    spelled = CampaignConfig.from_dict(_data(candidates=["ensemble", "forest", "boosting"], cv_folds=5))
+    spelled = CampaignConfig.from_dict(_data(candidates=["ensemble", "forest", "boosting"], cv_folds=5,
+                                             weighted=False))
     assert (spelled.hash(), spelled.surrogate_hash()) == (plain.hash(), plain.surrogate_hash())
-    for changed in (_data(candidates=["forest", "boosting"]), _data(cv_folds=3)):
+    for changed in (_data(candidates=["forest", "boosting"]), _data(cv_folds=3), _data(weighted=True)):
         other = CampaignConfig.from_dict(changed)
         assert other.surrogate_hash() != plain.surrogate_hash() and other.hash() != plain.hash()
 
@@ -79,7 +80,8 @@ def test_the_campaign_gives_each_candidate_its_settings_and_attention_the_space_
     elements = ("Fe", "O", "Bi", "Te")
     auto = _surrogate_estimator(config, 11, elements=elements)
     assert auto.candidates == ("ensemble", "forest", "boosting", "attention", "forest_median") and auto.n_splits == 3
-    assert auto.target_names == ["S_p"] and auto.random_state == 11
+    assert auto.target_names == ["S_p"] and auto.random_state == 11 and auto.weighted is False
+    assert _surrogate_estimator(CampaignConfig.from_dict(_data(weighted=True)), 0, elements=elements).weighted
     assert auto.candidate("forest").n_estimators == 7 and auto.candidate("forest").center == "mean"
     assert auto.candidate("forest_median").n_estimators == 7 and auto.candidate("forest_median").center == "median"
     assert auto.candidate("boosting").n_threads == 1
