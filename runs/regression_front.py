@@ -3,7 +3,9 @@
 The fixture tests/data/thermoelectric_seed0_front_v8.txt holds the formulas of
 ``evodesign run runs/thermoelectric.toml --seed 0`` (with ``[verify] after_run = false``)
 as of session 8: 89 formulas, final hypervolume 1.0361183913827725. A change that keeps behaviour keeps
-these formulas; anything else is a difference to explain. Earlier fronts:
+these formulas on the machine that wrote them (networks retrained on another CPU differ: in
+session 11, on another machine, the same code gave 117 formulas with none in common, so
+there compare against a front written on that machine first). Earlier fronts:
 ``thermoelectric_seed0_front_v7.txt`` (113 formulas, HV 1.0397459776889588, sessions 6-7)
 is the front before the deep ensemble clipped its inputs to the training range (the same
 weights; the std calibration on the validation rows moved, 1.1015 -> 1.0983 for
