@@ -180,6 +180,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             raise DataError("candidates is empty; give at least one of " + ", ".join(CANDIDATES))
         for name in self.candidates:
             self.candidate(name)  # unknown names and settings fail before any fit
+        if self.weighted and int(self.selection_rounds) < 1:
+            raise DataError(f"selection_rounds must be >= 1, got {self.selection_rounds}")
         cv_rng = np.random.default_rng(cv_seed)
         selected, scores = {}, {}
         for j, target in enumerate(names):
@@ -233,8 +235,6 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         """
         names = list(self.candidates)
         rounds = int(self.selection_rounds)
-        if rounds < 1:
-            raise DataError(f"selection_rounds must be >= 1, got {self.selection_rounds}")
 
         def stacked(folds: list[int]) -> tuple[NDArray, NDArray]:
             return (np.stack([np.concatenate([predictions[n][k] for k in folds]) for n in names]),
@@ -332,8 +332,11 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         mean, std = [], []
         for models, weights in zip(self.estimators_, self._weights()):
             parts = [model.predict(X, return_std=True) for model in models]
-            mean.append(np.average([p[0] for p in parts], axis=0, weights=weights))
-            std.append(np.average([p[1] for p in parts], axis=0, weights=weights))
+            # equal weights: the plain mean, to the bit what a blend predicted before weights existed
+            equal = len(set(weights)) == 1
+            for out, i in ((mean, 0), (std, 1)):
+                values = [p[i] for p in parts]
+                out.append(np.mean(values, axis=0) if equal else np.average(values, axis=0, weights=weights))
         mean, std = np.column_stack(mean), np.column_stack(std)
         if self.y_is_1d_:
             mean, std = mean[:, 0], std[:, 0]
