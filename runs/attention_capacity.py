@@ -86,6 +86,8 @@ def score(data: Path, predictions: Path, json_out: Path | None, trees: int) -> N
     from evodesign.surrogates.forest import RandomForestSurrogate
     from evodesign.surrogates.property_model import CompositionFeatures
 
+    if json_out is not None and json_out.exists():
+        raise SystemExit(f"{json_out} exists; give another --json path (results are never overwritten)")
     d = np.load(data)
     train, test, seed = d["train"], d["test"], int(d["seed"])
     X = CompositionFeatures(list(d["elements"])).transform(d["F"])

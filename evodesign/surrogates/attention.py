@@ -359,14 +359,15 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
                               int(self.n_layers), int(self.n_heads), y.shape[1], gen)
         self.best_epoch_ = np.zeros(M, dtype=int)
         self.n_epochs_ = np.zeros(M, dtype=int)
+        # everything the training loop touches on one device (no-ops on the CPU)
+        tokens, Yt, train, val = tuple(t.to(device) for t in tokens), Yt.to(device), train.to(device), val.to(device)
+        self.net_.to(device)
         if device.type != "cpu":  # masks drawn on the device, from a generator seeded by ``gen``
-            tokens, Yt = tuple(t.to(device) for t in tokens), Yt.to(device)
-            self.net_.to(device)
             gen = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
-        val_tokens = self._batch(tokens, val.to(device))
+        val_tokens = self._batch(tokens, val)
         for m, member in enumerate(self.net_.members):
-            self.best_epoch_[m], self.n_epochs_[m] = self._fit_member(member, tokens, Yt, train.to(device),
-                                                                      val_tokens, Yt[val.to(device)], gen)
+            self.best_epoch_[m], self.n_epochs_[m] = self._fit_member(member, tokens, Yt, train, val_tokens,
+                                                                      Yt[val], gen)
         self.net_.to("cpu")
         self.net_.eval()
         self.n_features_in_ = X.shape[1]
