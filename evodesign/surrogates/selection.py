@@ -12,6 +12,11 @@ candidates' out-of-fold predictions ("weighted"). Its
 wherever one surrogate did. The choice and the scores are kept (``selected_``,
 ``cv_scores_``) and go into the model file's sidecar.
 
+The std of a blend or weighted mean is the weighted mean of the members' calibrated stds
+times one factor per target, fitted on the same out-of-fold predictions (each candidate's raw
+std calibrated on its own out-of-fold rows first), so its intervals cover what a single
+model's do.
+
 Cost: the cross-validation fits ``n_splits`` x candidates models per target on at most
 ``cv_rows`` rows (a seeded subsample; the winner's refit uses every row). Candidates are
 scored without their std calibration (MAE does not need it; it would hold rows out).
@@ -33,6 +38,7 @@ from sklearn.model_selection import GroupKFold, KFold
 from evodesign.exceptions import DataError
 from evodesign.surrogates.attention import AttentionEnsembleRegressor
 from evodesign.surrogates.boosting import GradientBoostingSurrogate
+from evodesign.surrogates.calibration import std_scale
 from evodesign.surrogates.ensemble import DeepEnsembleRegressor
 from evodesign.surrogates.forest import RandomForestSurrogate
 
@@ -70,7 +76,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             ``cv_scores_``); default ``"0"``, ``"1"``, ...
         blend: also score ``"blend"``, the mean of all candidates' predictions (scored on
             the same folds at no extra cost; diverse models' errors partly cancel). If it
-            wins, every candidate is refit and the std is the mean of their calibrated stds.
+            wins, every candidate is refit and the std is the mean of their calibrated stds
+            times a factor calibrated on the out-of-fold predictions (see ``std_factors_``).
         random_state: seed or numpy Generator; drives the folds, the subsample and every
             candidate.
         verbose: print one line per candidate and target.
@@ -81,7 +88,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             k are chosen on the other folds' predictions -- so it does not win by having seen
             the rows it is scored on; the weights kept are chosen on all folds. If it wins,
             the candidates with a weight are refit and predictions (means and calibrated stds)
-            are their weighted means. No extra fits.
+            are their weighted means, the std times its out-of-fold factor. No extra fits.
         selection_rounds: rounds of the greedy selection.
         warm_start: a second :meth:`fit` keeps the selection (no cross-validation) and
             updates the fitted winners on the new rows: models with a ``warm_start``
@@ -89,6 +96,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             are refit with their own settings and seed. A closed loop's update.
         update_epochs: the ``max_epochs`` of a warm-started deep ensemble's update (None:
             its own).
+        confidence: the central coverage the std of a blend or weighted mean is calibrated
+            to (the candidates calibrate their own std to theirs, 0.9 by default).
 
     Attributes:
         selected_: ``{target: name}`` the winner of each target (a candidate or ``"blend"``).
@@ -98,6 +107,12 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             averaged: the winner alone, every candidate for ``"blend"``, those with a weight
             for ``"weighted"``.
         weights_: per target, the weights of ``estimators_`` (sum 1).
+        std_factors_: per target, the factor the weighted mean of the calibrated stds is
+            multiplied by: 1.0 for a single winner; for ``"blend"`` and ``"weighted"`` the
+            factor that makes the combination's interval cover ``confidence`` of the
+            out-of-fold labels (a mean of models is more accurate than its members, so the
+            mean of their stds alone over-covers). Also in ``cv_scores_`` as
+            ``"std_factor"``.
         n_features_in_ / n_targets_ / y_is_1d_: as the other surrogates.
     """
 
@@ -115,6 +130,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         selection_rounds: int = 10,
         warm_start: bool = False,
         update_epochs: int | None = None,
+        confidence: float = 0.9,
     ) -> None:
         self.candidates = candidates
         self.candidate_params = candidate_params
@@ -128,6 +144,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         self.selection_rounds = selection_rounds
         self.warm_start = warm_start
         self.update_epochs = update_epochs
+        self.confidence = confidence
 
     # ------------------------------------------------------------------ candidates
     def candidate(self, name: str, random_state: int | None = None) -> Any:
@@ -197,9 +214,9 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             else:
                 folds = list(GroupKFold(self.n_splits, shuffle=True, random_state=seed).split(rows, groups=g[rows]))
             scores[target] = {}
-            predictions = {}
+            predictions, stds = {}, {}
             for name in self.candidates:
-                maes, seconds, predictions[name] = [], 0.0, []
+                maes, seconds, predictions[name], stds[name] = [], 0.0, [], []
                 for k, (fit_idx, test_idx) in enumerate(folds):
                     model = self.candidate(name, seed + k)
                     if "calibrate" in model.get_params():
@@ -207,7 +224,9 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
                     start = time.perf_counter()
                     model.fit(X[rows[fit_idx]], Y[rows[fit_idx], j])
                     seconds += time.perf_counter() - start
-                    predictions[name].append(model.predict(X[rows[test_idx]]))
+                    mean, std = model.predict(X[rows[test_idx]], return_std=True)
+                    predictions[name].append(mean)
+                    stds[name].append(std)
                     maes.append(float(np.mean(np.abs(predictions[name][-1] - Y[rows[test_idx], j]))))
                 scores[target][name] = {"mae": float(np.mean(maes)), "std": float(np.std(maes)),
                                         "folds": maes, "seconds": seconds}
@@ -223,6 +242,12 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             if self.weighted and len(self.candidates) > 1:
                 scores[target]["weighted"] = self._weighted_score(predictions, [Y[rows[t], j] for _, t in folds])
                 scores[target]["weighted"]["seconds"] = sum(scores[target][n]["seconds"] for n in self.candidates)
+            truth = np.concatenate([Y[rows[t], j] for _, t in folds])
+            for combined in ("blend", "weighted"):
+                if combined in scores[target]:
+                    weights = scores[target][combined].get("weights") or {n: 1.0 for n in self.candidates}
+                    scores[target][combined]["std_factor"] = self._combined_std_factor(
+                        predictions, stds, truth, weights)
             selected[target] = min(scores[target], key=lambda n: scores[target][n]["mae"])
         return selected, scores
 
@@ -248,6 +273,38 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         return {"mae": float(np.mean(maes)), "std": float(np.std(maes)), "folds": maes,
                 "weights": {n: float(w) for n, w in zip(names, weights)}}
 
+    def _combined_std_factor(
+        self, predictions: dict[str, list[NDArray]], stds: dict[str, list[NDArray]], truth: NDArray,
+        weights: dict[str, float],
+    ) -> float:
+        """The factor that calibrates a weighted mean's std on the out-of-fold predictions.
+
+        Each candidate's raw std is first calibrated on its own out-of-fold rows (as its refit
+        calibrates itself on held-out rows); the combination's std is the weighted mean of
+        those, which over-covers where the members' errors cancel (their mean is better than
+        any of them, their stds are not smaller). The factor is what makes the weighted mean
+        +/- z * factor * std cover ``confidence`` of the out-of-fold labels.
+
+        Args:
+            predictions / stds: ``{candidate: [(n_k,) out-of-fold means / raw stds of fold k]}``.
+            truth: `(n,)` the labels of all folds, concatenated in fold order.
+            weights: ``{candidate: weight}``; the weights are normalised to sum 1.
+
+        Returns:
+            the factor (1.0 where the out-of-fold residuals are all 0 or no std is finite).
+        """
+        used = [n for n in self.candidates if weights.get(n, 0.0) > 0]
+        w = np.array([weights[n] for n in used], dtype=np.float64)
+        w = w / w.sum()
+        mean = np.zeros(len(truth))
+        std = np.zeros(len(truth))
+        for n, wn in zip(used, w):
+            m, s = np.concatenate(predictions[n]), np.concatenate(stds[n])
+            own = std_scale(truth[:, None], m[:, None], s[:, None], self.confidence)[0]
+            mean += wn * m
+            std += wn * own * s
+        return float(std_scale(truth[:, None], mean[:, None], std[:, None], self.confidence)[0])
+
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> AutoSurrogate:
         """Select the candidate per target by cross-validation, then refit it on all rows.
 
@@ -265,7 +322,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         cv_seed = int(rng.integers(2**63 - 1))
         fit_seeds = rng.integers(2**31 - 1, size=Y.shape[1])
         self.selected_, self.cv_scores_ = self._cross_validate(X, y, groups, cv_seed)
-        self.estimators_, self.weights_ = [], []
+        self.estimators_, self.weights_, self.std_factors_ = [], [], []
         for j, target in enumerate(self._names(Y.shape[1])):
             rows = np.flatnonzero(np.isfinite(Y[:, j]))
             choice = self.selected_[target]
@@ -278,6 +335,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             self.estimators_.append([self.candidate(name, int(fit_seeds[j]) + k).fit(X[rows], Y[rows, j])
                                      for k, name, _ in pairs])
             self.weights_.append([float(w) for _, _, w in pairs])
+            self.std_factors_.append(float(self.cv_scores_[target][choice].get("std_factor", 1.0)))
         self.n_features_in_ = X.shape[1]
         self.n_targets_ = Y.shape[1]
         self.y_is_1d_ = np.asarray(y).ndim == 1
@@ -338,6 +396,9 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
                 values = [p[i] for p in parts]
                 out.append(np.mean(values, axis=0) if equal else np.average(values, axis=0, weights=weights))
         mean, std = np.column_stack(mean), np.column_stack(std)
+        factors = self._std_factors()
+        if any(f != 1.0 for f in factors):
+            std = std * np.asarray(factors)
         if self.y_is_1d_:
             mean, std = mean[:, 0], std[:, 0]
         return (mean, std) if return_std else mean
@@ -345,6 +406,10 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
     def _weights(self) -> list[list[float]]:
         """``weights_``, or equal weights (a model saved before weights existed)."""
         return getattr(self, "weights_", None) or [[1.0 / len(m)] * len(m) for m in self.estimators_]
+
+    def _std_factors(self) -> list[float]:
+        """``std_factors_``, or 1.0 per target (a model saved before the factors existed)."""
+        return getattr(self, "std_factors_", None) or [1.0] * len(self.estimators_)
 
     # ------------------------------------------------------------------ persistence
     def _state_tensors(self) -> dict[str, torch.Tensor]:
@@ -360,6 +425,7 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             "selected": dict(self.selected_),
             "cv_scores": self.cv_scores_,
             "weights": self._weights(),
+            "std_factors": self._std_factors(),
             "estimators": [
                 [{"class": type(m).__name__, "params": _json_params(m.get_params()), "fitted": m._fitted_info()}
                  for m in models]
@@ -395,6 +461,10 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             if [len(w) for w in model.weights_] != [len(m) for m in model.estimators_]:
                 raise TypeError(f"weights for {[len(w) for w in model.weights_]} model(s), "
                                 f"fitted {[len(m) for m in model.estimators_]}")
+        if "std_factors" in info:  # older files: 1.0 (see _std_factors)
+            model.std_factors_ = [float(v) for v in info["std_factors"]]
+            if len(model.std_factors_) != len(model.estimators_):
+                raise TypeError(f"{len(model.std_factors_)} std factor(s) for {len(model.estimators_)} target(s)")
         if len(model.estimators_) != model.n_targets_ or len(model.selected_) != model.n_targets_:
             raise TypeError(f"{len(model.estimators_)} fitted model(s) for {model.n_targets_} target(s)")
         return model

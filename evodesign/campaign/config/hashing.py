@@ -41,6 +41,9 @@ _RUN_LATER_SURROGATE_KEYS = ("channels", "max_rows", "candidates", "cv_folds", "
 #: surrogate models whose deep ensembles clip inputs to their training range (session 8):
 #: models cached before that predict differently, so their cache key changed
 _CLIPPED_INPUT_MODELS = ("ensemble", "auto")
+#: surrogate models whose blends and weighted means calibrate their std on out-of-fold
+#: predictions (session 12): models cached before that have other stds, so their key changed
+_COMBINED_STD_MODELS = ("auto",)
 #: ``[generators]`` keys that act during the search (fine-tuning on the run's archive):
 #: never part of the cached models' key, and in the run's hash only when set away from
 #: their defaults (added after run hashes were first stored)
@@ -101,6 +104,8 @@ def surrogate_hash(config: CampaignConfig) -> str:
     }
     if config.surrogate.model in _CLIPPED_INPUT_MODELS:
         payload["inputs"] = "clipped to the training range"
+    if config.surrogate.model in _COMBINED_STD_MODELS:
+        payload["combined std"] = "calibrated on out-of-fold predictions"
     return digest(payload)
 
 

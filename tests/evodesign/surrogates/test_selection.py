@@ -318,3 +318,49 @@ def test_forest_median_candidate_is_the_forest_predicting_the_median_of_its_tree
     loaded = load_model(save_model(model, tmp_path / "median"))
     assert loaded.estimators_[0][0].center == "median"
     np.testing.assert_array_equal(loaded.predict(X[:50]), model.predict(X[:50]))
+
+
+def test_a_combination_of_models_whose_errors_cancel_gets_a_narrower_calibrated_std():
+    """Two members biased +1 and -1: each one's calibrated std is ~1.5 / z, but their mean
+    is off by noise only (0.21), so the mean of their stds over-covers; the factor fitted on
+    the out-of-fold predictions brings the combination's interval to 90 % of the labels."""
+    rng = np.random.default_rng(0)
+    truth = [rng.normal(size=500) for _ in range(4)]
+    a = [t + 1.0 + 0.3 * rng.normal(size=500) for t in truth]
+    b = [t - 1.0 + 0.3 * rng.normal(size=500) for t in truth]
+    raw = [np.ones(500) for _ in truth]
+    auto = AutoSurrogate(candidates=("a", "b"))
+    y = np.concatenate(truth)
+    factor = auto._combined_std_factor({"a": a, "b": b}, {"a": raw, "b": raw}, y, {"a": 1.0, "b": 1.0})
+    z = 1.6448536269514722
+    mean = (np.concatenate(a) + np.concatenate(b)) / 2
+    own = [np.quantile(np.abs(y - np.concatenate(p)), 0.9) / z for p in (a, b)]
+    std = np.full(len(y), np.mean(own))
+    assert np.mean(np.abs(y - mean) <= z * std) > 0.999  # the plain mean of calibrated stds
+    assert 0.2 < factor < 0.3  # 1.645 * 0.3 / sqrt(2) over z * ~0.84
+    assert np.mean(np.abs(y - mean) <= z * factor * std) == pytest.approx(0.9, abs=0.002)
+    # weights: a member with weight 0 plays no part (b alone is calibrated already: factor 1)
+    alone = auto._combined_std_factor({"a": a, "b": b}, {"a": raw, "b": raw}, y, {"a": 0.0, "b": 1.0})
+    assert alone == pytest.approx(1.0, abs=1e-9)
+
+
+def test_the_combined_std_factor_is_applied_saved_and_absent_from_older_files(tmp_path):
+    X, Y = toy(200, 7)
+    params = {**SMALL, "boosting": {"max_iter": 12, "learning_rate": 0.2, "n_threads": 1}}
+    model = AutoSurrogate(candidates=("forest", "boosting"), candidate_params=params, n_splits=2, random_state=0)
+    model.fit(X, Y[:, 0])
+    assert model.selected_ == {"0": "blend"}
+    factor = model.cv_scores_["0"]["blend"]["std_factor"]
+    assert model.std_factors_ == [factor] and factor != 1.0
+    mean, std = model.predict(X[:20], return_std=True)
+    parts = [m.predict(X[:20], return_std=True) for m in model.estimators_[0]]
+    np.testing.assert_allclose(std, factor * np.mean([p[1] for p in parts], axis=0), rtol=1e-12)
+    np.testing.assert_array_equal(mean, np.mean([p[0] for p in parts], axis=0))
+    path = save_model(model, tmp_path / "blend")
+    assert read_sidecar(path)["fitted"]["std_factors"] == [factor]
+    np.testing.assert_array_equal(load_model(path).predict(X[:20], return_std=True)[1], std)
+    # a file written before the factors existed predicts with factor 1, as it did then
+    info = {k: v for k, v in model._fitted_info().items() if k != "std_factors"}
+    older = AutoSurrogate._from_state(model.get_params(), info, model._state_tensors())
+    assert older._std_factors() == [1.0]
+    np.testing.assert_allclose(older.predict(X[:20], return_std=True)[1], std / factor, rtol=1e-12)
