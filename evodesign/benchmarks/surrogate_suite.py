@@ -193,13 +193,17 @@ def run_surrogate_suite(
                 selected, cv_scores = auto.cross_validate(X[train], y[train], groups=formulas[train])
                 cv_seconds = time.perf_counter() - start
                 choice = selected[target]
-                if choice == "blend":  # AutoSurrogate averages the candidates' means and stds
+                # AutoSurrogate's combinations: (weighted) means of the candidates' means and
+                # calibrated stds, the std times the factor fitted on the out-of-fold predictions
+                if choice == "blend":
                     mean, std = (np.mean([predictions[n][i] for n in candidates], axis=0) for i in (0, 1))
+                    std = std * cv_scores[target]["blend"]["std_factor"]
                     models["blend"] = {**_metrics(y[test], mean, std),
                                        "fit_seconds": sum(models[n]["fit_seconds"] for n in candidates)}
-                if "weighted" in cv_scores[target]:  # AutoSurrogate's weighted means of means and stds
+                if "weighted" in cv_scores[target]:
                     w = cv_scores[target]["weighted"]["weights"]
                     mean, std = (sum(w[n] * predictions[n][i] for n in candidates) for i in (0, 1))
+                    std = std * cv_scores[target]["weighted"]["std_factor"]
                     models["weighted"] = {**_metrics(y[test], mean, std), "weights": w,
                                           "fit_seconds": sum(models[n]["fit_seconds"] for n in candidates if w[n] > 0)}
                 models["auto"] = {**models[choice], "selected": choice, "cv_seconds": cv_seconds}

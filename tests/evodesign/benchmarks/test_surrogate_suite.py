@@ -58,6 +58,12 @@ def test_weighted_selection_in_the_suite_reports_its_test_score_with_the_cv_weig
         assert set(weights) == {"ensemble", "forest", "boosting"} and sum(weights.values()) == pytest.approx(1.0)
         if split["models"]["auto"]["selected"] == "weighted":
             assert split["models"]["auto"]["mae"] == split["models"]["weighted"]["mae"]
+        # the std is AutoSurrogate's: the weighted mean of the calibrated stds times the
+        # factor fitted on the out-of-fold predictions (the mean std is linear in both)
+        factor = split["cv_scores"]["weighted"]["std_factor"]
+        assert factor > 0 and split["cv_scores"]["blend"]["std_factor"] > 0
+        assert split["models"]["weighted"]["mean_std"] == pytest.approx(
+            factor * sum(w * split["models"][n]["mean_std"] for n, w in weights.items()), rel=1e-9)
 
 
 def test_suite_with_the_attention_candidate_reads_each_task_s_elements(monkeypatch):
