@@ -197,6 +197,8 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             raise DataError("candidates is empty; give at least one of " + ", ".join(CANDIDATES))
         for name in self.candidates:
             self.candidate(name)  # unknown names and settings fail before any fit
+        if not 0.0 < float(self.confidence) < 1.0:
+            raise DataError(f"confidence must be in (0, 1), e.g. 0.9, got {self.confidence}")
         if self.weighted and int(self.selection_rounds) < 1:
             raise DataError(f"selection_rounds must be >= 1, got {self.selection_rounds}")
         cv_rng = np.random.default_rng(cv_seed)

@@ -265,6 +265,8 @@ def test_clear_errors():
         AutoSurrogate(candidates=("forest",), target_names=["a"]).fit(X, Y)
     with pytest.raises(DataError, match="'0' has 6 finite value.*needs at least 10"):
         AutoSurrogate(candidates=("forest",)).fit(X[:6], Y[:6, 0])
+    with pytest.raises(DataError, match=r"confidence must be in \(0, 1\).*got 90"):
+        AutoSurrogate(candidates=("forest",), confidence=90).fit(X, Y)
     with pytest.raises(DataError, match="not fitted yet"):
         AutoSurrogate().predict(X)
 
