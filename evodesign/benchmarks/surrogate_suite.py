@@ -126,7 +126,7 @@ def run_surrogate_suite(
     import evodesign
     from evodesign.representation import CompositionSpace
     from evodesign.surrogates import CompositionFeatures, RandomForestSurrogate
-    from evodesign.surrogates.selection import CANDIDATES, AutoSurrogate
+    from evodesign.surrogates.selection import CANDIDATES, AutoSurrogate, combine_predictions
 
     # refused before minutes of data loading and fitting
     unknown = [name for name in candidates if name not in CANDIDATES]
@@ -193,19 +193,17 @@ def run_surrogate_suite(
                 selected, cv_scores = auto.cross_validate(X[train], y[train], groups=formulas[train])
                 cv_seconds = time.perf_counter() - start
                 choice = selected[target]
-                # AutoSurrogate's combinations: (weighted) means of the candidates' means and
-                # calibrated stds, the std times the factor fitted on the out-of-fold predictions
-                if choice == "blend":
-                    mean, std = (np.mean([predictions[n][i] for n in candidates], axis=0) for i in (0, 1))
-                    std = std * cv_scores[target]["blend"]["std_factor"]
-                    models["blend"] = {**_metrics(y[test], mean, std),
-                                       "fit_seconds": sum(models[n]["fit_seconds"] for n in candidates)}
+                # AutoSurrogate's combinations of the candidates' test predictions, as it predicts
+                combined = {"blend": {n: 1.0 for n in candidates}} if choice == "blend" else {}
                 if "weighted" in cv_scores[target]:
-                    w = cv_scores[target]["weighted"]["weights"]
-                    mean, std = (sum(w[n] * predictions[n][i] for n in candidates) for i in (0, 1))
-                    std = std * cv_scores[target]["weighted"]["std_factor"]
-                    models["weighted"] = {**_metrics(y[test], mean, std), "weights": w,
-                                          "fit_seconds": sum(models[n]["fit_seconds"] for n in candidates if w[n] > 0)}
+                    combined["weighted"] = {n: w for n, w in cv_scores[target]["weighted"]["weights"].items() if w > 0}
+                for name, w in combined.items():
+                    mean, std = combine_predictions([predictions[n][0] for n in w], [predictions[n][1] for n in w],
+                                                    list(w.values()), cv_scores[target][name]["std_factor"])
+                    models[name] = {**_metrics(y[test], mean, std),
+                                    "fit_seconds": sum(models[n]["fit_seconds"] for n in w)}
+                if "weighted" in combined:
+                    models["weighted"]["weights"] = cv_scores[target]["weighted"]["weights"]
                 models["auto"] = {**models[choice], "selected": choice, "cv_seconds": cv_seconds}
                 ratio = models["auto"]["mae"] / models["rf"]["mae"]
                 if progress:

@@ -45,7 +45,7 @@ from evodesign.surrogates.forest import RandomForestSurrogate
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["CANDIDATES", "CANDIDATE_DEFAULTS", "AutoSurrogate", "greedy_ensemble_weights"]
+__all__ = ["CANDIDATES", "CANDIDATE_DEFAULTS", "AutoSurrogate", "combine_predictions", "greedy_ensemble_weights"]
 
 #: the candidate names and their estimator classes (also the classes a saved winner may name)
 CANDIDATES: dict[str, type] = {
@@ -244,12 +244,18 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
             if self.weighted and len(self.candidates) > 1:
                 scores[target]["weighted"] = self._weighted_score(predictions, [Y[rows[t], j] for _, t in folds])
                 scores[target]["weighted"]["seconds"] = sum(scores[target][n]["seconds"] for n in self.candidates)
-            truth = np.concatenate([Y[rows[t], j] for _, t in folds])
-            for combined in ("blend", "weighted"):
-                if combined in scores[target]:
+            combinations = [c for c in ("blend", "weighted") if c in scores[target]]
+            if combinations:
+                truth = np.concatenate([Y[rows[t], j] for _, t in folds])
+                oof_mean = np.stack([np.concatenate(predictions[n]) for n in self.candidates], axis=1)
+                oof_std = np.stack([np.concatenate(stds[n]) for n in self.candidates], axis=1)
+                # each candidate's raw std calibrated on its own out-of-fold rows, as its refit does
+                oof_std = oof_std * std_scale(np.repeat(truth[:, None], len(self.candidates), axis=1),
+                                              oof_mean, oof_std, self.confidence)
+                for combined in combinations:
                     weights = scores[target][combined].get("weights") or {n: 1.0 for n in self.candidates}
                     scores[target][combined]["std_factor"] = self._combined_std_factor(
-                        predictions, stds, truth, weights)
+                        oof_mean, oof_std, truth, [weights.get(n, 0.0) for n in self.candidates])
             selected[target] = min(scores[target], key=lambda n: scores[target][n]["mae"])
         return selected, scores
 
@@ -275,36 +281,31 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         return {"mae": float(np.mean(maes)), "std": float(np.std(maes)), "folds": maes,
                 "weights": {n: float(w) for n, w in zip(names, weights)}}
 
-    def _combined_std_factor(
-        self, predictions: dict[str, list[NDArray]], stds: dict[str, list[NDArray]], truth: NDArray,
-        weights: dict[str, float],
-    ) -> float:
+    def _combined_std_factor(self, oof_mean: NDArray, oof_std: NDArray, truth: NDArray,
+                             weights: Sequence[float]) -> float:
         """The factor that calibrates a weighted mean's std on the out-of-fold predictions.
 
-        Each candidate's raw std is first calibrated on its own out-of-fold rows (as its refit
-        calibrates itself on held-out rows); the combination's std is the weighted mean of
-        those, which over-covers where the members' errors cancel (their mean is better than
-        any of them, their stds are not smaller). The factor is what makes the weighted mean
-        +/- z * factor * std cover ``confidence`` of the out-of-fold labels.
+        The combination's std is the weighted mean of the candidates' calibrated stds, which
+        over-covers where their errors cancel (their mean is better than any of them, their
+        stds are not smaller). The factor makes the weighted mean +/- z * factor * std cover
+        ``confidence`` of the out-of-fold labels.
 
         Args:
-            predictions / stds: ``{candidate: [(n_k,) out-of-fold means / raw stds of fold k]}``.
-            truth: `(n,)` the labels of all folds, concatenated in fold order.
-            weights: ``{candidate: weight}``; the weights are normalised to sum 1.
+            oof_mean / oof_std: `(n, n_candidates)` out-of-fold means and calibrated stds.
+            truth: `(n,)` the labels of those rows.
+            weights: `(n_candidates,)` weights (normalised to sum 1; a weight of 0 plays no part).
 
         Returns:
             the factor (1.0 where the out-of-fold residuals are all 0 or no std is finite).
         """
-        used = [n for n in self.candidates if weights.get(n, 0.0) > 0]
-        w = np.array([weights[n] for n in used], dtype=np.float64)
+        used = [k for k, wk in enumerate(weights) if wk > 0]
+        w = np.asarray([weights[k] for k in used], dtype=np.float64)
         w = w / w.sum()
         mean = np.zeros(len(truth))
         std = np.zeros(len(truth))
-        for n, wn in zip(used, w):
-            m, s = np.concatenate(predictions[n]), np.concatenate(stds[n])
-            own = std_scale(truth[:, None], m[:, None], s[:, None], self.confidence)[0]
-            mean += wn * m
-            std += wn * own * s
+        for k, wk in zip(used, w):
+            mean += wk * oof_mean[:, k]
+            std += wk * oof_std[:, k]
         return float(std_scale(truth[:, None], mean[:, None], std[:, None], self.confidence)[0])
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> AutoSurrogate:
@@ -390,17 +391,12 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         if not hasattr(self, "estimators_"):
             raise DataError("this AutoSurrogate is not fitted yet; call fit(X, y) first")
         mean, std = [], []
-        for models, weights in zip(self.estimators_, self._weights()):
+        for models, weights, factor in zip(self.estimators_, self._weights(), self._std_factors()):
             parts = [model.predict(X, return_std=True) for model in models]
-            # equal weights: the plain mean, to the bit what a blend predicted before weights existed
-            equal = len(set(weights)) == 1
-            for out, i in ((mean, 0), (std, 1)):
-                values = [p[i] for p in parts]
-                out.append(np.mean(values, axis=0) if equal else np.average(values, axis=0, weights=weights))
+            m, s = combine_predictions([p[0] for p in parts], [p[1] for p in parts], weights, factor)
+            mean.append(m)
+            std.append(s)
         mean, std = np.column_stack(mean), np.column_stack(std)
-        factors = self._std_factors()
-        if any(f != 1.0 for f in factors):
-            std = std * np.asarray(factors)
         if self.y_is_1d_:
             mean, std = mean[:, 0], std[:, 0]
         return (mean, std) if return_std else mean
@@ -470,6 +466,26 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         if len(model.estimators_) != model.n_targets_ or len(model.selected_) != model.n_targets_:
             raise TypeError(f"{len(model.estimators_)} fitted model(s) for {model.n_targets_} target(s)")
         return model
+
+
+def combine_predictions(
+    means: Sequence[NDArray], stds: Sequence[NDArray], weights: Sequence[float], std_factor: float = 1.0
+) -> tuple[NDArray, NDArray]:
+    """What :class:`AutoSurrogate` predicts from its members: weighted means of their means
+    and calibrated stds, the std times the combination's out-of-fold factor.
+
+    Args:
+        means / stds: one `(n,)` array per member.
+        weights: the members' weights (equal weights: the plain mean, to the bit what a
+            blend predicted before weights existed).
+        std_factor: ``std_factors_`` of the target (1.0 for a single model).
+
+    Returns:
+        `(n,)` mean and `(n,)` std.
+    """
+    if len(set(weights)) == 1:
+        return np.mean(means, axis=0), np.mean(stds, axis=0) * std_factor
+    return np.average(means, axis=0, weights=weights), np.average(stds, axis=0, weights=weights) * std_factor
 
 
 def greedy_ensemble_weights(predictions: NDArray, y: NDArray, rounds: int) -> NDArray:

@@ -330,19 +330,21 @@ def test_a_combination_of_models_whose_errors_cancel_gets_a_narrower_calibrated_
     truth = [rng.normal(size=500) for _ in range(4)]
     a = [t + 1.0 + 0.3 * rng.normal(size=500) for t in truth]
     b = [t - 1.0 + 0.3 * rng.normal(size=500) for t in truth]
-    raw = [np.ones(500) for _ in truth]
     auto = AutoSurrogate(candidates=("a", "b"))
     y = np.concatenate(truth)
-    factor = auto._combined_std_factor({"a": a, "b": b}, {"a": raw, "b": raw}, y, {"a": 1.0, "b": 1.0})
     z = 1.6448536269514722
-    mean = (np.concatenate(a) + np.concatenate(b)) / 2
-    own = [np.quantile(np.abs(y - np.concatenate(p)), 0.9) / z for p in (a, b)]
+    oof = np.column_stack([np.concatenate(a), np.concatenate(b)])
+    mean = oof.mean(axis=1)
+    # each member's std calibrated on its own out-of-fold rows (raw std 1)
+    own = [np.quantile(np.abs(y - oof[:, k]), 0.9) / z for k in range(2)]
+    calibrated = np.tile(own, (len(y), 1))
+    factor = auto._combined_std_factor(oof, calibrated, y, [1.0, 1.0])
     std = np.full(len(y), np.mean(own))
     assert np.mean(np.abs(y - mean) <= z * std) > 0.999  # the plain mean of calibrated stds
     assert 0.2 < factor < 0.3  # 1.645 * 0.3 / sqrt(2) over z * ~0.84
     assert np.mean(np.abs(y - mean) <= z * factor * std) == pytest.approx(0.9, abs=0.002)
     # weights: a member with weight 0 plays no part (b alone is calibrated already: factor 1)
-    alone = auto._combined_std_factor({"a": a, "b": b}, {"a": raw, "b": raw}, y, {"a": 0.0, "b": 1.0})
+    alone = auto._combined_std_factor(oof, calibrated, y, [0.0, 1.0])
     assert alone == pytest.approx(1.0, abs=1e-9)
 
 
