@@ -35,17 +35,18 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from operators.progress import progress_bar
 from operators.seeding import as_generator, torch_generator
 from sklearn.base import BaseEstimator, RegressorMixin
 
 from evodesign.exceptions import DataError
 from evodesign.surrogates.calibration import std_scale
-from evodesign.surrogates.ensemble import GaussianEnsembleOutputs, ensemble_moments
+from evodesign.surrogates.ensemble import GaussianEnsembleOutputs, cosine_learning_rate, ensemble_moments
 
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["EMBEDDINGS", "AttentionEnsembleRegressor", "element_embeddings"]
+__all__ = ["EMBEDDINGS", "AttentionEnsembleRegressor", "auto_batch_size", "element_embeddings"]
 
 _MIN_VAR = 1e-6
 
@@ -53,6 +54,13 @@ _MIN_VAR = 1e-6
 EMBEDDINGS: dict[str, tuple[str, str]] = {
     "matscholar": ("matminer.utils.data_files", "matscholar_els.json"),
 }
+
+#: an epoch of at least this many minibatches is cut from rows sorted by element count
+#: (:meth:`AttentionEnsembleRegressor._batches`)
+_SORTED_MIN_BATCHES = 16
+#: otherwise a random minibatch is run as groups of rows with <= 3, 4-5 and >= 6 elements,
+#: each padded to its own largest count (most compositions hold 2-5 elements)
+_LENGTH_GROUPS = (3, 5)
 
 #: resolution of CrabNet's fractional encoding (fractions below 1/resolution read as 1/resolution)
 _RESOLUTION = 5000
@@ -82,6 +90,21 @@ def element_embeddings(elements: Sequence[str], embedding: str = "matscholar") -
     return table, missing
 
 
+def auto_batch_size(n_rows: int, steps: int = 50, low: int = 128, high: int = 512) -> int:
+    """The power of two nearest ``n_rows / steps``, clipped to ``[low, high]``.
+
+    Args:
+        n_rows: training rows per epoch.
+        steps: minibatches per epoch aimed at.
+        low / high: bounds (powers of two).
+
+    Returns:
+        The minibatch size.
+    """
+    target = max(n_rows / steps, 1.0)
+    return int(min(max(2 ** round(math.log2(target)), low), high))
+
+
 def _sinusoid(x: torch.Tensor, dim: int) -> torch.Tensor:
     """CrabNet's encoding of values in [0, 1]: `(B, K)` -> `(B, K, dim)` sines and cosines."""
     x = x.clamp(min=1.0 / _RESOLUTION) * _RESOLUTION
@@ -93,6 +116,38 @@ def _sinusoid(x: torch.Tensor, dim: int) -> torch.Tensor:
 def _dropout(x: torch.Tensor, rate: float, generator: torch.Generator | None) -> torch.Tensor:
     keep = torch.rand(x.shape, generator=generator, device=x.device) >= rate
     return x * keep / (1.0 - rate)
+
+
+def _encoder_block(layer: torch.nn.TransformerEncoderLayer, x: torch.Tensor, pad: torch.Tensor) -> torch.Tensor:
+    """``layer(x, src_key_padding_mask=pad)`` for a pre-LayerNorm GELU layer without dropout, written out.
+
+    The same parameters and the same map as torch's layer (to float rounding), computed with
+    plain tensor operations: for a composition's few tokens (K <= ~8) the attention as two
+    einsums is cheaper on a CPU than torch's fused attention kernel, which is built for long
+    sequences (about a quarter less time per training step, forward and backward).
+
+    Args:
+        layer: a ``TransformerEncoderLayer(..., dropout=0, activation="gelu", batch_first=True,
+            norm_first=True)``.
+        x: `(B, K, d)` tokens.
+        pad: `(B, K)` True where a token is padding (no row is all padding).
+
+    Returns:
+        `(B, K, d)`.
+    """
+    b, k, d = x.shape
+    attn = layer.self_attn
+    heads = attn.num_heads
+    h = torch.nn.functional.layer_norm(x, (d,), layer.norm1.weight, layer.norm1.bias, layer.norm1.eps)
+    q, key, v = torch.nn.functional.linear(h, attn.in_proj_weight, attn.in_proj_bias).view(
+        b, k, 3, heads, d // heads).unbind(2)
+    scores = torch.einsum("bqhe,bkhe->bhqk", q, key) / math.sqrt(d // heads)
+    weights = scores.masked_fill(pad[:, None, None, :], float("-inf")).softmax(-1)
+    out = torch.einsum("bhqk,bkhe->bqhe", weights, v).reshape(b, k, d)
+    x = x + torch.nn.functional.linear(out, attn.out_proj.weight, attn.out_proj.bias)
+    h = torch.nn.functional.layer_norm(x, (d,), layer.norm2.weight, layer.norm2.bias, layer.norm2.eps)
+    h = torch.nn.functional.gelu(torch.nn.functional.linear(h, layer.linear1.weight, layer.linear1.bias))
+    return x + torch.nn.functional.linear(h, layer.linear2.weight, layer.linear2.bias)
 
 
 class _Member(torch.nn.Module):
@@ -139,8 +194,8 @@ class _Member(torch.nn.Module):
         generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """`(B, K)` long, float, bool -> `(B, 2 t)` means then raw variances."""
-        table = torch.cat([self.pretrained, self.learned])
-        x = self.project(table[self.remap[idx]])
+        # project the V table rows once, then gather (the same map as projecting each token)
+        x = self.project(torch.cat([self.pretrained, self.learned]))[self.remap[idx]]
         half = x.shape[-1] // 2
         log_frac = (0.0025 * torch.log2(frac.clamp(min=1e-12)) ** 2).clamp(max=1.0)
         enc = torch.cat([self.frac_scale[0] * _sinusoid(frac, half),
@@ -150,7 +205,7 @@ class _Member(torch.nn.Module):
         for block in self.blocks:
             if drop:
                 x = _dropout(x, dropout, generator)
-            x = block(x, src_key_padding_mask=~mask)
+            x = _encoder_block(block, x, ~mask)
         w = torch.where(mask, frac, torch.zeros_like(frac))
         pooled = (self.norm(x) * (w / w.sum(1, keepdim=True))[..., None]).sum(1)
         if drop:
@@ -194,7 +249,18 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         dropout: rate of the generator-driven dropout on the tokens entering each block
             and on the pooled vector.
         learning_rate / weight_decay: AdamW.
-        batch_size: minibatch size.
+        lr_schedule: ``"constant"`` or ``"cosine"`` (linear warm-up over ``warmup_epochs``,
+            then cosine decay to 0 at ``max_epochs``; early stopping still keeps each member's
+            best epoch). Constant is the default: on the transport data (log10_PF_p, split 0,
+            batch 512) cosine over 60 epochs reached test MAE 0.384 in 433 s, against 0.371 in
+            1,067 s at a constant rate (one thread each; the members' best epochs were 39-44 of
+            60: they overfit as the rate fell).
+        warmup_epochs: warm-up length of the cosine schedule.
+        batch_size: minibatch size; ``None`` (default): about 50 minibatches per epoch, a
+            power of two between 128 and 512 (:func:`auto_batch_size`): 128 on a few thousand
+            rows (where the defaults were chosen), 512 on the transport data's ~25,000 training
+            rows, as accurate there (log10_PF_p: MAE 0.3728 against 0.373 at 128) and ~4x
+            fewer steps per epoch.
         max_epochs: upper bound on training epochs per member.
         patience: stop a member after this many epochs without validation improvement; it
             keeps the weights of its best epoch.
@@ -205,6 +271,8 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         calibrate: fit a per-target scale of the std on the validation split.
         confidence: the central interval probability the calibration targets.
         embedding: the pretrained element table, a key of :data:`EMBEDDINGS`.
+        verbose: show training progress (:func:`operators.progress.progress_bar`), one
+            bar per member: epoch, best validation error, elapsed time.
         device: torch device the networks train on (``"cpu"``, ``"cuda"``, ``"cuda:1"``...);
             the fitted model is moved back to the CPU, so files and predictions do not depend
             on it. On a GPU the dropout masks come from a generator on that device seeded
@@ -214,6 +282,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
 
     Attributes:
         n_features_in_ / n_targets_ / std_scale_: as :class:`DeepEnsembleRegressor`.
+        batch_size_: the minibatch size used.
         n_missing_: vocabulary elements absent from the table (given learned vectors).
         best_epoch_: `(n_members,)` epoch whose weights each member kept.
         n_epochs_: `(n_members,)` epochs run.
@@ -230,7 +299,9 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         dropout: float = 0.1,
         learning_rate: float = 2e-3,
         weight_decay: float = 1e-4,
-        batch_size: int = 128,
+        lr_schedule: str = "constant",
+        warmup_epochs: int = 0,
+        batch_size: int | None = None,
         max_epochs: int = 300,
         patience: int = 40,
         validation_fraction: float = 0.1,
@@ -238,6 +309,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         calibrate: bool = True,
         confidence: float = 0.9,
         embedding: str = "matscholar",
+        verbose: bool = False,
         device: str = "cpu",
         random_state: int | np.random.Generator | None = None,
     ) -> None:
@@ -249,6 +321,8 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         self.dropout = dropout
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.lr_schedule = lr_schedule
+        self.warmup_epochs = warmup_epochs
         self.batch_size = batch_size
         self.max_epochs = max_epochs
         self.patience = patience
@@ -257,6 +331,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         self.calibrate = calibrate
         self.confidence = confidence
         self.embedding = embedding
+        self.verbose = verbose
         self.device = device
         self.random_state = random_state
 
@@ -328,6 +403,8 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             raise DataError(f"d_model ({self.d_model}) must be a multiple of n_heads ({self.n_heads})")
         if not 0.0 <= float(self.dropout) < 1.0:
             raise DataError(f"dropout must be in [0, 1), got {self.dropout}")
+        if self.lr_schedule not in ("constant", "cosine"):
+            raise DataError(f"lr_schedule must be 'constant' or 'cosine', got {self.lr_schedule!r}")
         device = self._torch_device()
         tokens = self._tokens(X)
         X = np.asarray(X, dtype=np.float64)
@@ -347,6 +424,9 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             raise DataError(f"need at least {n_val + 2} training rows, got {n}")
         perm = rng.permutation(n)
         val, train = torch.as_tensor(perm[:n_val]), torch.as_tensor(perm[n_val:])
+        if self.batch_size is not None and int(self.batch_size) < 1:
+            raise DataError(f"batch_size must be a positive integer or None (automatic), got {self.batch_size}")
+        self.batch_size_ = auto_batch_size(len(train)) if self.batch_size is None else int(self.batch_size)
         self.y_mean_ = np.nanmean(y[perm[n_val:]], axis=0)
         self.y_scale_ = np.nanstd(y[perm[n_val:]], axis=0)
         self.y_scale_[~(self.y_scale_ > 1e-12)] = 1.0
@@ -366,8 +446,9 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             gen = torch.Generator(device=device).manual_seed(int(torch.randint(2**62, (1,), generator=gen)))
         val_tokens = self._batch(tokens, val)
         for m, member in enumerate(self.net_.members):
+            stage = f"attention surrogate, network {m + 1}/{M}"
             self.best_epoch_[m], self.n_epochs_[m] = self._fit_member(member, tokens, Yt, train, val_tokens,
-                                                                      Yt[val], gen)
+                                                                      Yt[val], gen, stage)
         self.net_.to("cpu")
         self.net_.eval()
         self.n_features_in_ = X.shape[1]
@@ -380,39 +461,87 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
 
     def _fit_member(
         self, member: _Member, tokens: tuple[torch.Tensor, ...], Yt: torch.Tensor, train: torch.Tensor,
-        val_tokens: tuple[torch.Tensor, ...], y_val: torch.Tensor, gen: torch.Generator,
+        val_tokens: tuple[torch.Tensor, ...], y_val: torch.Tensor, gen: torch.Generator, stage: str,
     ) -> tuple[int, int]:
         """Train one member with early stopping; returns (best epoch, epochs run)."""
         opt = torch.optim.AdamW(member.parameters(), lr=self.learning_rate, weight_decay=self.weight_decay)
         best, best_epoch, best_state, stale, epoch = float("inf"), 0, copy.deepcopy(member.state_dict()), 0, 0
-        bs = int(self.batch_size)
-        for epoch in range(1, int(self.max_epochs) + 1):
-            member.train()
-            order = train[torch.randperm(len(train), generator=gen, device=gen.device)]
-            for s in range(0, len(order), bs):
-                rows = order[s : s + bs]
-                out = member(*self._batch(tokens, rows), float(self.dropout), gen)
-                loss = self._loss(out, Yt[rows])
-                opt.zero_grad(set_to_none=True)
-                loss.backward()
-                opt.step()
-            member.eval()
-            with torch.no_grad():
-                mean = member(*val_tokens)[:, : y_val.shape[1]]
-            err = torch.where(torch.isfinite(y_val), y_val - mean, torch.zeros_like(mean))
-            val_loss = float(err.abs().sum() / torch.isfinite(y_val).sum())
-            if val_loss < best - 1e-4:
-                best, best_epoch, stale = val_loss, epoch, 0
-                best_state = copy.deepcopy(member.state_dict())
-            else:
-                stale += 1
+        bs = self.batch_size_
+        lengths = tokens[2].sum(1)
+        steps_per_epoch = math.ceil(len(train) / bs)
+        total_steps = int(self.max_epochs) * steps_per_epoch
+        warmup_steps = int(self.warmup_epochs) * steps_per_epoch
+        step = 0
+        with progress_bar(int(self.max_epochs), stage, bool(self.verbose), unit="epoch", early_stop=True) as bar:
+            for epoch in range(1, int(self.max_epochs) + 1):
+                member.train()
+                for batch in self._batches(train, lengths, bs, gen):
+                    if self.lr_schedule == "cosine":
+                        for group in opt.param_groups:
+                            group["lr"] = cosine_learning_rate(self.learning_rate, step, warmup_steps, total_steps)
+                    step += 1
+                    nll, count = 0.0, 0
+                    for rows in batch:
+                        out = member(*self._batch(tokens, rows), float(self.dropout), gen)
+                        part, n = self._loss(out, Yt[rows])
+                        nll, count = nll + part, count + n
+                    loss = nll / max(count, 1)
+                    opt.zero_grad(set_to_none=True)
+                    loss.backward()
+                    opt.step()
+                member.eval()
+                with torch.no_grad():
+                    mean = member(*val_tokens)[:, : y_val.shape[1]]
+                err = torch.where(torch.isfinite(y_val), y_val - mean, torch.zeros_like(mean))
+                val_loss = float(err.abs().sum() / torch.isfinite(y_val).sum())
+                if val_loss < best - 1e-4:
+                    best, best_epoch, stale = val_loss, epoch, 0
+                    best_state = copy.deepcopy(member.state_dict())
+                else:
+                    stale += 1
+                if self.verbose:
+                    bar.update(1, f"best val error {best:.4f} (standardized) at epoch {best_epoch}")
                 if stale >= self.patience:
                     break
         member.load_state_dict(best_state)
         return best_epoch, epoch
 
-    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        """Masked negative log-likelihood, `(B, 2t)` x `(B, t)` -> scalar."""
+    @staticmethod
+    def _batches(train: torch.Tensor, lengths: torch.Tensor, bs: int, gen: torch.Generator) -> list[list[torch.Tensor]]:
+        """One epoch's minibatches of the ``train`` rows, each a list of row groups run as one step.
+
+        A batch is padded to its largest element count, and a random batch of 512 transport
+        rows almost surely holds a row of 6-8 elements while most rows hold 2-5: padded
+        tokens would be about half the work. So
+
+        - where the epoch has at least :data:`_SORTED_MIN_BATCHES` batches, the shuffled
+          rows are sorted (stably) by element count, cut into batches and the batches
+          shuffled: each batch holds rows of one or two counts and is run as one group
+          (transport, 27,704 rows, batch 512: test MAE 0.3700 against 0.3706 with random
+          batches; expt_gap, 3,683 rows, batch 128, two splits: 0.4456 / 0.4448 against
+          0.4482 / 0.4412; 0.67 against 0.97 s per epoch on two threads);
+        - with fewer batches the sorted batches would hold nearly the same rows every epoch
+          (on 216 toy rows in 4 batches the error rose by a third), so the batches stay
+          random, and each is run as groups of rows with <= 3, 4-5 and >= 6 elements
+          (:data:`_LENGTH_GROUPS`), each group padded to its own largest count: the same
+          loss and gradient as the whole random batch, with less padding.
+        """
+        order = train[torch.randperm(len(train), generator=gen, device=gen.device)]
+        n_batches = math.ceil(len(order) / bs)
+        if n_batches >= _SORTED_MIN_BATCHES:
+            order = order[torch.sort(lengths[order], stable=True).indices]
+            shuffled = torch.randperm(n_batches, generator=gen, device=gen.device).tolist()
+            return [[order[i * bs : (i + 1) * bs]] for i in shuffled]
+        edges = torch.as_tensor(_LENGTH_GROUPS, device=order.device)
+        batches = []
+        for s in range(0, len(order), bs):
+            rows = order[s : s + bs]
+            group = torch.bucketize(lengths[rows], edges)
+            batches.append([rows[group == g] for g in range(len(_LENGTH_GROUPS) + 1) if bool((group == g).any())])
+        return batches
+
+    def _loss(self, out: torch.Tensor, y: torch.Tensor) -> tuple[torch.Tensor, int]:
+        """Masked negative log-likelihood, `(B, 2t)` x `(B, t)` -> (its sum, the number of labels)."""
         t = y.shape[1]
         mean, var = out[:, :t], torch.nn.functional.softplus(out[:, t:]) + _MIN_VAR
         mask = torch.isfinite(y)
@@ -422,7 +551,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             nll = torch.log(2 * b) + err.abs() / b
         else:
             nll = 0.5 * (torch.log(var) + err**2 / var)
-        return torch.where(mask, nll, torch.zeros_like(nll)).sum() / mask.sum().clamp(min=1)
+        return torch.where(mask, nll, torch.zeros_like(nll)).sum(), int(mask.sum())
 
     # ------------------------------------------------------------------ prediction
     def _check_X(self, X: ArrayLike) -> NDArray:
@@ -451,6 +580,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             "n_targets": int(self.n_targets_),
             "y_1d": bool(self.y_is_1d_),
             "n_missing": int(self.n_missing_),
+            "batch_size": int(self.batch_size_),
             "n_epochs": [int(e) for e in self.n_epochs_],
             "best_epoch": [int(e) for e in self.best_epoch_],
         }
@@ -464,6 +594,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         model.n_targets_ = info["n_targets"]
         model.y_is_1d_ = info["y_1d"]
         model.n_missing_ = info["n_missing"]
+        model.batch_size_ = info.get("batch_size", model.batch_size)  # files before session 13: the parameter
         model.n_epochs_ = np.asarray(info["n_epochs"])
         model.best_epoch_ = np.asarray(info["best_epoch"])
         # the saved table, not the installed package's, so a newer matminer changes nothing

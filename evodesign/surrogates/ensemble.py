@@ -38,7 +38,7 @@ from evodesign.surrogates.calibration import std_scale
 if TYPE_CHECKING:
     from numpy.typing import ArrayLike, NDArray
 
-__all__ = ["DeepEnsembleRegressor"]
+__all__ = ["DeepEnsembleRegressor", "cosine_learning_rate"]
 
 _MIN_VAR = 1e-6
 
@@ -234,6 +234,15 @@ class GaussianEnsembleOutputs:
         for name in self.STATE_ARRAYS:
             tensors[name] = torch.as_tensor(np.asarray(getattr(self, name), dtype=np.float64))
         return tensors
+
+
+def cosine_learning_rate(base: float, step: int, warmup_steps: int, total_steps: int) -> float:
+    """Learning rate at optimiser ``step`` (0-based): linear warm-up over ``warmup_steps``,
+    then cosine decay from ``base`` to 0 at ``total_steps``."""
+    if step < warmup_steps:
+        return base * (step + 1) / warmup_steps
+    progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+    return base * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
 
 
 class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimator):
@@ -460,10 +469,7 @@ class DeepEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEstimat
 
     def _cosine_lr(self, step: int, warmup_steps: int, total_steps: int) -> float:
         """Learning rate at ``step``: linear warm-up, then cosine decay to 0."""
-        if step < warmup_steps:
-            return self.learning_rate * (step + 1) / warmup_steps
-        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
-        return self.learning_rate * 0.5 * (1.0 + math.cos(math.pi * min(progress, 1.0)))
+        return cosine_learning_rate(self.learning_rate, step, warmup_steps, total_steps)
 
     @staticmethod
     def _loss(out: torch.Tensor, y: torch.Tensor, beta: float, likelihood: str) -> torch.Tensor:

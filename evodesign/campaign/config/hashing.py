@@ -44,6 +44,10 @@ _CLIPPED_INPUT_MODELS = ("ensemble", "auto")
 #: surrogate models whose blends and weighted means calibrate their std on out-of-fold
 #: predictions (session 12): models cached before that have other stds, so their key changed
 _COMBINED_STD_MODELS = ("auto",)
+#: the attention network trains on length-grouped minibatches with its attention written out
+#: (session 13): attention models cached before that were trained otherwise, so the key of an
+#: ``"auto"`` that compares it changed
+_ATTENTION_TRAINING = "minibatches run in groups of rows by element count"
 #: ``[generators]`` keys that act during the search (fine-tuning on the run's archive):
 #: never part of the cached models' key, and in the run's hash only when set away from
 #: their defaults (added after run hashes were first stored)
@@ -106,6 +110,8 @@ def surrogate_hash(config: CampaignConfig) -> str:
         payload["inputs"] = "clipped to the training range"
     if config.surrogate.model in _COMBINED_STD_MODELS:
         payload["combined std"] = "calibrated on out-of-fold predictions"
+    if config.surrogate.model == "auto" and "attention" in config.surrogate.candidates:
+        payload["attention training"] = _ATTENTION_TRAINING
     return digest(payload)
 
 

@@ -120,3 +120,14 @@ def test_a_campaign_that_leaves_the_model_out_selects_per_target_and_records_it(
     assert all(set(scores) == {"ensemble", "forest", "boosting", "blend"} for scores in surrogate["cv_mae"].values())
     estimator = campaign.prepare().surrogate.estimator_
     assert all(len(s["folds"]) == 2 for scores in estimator.cv_scores_.values() for s in scores.values())
+
+
+def test_a_change_in_how_attention_trains_changes_the_key_only_where_attention_is_compared(monkeypatch):
+    from evodesign.campaign.config import hashing
+
+    with_attention = CampaignConfig.from_dict(_data(candidates=["forest", "attention"]))
+    without = CampaignConfig.from_dict(_data(candidates=["forest", "boosting"]))
+    before = (with_attention.surrogate_hash(), without.surrogate_hash())
+    monkeypatch.setattr(hashing, "_ATTENTION_TRAINING", "another way of training")
+    assert with_attention.surrogate_hash() != before[0]
+    assert without.surrogate_hash() == before[1]

@@ -182,3 +182,79 @@ def test_fits_on_a_gpu_and_comes_back_to_the_cpu(fitted, tmp_path):
     np.testing.assert_allclose(again.predict(X[240:]), mean, rtol=1e-4, atol=1e-4)
     save_model(gpu, tmp_path / "gpu", metadata={"elements": ELEMENTS})
     np.testing.assert_array_equal(load_model(tmp_path / "gpu").predict(X[240:]), mean)
+
+
+def test_written_out_encoder_block_is_torchs_layer():
+    from evodesign.surrogates.attention import _encoder_block
+
+    gen = torch.Generator().manual_seed(0)
+    layer = torch.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.0, activation="gelu",
+                                             batch_first=True, norm_first=True)
+    with torch.no_grad():
+        for p in layer.parameters():  # not the init's zeros and ones: every parameter plays a part
+            p.copy_(torch.randn(p.shape, generator=gen) * 0.3)
+    x = torch.randn(50, 5, 16, generator=gen)
+    pad = torch.arange(5)[None, :] >= torch.randint(1, 6, (50, 1), generator=gen)  # 1-5 real tokens per row
+    layer.train()  # the path training takes (no fused inference kernel)
+    expected = layer(x, src_key_padding_mask=pad)
+    got = _encoder_block(layer, x, pad)
+    real = ~pad
+    torch.testing.assert_close(got[real], expected[real], rtol=1e-5, atol=1e-5)
+    # a padded token changes no real token's output
+    x2 = x.clone()
+    x2[pad] = 100.0
+    torch.testing.assert_close(_encoder_block(layer, x2, pad)[real], got[real], rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize("n_train, bs, sorted_batches", [(300, 20, False), (2000, 64, True)])
+def test_each_epoch_sees_every_row_once_in_batches_padded_little(n_train, bs, sorted_batches):
+    from evodesign.surrogates.attention import _LENGTH_GROUPS, _SORTED_MIN_BATCHES
+
+    lengths = torch.randint(1, 9, (n_train + 7,), generator=torch.Generator().manual_seed(0))
+    train = torch.arange(7, n_train + 7)  # row indices, not 0..n-1
+    batches = AttentionEnsembleRegressor._batches(train, lengths, bs, torch.Generator().manual_seed(1))
+    assert (len(batches) >= _SORTED_MIN_BATCHES) == sorted_batches
+    rows = torch.cat([r for batch in batches for r in batch])
+    assert sorted(rows.tolist()) == train.tolist()
+    assert all(sum(len(r) for r in batch) <= bs for batch in batches)
+    if sorted_batches:  # one group per batch, of one or two neighbouring counts
+        assert all(len(batch) == 1 for batch in batches)
+        spans = [int(lengths[b[0]].max() - lengths[b[0]].min()) for b in batches]
+        assert max(spans) <= 1
+    else:  # random batches, each split into the length groups
+        edges = (0, *_LENGTH_GROUPS, 99)
+        for batch in batches:
+            for r in batch:
+                g = [i for i in range(len(edges) - 1) if edges[i] < int(lengths[r[0]]) <= edges[i + 1]][0]
+                assert ((lengths[r] > edges[g]) & (lengths[r] <= edges[g + 1])).all()
+        # a random batch mixes counts (a sorted one would not)
+        assert max(len(batch) for batch in batches) == len(_LENGTH_GROUPS) + 1
+    again = AttentionEnsembleRegressor._batches(train, lengths, bs, torch.Generator().manual_seed(1))
+    again = [r for batch in again for r in batch]  # the same generator state: the same batches
+    assert len(again) == sum(len(b) for b in batches)
+    assert all(torch.equal(a, b) for a, b in zip(again, [r for batch in batches for r in batch]))
+
+
+def test_batch_size_is_chosen_from_the_rows_unless_given():
+    from evodesign.surrogates.attention import auto_batch_size
+
+    assert [auto_batch_size(n) for n in (200, 3_300, 12_000, 25_000, 100_000)] == [128, 128, 256, 512, 512]
+    X, y = toy(120, 3)
+    model = AttentionEnsembleRegressor(ELEMENTS, random_state=0, **{**SMALL, "max_epochs": 1, "batch_size": None})
+    assert model.fit(X, y).batch_size_ == 128
+    assert AttentionEnsembleRegressor(ELEMENTS, random_state=0, **{**SMALL, "max_epochs": 1}).fit(X, y).batch_size_ == 64
+    with pytest.raises(DataError, match="batch_size must be a positive integer or None"):
+        AttentionEnsembleRegressor(ELEMENTS, **{**SMALL, "batch_size": 0}).fit(X, y)
+
+
+def test_cosine_schedule_trains_and_bad_schedules_are_refused(capsys):
+    X, y = toy(200, 5)
+    small = {**SMALL, "max_epochs": 6, "patience": 6}
+    constant = AttentionEnsembleRegressor(ELEMENTS, random_state=0, **small).fit(X, y)
+    cosine = AttentionEnsembleRegressor(ELEMENTS, random_state=0, lr_schedule="cosine", warmup_epochs=1,
+                                        verbose=True, **small).fit(X, y)
+    assert not np.allclose(cosine.predict(X), constant.predict(X))
+    out = capsys.readouterr().out
+    assert "attention surrogate, network 1/2" in out and "network 2/2" in out and "best val error" in out
+    with pytest.raises(DataError, match="lr_schedule must be 'constant' or 'cosine', got 'linear'"):
+        AttentionEnsembleRegressor(ELEMENTS, lr_schedule="linear", **SMALL).fit(X, y)
