@@ -31,6 +31,8 @@ import numpy as np
 
 #: attention configurations (AttentionEnsembleRegressor keyword arguments), fixed before any run
 CONFIGS: dict[str, dict] = {
+    # the library's defaults (session 13: batch size chosen from the rows, 512 here)
+    "default": {},
     # the library default, a larger batch so a GPU is not bound by kernel launches
     "default_bs512": {"batch_size": 512},
     # four times wider, one block more (CrabNet: d_model 512, 3 blocks)
