@@ -185,7 +185,7 @@ def test_fits_on_a_gpu_and_comes_back_to_the_cpu(fitted, tmp_path):
 
 
 def test_written_out_encoder_block_is_torchs_layer():
-    from evodesign.surrogates.attention import _encoder_block
+    from evodesign.surrogates.attention_layers import _encoder_block
 
     gen = torch.Generator().manual_seed(0)
     layer = torch.nn.TransformerEncoderLayer(16, 4, dim_feedforward=32, dropout=0.0, activation="gelu",
