@@ -21,6 +21,10 @@ Randomness: everything is drawn from ``random_state`` through a local ``torch.Ge
 The encoder layers are built with ``dropout=0`` because torch's dropout modules draw from
 the global RNG; dropout (rate ``dropout``) is applied instead to the tokens entering each
 block and to the pooled vector, with masks drawn from the local generator.
+
+The torch modules (a member, the ensemble of members, the written-out encoder block) are in
+:mod:`evodesign.surrogates.attention_layers`; this module holds the estimator: inputs,
+minibatches, training, prediction and files.
 """
 
 from __future__ import annotations
