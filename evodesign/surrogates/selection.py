@@ -298,14 +298,10 @@ class AutoSurrogate(RegressorMixin, BaseEstimator):
         Returns:
             the factor (1.0 where the out-of-fold residuals are all 0 or no std is finite).
         """
-        used = [k for k, wk in enumerate(weights) if wk > 0]
-        w = np.asarray([weights[k] for k in used], dtype=np.float64)
-        w = w / w.sum()
-        mean = np.zeros(len(truth))
-        std = np.zeros(len(truth))
-        for k, wk in zip(used, w):
-            mean += wk * oof_mean[:, k]
-            std += wk * oof_std[:, k]
+        w = np.asarray(weights, dtype=np.float64)
+        used = w > 0  # a member left out is not read (its std may be NaN)
+        w = w[used] / w[used].sum()
+        mean, std = oof_mean[:, used] @ w, oof_std[:, used] @ w
         return float(std_scale(truth[:, None], mean[:, None], std[:, None], self.confidence)[0])
 
     def fit(self, X: ArrayLike, y: ArrayLike, groups: ArrayLike | None = None) -> AutoSurrogate:
