@@ -149,6 +149,11 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         embedding: the pretrained element table, a key of :data:`EMBEDDINGS`.
         verbose: show training progress (:func:`operators.progress.progress_bar`), one
             bar per member: epoch, best validation error, elapsed time.
+        descriptors: also read the columns of ``X`` before the fractions (e.g.
+            :class:`PropertyModel`'s Magpie statistics): standardised and clipped to the
+            training range, mapped to ``d_model`` by a learned layer and read by the head
+            beside the pooled tokens (a hybrid of CrabNet and a descriptor network). Off by
+            default: the tokens alone.
         device: torch device the networks train on (``"cpu"``, ``"cuda"``, ``"cuda:1"``...);
             the fitted model is moved back to the CPU, so files and predictions do not depend
             on it. On a GPU the dropout masks come from a generator on that device seeded
@@ -158,12 +163,19 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
 
     Attributes:
         n_features_in_ / n_targets_ / std_scale_: as :class:`DeepEnsembleRegressor`.
+        x_mean_ / x_scale_ / x_min_ / x_max_: `(n_features,)` statistics of the training
+            rows' columns (the descriptors are standardised with them and clipped to the
+            range; unused with ``descriptors=False``).
         batch_size_: the minibatch size used.
         n_missing_: vocabulary elements absent from the table (given learned vectors).
         best_epoch_: `(n_members,)` epoch whose weights each member kept.
         n_epochs_: `(n_members,)` epochs run.
         fit_seconds_: wall time of :meth:`fit`.
     """
+
+    STATE_ARRAYS = ("y_mean_", "y_scale_", "std_scale_", "x_mean_", "x_scale_", "x_min_", "x_max_")
+    #: files written before the descriptor option hold no column statistics (and read none)
+    OPTIONAL_STATE = {"x_mean_": 0.0, "x_scale_": 1.0, "x_min_": -np.inf, "x_max_": np.inf}
 
     def __init__(
         self,
@@ -185,6 +197,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         calibrate: bool = True,
         confidence: float = 0.9,
         embedding: str = "matscholar",
+        descriptors: bool = False,
         verbose: bool = False,
         device: str = "cpu",
         random_state: int | np.random.Generator | None = None,
@@ -207,6 +220,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         self.calibrate = calibrate
         self.confidence = confidence
         self.embedding = embedding
+        self.descriptors = descriptors
         self.verbose = verbose
         self.device = device
         self.random_state = random_state
@@ -245,11 +259,27 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         return (torch.as_tensor(order), torch.as_tensor(np.take_along_axis(frac, order, 1), dtype=torch.float32),
                 torch.as_tensor(np.take_along_axis(present, order, 1)))
 
+    def _n_descriptors(self, n_features: int) -> int:
+        return n_features - len(self.elements) if self.descriptors else 0
+
+    def _descriptors(self, X: NDArray) -> torch.Tensor:
+        """The standardised descriptor columns of ``X``, clipped to the training range,
+        `(n, n_descriptors)` (`(n, 0)` with ``descriptors=False``)."""
+        n_desc = self._n_descriptors(X.shape[1])
+        D = X[:, :n_desc]
+        bad = ~np.isfinite(D)
+        if bad.any():
+            row, col = np.argwhere(bad)[0]
+            raise DataError(f"X row {row}, column {col} (a descriptor) is {D[row, col]}; descriptors must be finite")
+        D = np.clip(D, self.x_min_[:n_desc], self.x_max_[:n_desc])
+        return torch.as_tensor((D - self.x_mean_[:n_desc]) / self.x_scale_[:n_desc], dtype=torch.float32)
+
     @staticmethod
     def _batch(tokens: tuple[torch.Tensor, ...], rows: torch.Tensor) -> tuple[torch.Tensor, ...]:
-        idx, frac, mask = (t[rows] for t in tokens)
+        """Rows of the inputs (indices, fractions, mask, descriptors), cut to their largest element count."""
+        idx, frac, mask, desc = (t[rows] for t in tokens)
         k = int(mask.sum(1).max())
-        return idx[:, :k], frac[:, :k], mask[:, :k]
+        return idx[:, :k], frac[:, :k], mask[:, :k], desc
 
     def _torch_device(self) -> torch.device:
         """``device`` as a torch device, checked to exist."""
@@ -300,6 +330,14 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             raise DataError(f"need at least {n_val + 2} training rows, got {n}")
         perm = rng.permutation(n)
         val, train = torch.as_tensor(perm[:n_val]), torch.as_tensor(perm[n_val:])
+        if self.descriptors and X.shape[1] <= len(self.elements):
+            raise DataError(f"descriptors=True needs columns before the {len(self.elements)} element fractions; "
+                            f"X has {X.shape[1]} columns")
+        fitted = X[perm[n_val:]]
+        self.x_min_, self.x_max_ = fitted.min(axis=0), fitted.max(axis=0)
+        self.x_mean_, self.x_scale_ = fitted.mean(axis=0), fitted.std(axis=0)
+        self.x_scale_[~(self.x_scale_ > 1e-12)] = 1.0
+        tokens = (*tokens, self._descriptors(X))
         if self.batch_size is not None and int(self.batch_size) < 1:
             raise DataError(f"batch_size must be a positive integer or None (automatic), got {self.batch_size}")
         self.batch_size_ = auto_batch_size(len(train)) if self.batch_size is None else int(self.batch_size)
@@ -312,7 +350,8 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         self.n_missing_ = int(missing.sum())
         M = int(self.n_members)
         self.net_ = _Ensemble(torch.as_tensor(table), torch.as_tensor(missing), M, int(self.d_model),
-                              int(self.n_layers), int(self.n_heads), y.shape[1], gen)
+                              int(self.n_layers), int(self.n_heads), y.shape[1], gen,
+                              self._n_descriptors(X.shape[1]))
         self.best_epoch_ = np.zeros(M, dtype=int)
         self.n_epochs_ = np.zeros(M, dtype=int)
         # everything the training loop touches on one device (no-ops on the CPU)
@@ -437,7 +476,7 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
 
     def _predict_raw(self, X: NDArray, batch: int = 4096) -> tuple[NDArray, NDArray]:
         """Uncalibrated ensemble mean and std in target units, each `(n, n_targets)`."""
-        tokens = self._tokens(X, self.n_features_in_)
+        tokens = (*self._tokens(X, self.n_features_in_), self._descriptors(X))
         t = self.n_targets_
         means, variances = [], []
         with torch.inference_mode():
@@ -478,5 +517,5 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
         if len(table) != len(model.elements):
             raise ValueError(f"the saved table has {len(table)} rows for {len(model.elements)} elements")
         net = _Ensemble(table, missing, int(model.n_members), int(model.d_model), int(model.n_layers),
-                        int(model.n_heads), model.n_targets_)
+                        int(model.n_heads), model.n_targets_, n_descriptors=model._n_descriptors(model.n_features_in_))
         return model._restored(net, tensors)

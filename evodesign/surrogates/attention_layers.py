@@ -68,7 +68,7 @@ class _Member(torch.nn.Module):
 
     def __init__(
         self, table: torch.Tensor, missing: torch.Tensor, d_model: int, n_layers: int, n_heads: int,
-        n_targets: int, generator: torch.Generator | None,
+        n_targets: int, generator: torch.Generator | None, n_descriptors: int = 0,
     ) -> None:
         super().__init__()
         v, d_emb = table.shape
@@ -88,8 +88,12 @@ class _Member(torch.nn.Module):
             for _ in range(n_layers)
         )
         self.norm = torch.nn.LayerNorm(d_model)
+        # optional composition descriptors (standardised), mapped to d_model and read by the head
+        # beside the pooled tokens
+        self.describe = torch.nn.Linear(n_descriptors, d_model) if n_descriptors else None
+        width = 2 * d_model if n_descriptors else d_model
         self.head = torch.nn.Sequential(
-            torch.nn.Linear(d_model, d_model), torch.nn.SiLU(), torch.nn.Linear(d_model, 2 * n_targets)
+            torch.nn.Linear(width, d_model), torch.nn.SiLU(), torch.nn.Linear(d_model, 2 * n_targets)
         )
         # torch initialises from the global RNG; redraw every weight from the local generator
         for name, p in self.named_parameters():
@@ -103,10 +107,11 @@ class _Member(torch.nn.Module):
                     p.zero_()
 
     def forward(
-        self, idx: torch.Tensor, frac: torch.Tensor, mask: torch.Tensor, dropout: float = 0.0,
-        generator: torch.Generator | None = None,
+        self, idx: torch.Tensor, frac: torch.Tensor, mask: torch.Tensor, desc: torch.Tensor | None = None,
+        dropout: float = 0.0, generator: torch.Generator | None = None,
     ) -> torch.Tensor:
-        """`(B, K)` long, float, bool -> `(B, 2 t)` means then raw variances."""
+        """`(B, K)` long, float, bool (and `(B, n_descriptors)` descriptors if the member reads
+        them) -> `(B, 2 t)` means then raw variances."""
         # project the V table rows once, then gather (the same map as projecting each token)
         x = self.project(torch.cat([self.pretrained, self.learned]))[self.remap[idx]]
         half = x.shape[-1] // 2
@@ -121,6 +126,8 @@ class _Member(torch.nn.Module):
             x = _encoder_block(block, x, ~mask)
         w = torch.where(mask, frac, torch.zeros_like(frac))
         pooled = (self.norm(x) * (w / w.sum(1, keepdim=True))[..., None]).sum(1)
+        if self.describe is not None:
+            pooled = torch.cat([pooled, torch.nn.functional.silu(self.describe(desc))], dim=-1)
         if drop:
             pooled = _dropout(pooled, dropout, generator)
         return self.head(pooled)
@@ -130,12 +137,14 @@ class _Ensemble(torch.nn.Module):
     """The members and the pretrained table they share (saved once, with the weights)."""
 
     def __init__(self, table: torch.Tensor, missing: torch.Tensor, n_members: int, d_model: int, n_layers: int,
-                 n_heads: int, n_targets: int, generator: torch.Generator | None = None) -> None:
+                 n_heads: int, n_targets: int, generator: torch.Generator | None = None,
+                 n_descriptors: int = 0) -> None:
         super().__init__()
         self.register_buffer("table", table)
         self.register_buffer("missing", missing)
         self.members = torch.nn.ModuleList(
-            _Member(table, missing, d_model, n_layers, n_heads, n_targets, generator) for _ in range(n_members)
+            _Member(table, missing, d_model, n_layers, n_heads, n_targets, generator, n_descriptors)
+            for _ in range(n_members)
         )
 
     def load_state_dict(self, state: dict[str, torch.Tensor], strict: bool = True) -> Any:

@@ -258,3 +258,45 @@ def test_cosine_schedule_trains_and_bad_schedules_are_refused(capsys):
     assert "attention surrogate, network 1/2" in out and "network 2/2" in out and "best val error" in out
     with pytest.raises(DataError, match="lr_schedule must be 'constant' or 'cosine', got 'linear'"):
         AttentionEnsembleRegressor(ELEMENTS, lr_schedule="linear", **SMALL).fit(X, y)
+
+
+def test_descriptors_beside_the_tokens_are_read_saved_and_checked(tmp_path):
+    """descriptors=True: the columns before the fractions reach the head. A target that
+    depends on one of them is learned, which the tokens alone cannot do; the column
+    statistics travel with the model file; bad descriptor inputs are named."""
+    X, y = toy(300, 6)
+    y = y + 2.0 * X[:, 0]  # the first "Magpie" column, invisible to the tokens
+    small = {**SMALL, "max_epochs": 40}
+    tokens = AttentionEnsembleRegressor(ELEMENTS, random_state=0, **small).fit(X[:240], y[:240])
+    hybrid = AttentionEnsembleRegressor(ELEMENTS, descriptors=True, random_state=0, **small).fit(X[:240], y[:240])
+    mae_tokens = np.abs(tokens.predict(X[240:]) - y[240:]).mean()
+    mae_hybrid = np.abs(hybrid.predict(X[240:]) - y[240:]).mean()
+    assert mae_hybrid < 0.6 * mae_tokens, (mae_hybrid, mae_tokens)
+    assert hybrid.x_mean_.shape == (X.shape[1],) and (hybrid.x_min_ <= hybrid.x_max_).all()
+    # inputs beyond the training range are clipped to it, as the deep ensemble's
+    far = X[240:].copy()
+    far[:, 0] = hybrid.x_max_[0] + 100.0
+    edge = X[240:].copy()
+    edge[:, 0] = hybrid.x_max_[0]
+    np.testing.assert_array_equal(hybrid.predict(far), hybrid.predict(edge))
+    save_model(hybrid, tmp_path / "hyb", metadata={"elements": ELEMENTS})
+    loaded = load_model(tmp_path / "hyb", expect={"elements": ELEMENTS})
+    assert loaded.descriptors
+    for a, b in zip(hybrid.predict(X, return_std=True), loaded.predict(X, return_std=True)):
+        np.testing.assert_array_equal(a, b)
+    with pytest.raises(DataError, match="descriptors=True needs columns before the 7 element fractions"):
+        AttentionEnsembleRegressor(ELEMENTS, descriptors=True, **SMALL).fit(X[:, 3:], y)
+    bad = X.copy()
+    bad[5, 1] = np.nan
+    with pytest.raises(DataError, match=r"row 5, column 1 \(a descriptor\) is nan"):
+        hybrid.predict(bad)
+
+
+def test_files_without_column_statistics_still_load(fitted):
+    """Model files written before the descriptor option hold no x_* arrays."""
+    model, X, _ = fitted
+    tensors = {k: v for k, v in model._state_tensors().items() if not k.startswith("x_")}
+    assert {"x_mean_", "x_scale_", "x_min_", "x_max_"} <= set(model._state_tensors()) - set(tensors)
+    old = AttentionEnsembleRegressor._from_state(model.get_params(), model._fitted_info(), tensors)
+    np.testing.assert_array_equal(old.predict(X), model.predict(X))
+    assert np.isinf(old.x_max_).all()
