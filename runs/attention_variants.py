@@ -1,5 +1,5 @@
 # usage: python runs/attention_variants.py multitask --set p5|all10 [--seed S] --json OUT
-#        python runs/attention_variants.py descriptors --data DIR/transport-sS.npz --target T --json OUT
+#        python runs/attention_variants.py descriptors [--dataset D] --target T [--seed S] [--both] --json OUT
 """Issue 16: two variants of the attention model on the transport data's power factor.
 
 The attention network is the best single model on log10_PF_p (0.97-0.99x the random forest,
@@ -11,11 +11,11 @@ split (``evodesign bench surrogate --suite``'s 80/20 split by formula, seed S):
   class takes a `(n, t)` ``y``): ``p5`` = the five p-type targets (PF, S, sigma, kappa,
   effective mass), ``all10`` = the p- and n-type ones. Scored on log10_PF_p and S_p.
 - ``descriptors``: ``descriptors=True``, the Magpie statistics of :class:`PropertyModel`'s
-  features beside the element tokens (``.npz`` from ``runs/attention_capacity.py export``).
+  features beside the element tokens; ``--both`` also fits the tokens alone on the same
+  split. Any data set of the suite (``--dataset bulk_modulus --target K_VRH``...).
 
 The test rows are never seen before scoring; nothing is tuned. Each command writes one JSON
-(and refuses to overwrite one) and the test predictions beside it (``.npz``, the format
-``runs/attention_capacity.py score`` reads).
+(and refuses to overwrite one) and the test predictions beside it (``.npz``).
 """
 from __future__ import annotations
 
@@ -65,24 +65,31 @@ def multitask(name: str, seed: int, json_out: Path) -> None:
     _write(json_out, out, mean=mean, std=std, test=test)
 
 
-def descriptors(data: Path, target: str, json_out: Path) -> None:
+def descriptors(dataset: str, target: str, seed: int, both: bool, json_out: Path) -> None:
+    from evodesign.benchmarks.surrogate import split_by_formula
+    from evodesign.benchmarks.surrogate_suite import _load
+    from evodesign.representation import CompositionSpace
     from evodesign.surrogates.attention import AttentionEnsembleRegressor
     from evodesign.surrogates.property_model import CompositionFeatures
 
-    d = np.load(data)
-    j = list(d["targets"]).index(target)
-    seed = int(d["seed"])
-    X = CompositionFeatures(list(d["elements"])).transform(d["F"])
-    train, test = d["train"], d["test"]
-    model = AttentionEnsembleRegressor(list(d["elements"]), descriptors=True, random_state=seed)
-    model.fit(X[train], d["y"][train, j])
-    mean, std = model.predict(X[test], return_std=True)
-    out = {"script": "runs/attention_variants.py descriptors", "target": target, "split_seed": seed,
-           "n_train": int(len(train)), "n_test": int(len(test)), "n_features": int(X.shape[1]),
-           **_scores(d["y"][test, j], mean, std), "fit_seconds": model.fit_seconds_,
-           "best_epoch": model.best_epoch_.tolist(), "n_epochs": model.n_epochs_.tolist()}
-    _write(json_out, out, mean=mean, std=std, fit_seconds=model.fit_seconds_, n_epochs=model.n_epochs_,
-           best_epoch=model.best_epoch_, device="cpu")
+    data, _ = _load(dataset, target, None)  # the suite's rows, features and split
+    frame = data.frame[np.isfinite(data.frame[target].to_numpy(dtype=np.float64))].reset_index(drop=True)
+    space = CompositionSpace(data.elements)
+    X = CompositionFeatures(space.elements).transform(space.to_vectors(list(frame["composition"])))
+    y = frame[target].to_numpy(dtype=np.float64)
+    train, test = split_by_formula(frame["formula"].to_numpy(), 0.2, seed)
+    out = {"script": "runs/attention_variants.py descriptors", "dataset": dataset, "target": target,
+           "split_seed": seed, "n_train": int(len(train)), "n_test": int(len(test)), "n_features": int(X.shape[1])}
+    arrays = {}
+    for name, flag in (("descriptors", True), ("tokens", False))[: 2 if both else 1]:
+        model = AttentionEnsembleRegressor(list(space.elements), descriptors=flag, random_state=seed)
+        model.fit(X[train], y[train])
+        mean, std = model.predict(X[test], return_std=True)
+        out[name] = {**_scores(y[test], mean, std), "fit_seconds": model.fit_seconds_,
+                     "best_epoch": model.best_epoch_.tolist(), "n_epochs": model.n_epochs_.tolist()}
+        arrays.update({f"{name}_mean": mean, f"{name}_std": std})
+        print(name, out[name], flush=True)
+    _write(json_out, out, test=test, **arrays)
 
 
 def _write(json_out: Path, result: dict, **arrays) -> None:
@@ -99,8 +106,10 @@ if __name__ == "__main__":
     m.add_argument("--seed", type=int, default=0)
     m.add_argument("--json", type=Path, required=True)
     e = sub.add_parser("descriptors")
-    e.add_argument("--data", type=Path, required=True)
+    e.add_argument("--dataset", default="transport")
     e.add_argument("--target", required=True)
+    e.add_argument("--seed", type=int, default=0)
+    e.add_argument("--both", action="store_true", help="also fit the tokens alone (a paired comparison)")
     e.add_argument("--json", type=Path, required=True)
     a = parser.parse_args()
     if a.json.exists():
@@ -108,4 +117,4 @@ if __name__ == "__main__":
     if a.command == "multitask":
         multitask(a.set, a.seed, a.json)
     else:
-        descriptors(a.data, a.target, a.json)
+        descriptors(a.dataset, a.target, a.seed, a.both, a.json)
