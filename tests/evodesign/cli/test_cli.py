@@ -173,3 +173,35 @@ def test_bench_tables_are_drawn_not_repr(monkeypatch):
     say(table)
     say("[search] stays")
     assert printed[0] is table and printed[1] == "[search] stays"
+
+
+def test_tables_in_a_log_file_are_drawn_wide(monkeypatch):
+    """Under nohup a command's stdout is a file: rich would draw 80 columns and cut cells."""
+    import io
+
+    from rich.table import Table
+
+    from evodesign.cli.console import LOG_WIDTH, _width
+
+    class Terminal(io.StringIO):
+        def isatty(self):
+            return True
+
+    monkeypatch.delenv("COLUMNS", raising=False)
+    assert _width(io.StringIO()) == LOG_WIDTH
+    assert _width(Terminal()) is None
+    monkeypatch.setenv("COLUMNS", "100")
+    assert _width(io.StringIO()) is None
+    from rich.console import Console
+
+    cells = ["transport/log10_PF_p", "forest_median", "0.36891234", "0.55081234", "0.37412345", "0.64212345",
+             "0.90312345", "selected: weighted"]
+    table = Table(*[f"column {i}" for i in range(len(cells))])
+    table.add_row(*cells)
+    drawn = {}
+    for width in (80, LOG_WIDTH):
+        log = io.StringIO()
+        Console(file=log, width=width).print(table)
+        drawn[width] = log.getvalue()
+    assert "transport/log10_PF_p" not in drawn[80]  # what rich does at its default width
+    assert all(cell in drawn[LOG_WIDTH] for cell in cells)
