@@ -146,7 +146,11 @@ def test_a_run_of_chosen_arms_scores_only_those(tmp_path, monkeypatch):
     assert list(space["arms"]) == ["random", "adaptive_measured"] and r["protocol"] == "quick"  # ALL_ARMS order
     assert list(space["factors"]) == ["adaptive_measured_vs_random"] and space["verdict"] is None
     run = space["arms"]["adaptive_measured"]["runs"][0]
-    assert run["adapted_rounds"] == run["n_rounds"] - 1 >= 1
+    # a round whose search finds nothing new ends the loop (``stopped_early``); it was
+    # attempted, so the round before it was still followed by a fine-tuning (this happens at
+    # these tiny sizes on some machines: networks train differently across CPUs)
+    attempted = run["n_rounds"] + (run["stopped_early"] is not None)
+    assert run["adapted_rounds"] == attempted - 1 >= 1, run
     assert "measured" in format_loop_table(r)
 
 
