@@ -32,61 +32,53 @@ SETS = {
 }
 
 
-def _scores(y, mean, std) -> dict[str, float]:
-    ok = np.isfinite(y)
-    err = np.abs(y[ok] - mean[ok])
-    return {"mae": float(err.mean()), "cov90": float((err <= 1.6449 * std[ok]).mean())}
+def _suite_task(dataset: str, target: str, seed: int):
+    """The suite's rows, features and 80/20 split by formula of one task."""
+    from evodesign.benchmarks.surrogate import split_by_formula
+    from evodesign.benchmarks.surrogate_suite import task_arrays
+
+    data, _, frame, space, X, y = task_arrays(dataset, target)
+    train, test = split_by_formula(frame["formula"].to_numpy(), 0.2, seed)
+    return data, frame, space, X, y, train, test
+
+
+def _fit(space, X, Y, train, test, seed: int, **params):
+    from evodesign.surrogates.attention import AttentionEnsembleRegressor
+
+    model = AttentionEnsembleRegressor(list(space.elements), random_state=seed, **params)
+    model.fit(X[train], Y[train])
+    mean, std = model.predict(X[test], return_std=True)
+    facts = {"fit_seconds": model.fit_seconds_, "best_epoch": model.best_epoch_.tolist(),
+             "n_epochs": model.n_epochs_.tolist()}
+    return mean, std, facts
 
 
 def multitask(name: str, seed: int, json_out: Path) -> None:
-    from evodesign.benchmarks.surrogate import split_by_formula
-    from evodesign.benchmarks.surrogate_suite import _load
-    from evodesign.representation import CompositionSpace
-    from evodesign.surrogates.attention import AttentionEnsembleRegressor
+    from evodesign.benchmarks.surrogate import _metrics
 
     cols = SETS[name]
-    data, _ = _load("transport", cols[0], None)
-    frame = data.frame
-    for t in ("log10_PF_p", "S_p"):  # the rows of the suite's transport tasks
-        frame = frame[np.isfinite(frame[t].to_numpy(dtype=np.float64))]
-    frame = frame.reset_index(drop=True)
-    space = CompositionSpace(data.elements)
-    F = space.to_vectors(list(frame["composition"])).astype(np.float64)
-    train, test = split_by_formula(frame["formula"].to_numpy(), 0.2, seed)
+    # the suite's transport rows (every one has all ten targets); the attention reads the
+    # fraction columns the features end with
+    _, frame, space, X, _, train, test = _suite_task("transport", cols[0], seed)
     Y = frame[cols].to_numpy(dtype=np.float64)
-    model = AttentionEnsembleRegressor(list(space.elements), random_state=seed)
-    model.fit(F[train], Y[train])
-    mean, std = model.predict(F[test], return_std=True)
+    mean, std, facts = _fit(space, X, Y, train, test, seed)
     out = {"script": "runs/attention_variants.py multitask", "set": name, "split_seed": seed, "columns": cols,
-           "n_train": int(len(train)), "n_test": int(len(test)), "fit_seconds": model.fit_seconds_,
-           "best_epoch": model.best_epoch_.tolist(), "n_epochs": model.n_epochs_.tolist()}
+           "n_train": int(len(train)), "n_test": int(len(test)), **facts}
     for j, c in enumerate(cols[:2]):
-        out[c] = _scores(Y[test, j], mean[:, j], std[:, j])
+        out[c] = _metrics(Y[test, j], mean[:, j], std[:, j])
     _write(json_out, out, mean=mean, std=std, test=test)
 
 
 def descriptors(dataset: str, target: str, seed: int, both: bool, json_out: Path) -> None:
-    from evodesign.benchmarks.surrogate import split_by_formula
-    from evodesign.benchmarks.surrogate_suite import _load
-    from evodesign.representation import CompositionSpace
-    from evodesign.surrogates.attention import AttentionEnsembleRegressor
-    from evodesign.surrogates.property_model import CompositionFeatures
+    from evodesign.benchmarks.surrogate import _metrics
 
-    data, _ = _load(dataset, target, None)  # the suite's rows, features and split
-    frame = data.frame[np.isfinite(data.frame[target].to_numpy(dtype=np.float64))].reset_index(drop=True)
-    space = CompositionSpace(data.elements)
-    X = CompositionFeatures(space.elements).transform(space.to_vectors(list(frame["composition"])))
-    y = frame[target].to_numpy(dtype=np.float64)
-    train, test = split_by_formula(frame["formula"].to_numpy(), 0.2, seed)
+    _, _, space, X, y, train, test = _suite_task(dataset, target, seed)
     out = {"script": "runs/attention_variants.py descriptors", "dataset": dataset, "target": target,
            "split_seed": seed, "n_train": int(len(train)), "n_test": int(len(test)), "n_features": int(X.shape[1])}
     arrays = {}
     for name, flag in (("descriptors", True), ("tokens", False))[: 2 if both else 1]:
-        model = AttentionEnsembleRegressor(list(space.elements), descriptors=flag, random_state=seed)
-        model.fit(X[train], y[train])
-        mean, std = model.predict(X[test], return_std=True)
-        out[name] = {**_scores(y[test], mean, std), "fit_seconds": model.fit_seconds_,
-                     "best_epoch": model.best_epoch_.tolist(), "n_epochs": model.n_epochs_.tolist()}
+        mean, std, facts = _fit(space, X, y, train, test, seed, descriptors=flag)
+        out[name] = {**_metrics(y[test], mean, std), **facts}
         arrays.update({f"{name}_mean": mean, f"{name}_std": std})
         print(name, out[name], flush=True)
     _write(json_out, out, test=test, **arrays)

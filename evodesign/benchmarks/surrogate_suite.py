@@ -32,7 +32,7 @@ import numpy as np
 from evodesign.benchmarks.surrogate import _metrics, split_by_formula
 from evodesign.exceptions import DataError
 
-__all__ = ["DEFAULT_TASKS", "QUICK", "format_suite_table", "run_surrogate_suite", "suite_section"]
+__all__ = ["DEFAULT_TASKS", "QUICK", "format_suite_table", "run_surrogate_suite", "suite_section", "task_arrays"]
 
 #: (data set, target): the transport targets of the default campaign, then the wheel data sets
 DEFAULT_TASKS: tuple[tuple[str, str], ...] = (
@@ -73,6 +73,30 @@ def _load(dataset: str, target: str, cache_dir: str | None) -> tuple[Any, str]:
     if target not in data.targets:
         raise DataError(f"unknown target {target!r} for data set {dataset!r}; valid: {list(data.targets)}")
     return data, licence
+
+
+def task_arrays(
+    dataset: str, target: str, cache_dir: str | None = None, max_rows: int | None = None, seed: int = 0
+) -> tuple[Any, str, Any, Any, np.ndarray, np.ndarray]:
+    """A task's rows as the suite scores them: the rows with a finite ``target`` (at most
+    ``max_rows``, a seeded sample), :class:`PropertyModel`'s features (Magpie statistics, then
+    the element fractions in the order of the space's elements) and the target.
+
+    Returns:
+        ``(data, licence, frame, space, X, y)``: the loaded data set, its licence, the rows
+        kept, their composition space, `(n, n_features)` features and `(n,)` target values.
+    """
+    from evodesign.representation import CompositionSpace
+    from evodesign.surrogates.property_model import CompositionFeatures
+
+    data, licence = _load(dataset, target, cache_dir)
+    frame = data.frame[np.isfinite(data.frame[target].to_numpy(dtype=np.float64))]
+    if max_rows is not None and max_rows < len(frame):
+        frame = frame.sample(n=max_rows, random_state=seed)
+    frame = frame.reset_index(drop=True)
+    space = CompositionSpace(data.elements)
+    X = CompositionFeatures(space.elements).transform(space.to_vectors(list(frame["composition"])))
+    return data, licence, frame, space, X, frame[target].to_numpy(dtype=np.float64)
 
 
 def _spread(values: Sequence[float]) -> dict[str, float]:
@@ -124,8 +148,7 @@ def run_surrogate_suite(
     import torch
 
     import evodesign
-    from evodesign.representation import CompositionSpace
-    from evodesign.surrogates import CompositionFeatures, RandomForestSurrogate
+    from evodesign.surrogates import RandomForestSurrogate
     from evodesign.surrogates.selection import CANDIDATES, AutoSurrogate, combine_predictions
 
     # refused before minutes of data loading and fitting
@@ -155,16 +178,9 @@ def run_surrogate_suite(
     }
     try:
         for dataset, target in tasks:
-            data, licence = _load(dataset, target, cache_dir)
-            frame = data.frame[np.isfinite(data.frame[target].to_numpy(dtype=np.float64))]
-            if max_rows is not None and max_rows < len(frame):
-                frame = frame.sample(n=max_rows, random_state=seed)
-            frame = frame.reset_index(drop=True)
-            space = CompositionSpace(data.elements)
-            X = CompositionFeatures(space.elements).transform(space.to_vectors(list(frame["composition"])))
+            data, licence, frame, space, X, y = task_arrays(dataset, target, cache_dir, max_rows, seed)
             # the attention reads the fraction columns the features end with, in this order
             task_params = {**params, "attention": {**params["attention"], "elements": tuple(space.elements)}}
-            y = frame[target].to_numpy(dtype=np.float64)
             formulas = frame["formula"].to_numpy()
             task: dict[str, Any] = {"dataset": dataset, "target": target, "n_rows": len(frame),
                                     "n_features": int(X.shape[1]), "source": data.source, "licence": licence,
