@@ -40,6 +40,9 @@ CONFIGS: dict[str, dict] = {
              "max_epochs": 200, "patience": 30},
     "crabnet": {"d_model": 512, "n_layers": 3, "n_heads": 4, "batch_size": 512, "learning_rate": 5e-4,
                 "max_epochs": 200, "patience": 30},
+    # session 15: the library defaults with another element table (diversity for a blend)
+    "megnet": {"embedding": "megnet"},
+    "cgcnn": {"embedding": "cgcnn"},
 }
 TARGETS = ("log10_PF_p", "S_p")
 

@@ -1,4 +1,4 @@
-# usage: python runs/power_factor_floor.py [--seed S] [--attention DIR/log10_PF_p-default.npz] [--json OUT]
+# usage: python runs/power_factor_floor.py [--seed S] [--attention DIR/log10_PF_p-CONFIG.npz ...] [--json OUT]
 """Issue 16: where the power factor's error lies, and how much of it a composition model can remove.
 
 Every composition model tried on the transport data's ``log10_PF_p`` lands at 0.95-1.02x the
@@ -19,8 +19,9 @@ another's, for a normal spread), by whether both, one or neither entry is metal-
 Part 2 scores models on ``evodesign bench surrogate --suite``'s split of the transport task
 (the same rows, features and 80/20 split by formula, seed ``S``): the plain forest (the
 suite's baseline: 200 trees, max_features 1/3), the median of its trees, and optionally the
-attention model's test predictions saved by ``runs/attention_capacity.py fit`` on the same
-split (and an equal-weight blend of it with the median of the trees), each by metal-like /
+attention models' test predictions saved by ``runs/attention_capacity.py fit`` on the same
+split (one file per configuration; equal-weight blends of each with the median of the trees,
+and of all of them with it), each by metal-like /
 semiconductor-like test rows (classified by their label ``S_p``: analysis only, no model sees
 it). Nothing is tuned; the forest's settings are the suite's.
 """
@@ -41,8 +42,9 @@ METAL_S = 100.0  # uV/K
 
 parser = argparse.ArgumentParser()
 parser.add_argument("--seed", type=int, default=0, help="the suite's split seed")
-parser.add_argument("--attention", type=Path, default=None,
-                    help="test predictions of runs/attention_capacity.py fit on the same split (mean, std)")
+parser.add_argument("--attention", type=Path, nargs="*", default=[],
+                    help="test predictions of runs/attention_capacity.py fit on the same split (mean, std), "
+                         "one file per configuration")
 parser.add_argument("--trees", type=int, default=200)
 parser.add_argument("--json", type=Path, default=None)
 args = parser.parse_args()
@@ -92,23 +94,30 @@ forest = RandomForestRegressor(args.trees, max_features=1 / 3, random_state=args
 trees = np.stack([t.predict(X[test]) for t in forest.estimators_])
 preds = {"forest": trees.mean(0), "median of the trees": np.median(trees, 0)}
 out["forest_seconds"] = time.perf_counter() - t0
-if args.attention is not None:
-    att = np.load(args.attention)
+networks = {}
+for path in args.attention:
+    att = np.load(path)
     if len(att["mean"]) != len(test):
-        raise SystemExit(f"{args.attention}: {len(att['mean'])} predictions, the split has {len(test)} test rows")
-    preds["attention"] = att["mean"]
-    preds["attention + median, equal"] = 0.5 * (att["mean"] + preds["median of the trees"])
+        raise SystemExit(f"{path}: {len(att['mean'])} predictions, the split has {len(test)} test rows")
+    # runs/attention_capacity.py names its files TARGET-CONFIG.npz
+    config = path.stem.split("-", 1)[-1]
+    networks[f"attention ({config})"] = att["mean"]
+preds.update(networks)
+for name, p in networks.items():
+    preds[f"{name} + median, equal"] = 0.5 * (p + preds["median of the trees"])
+if len(networks) > 1:
+    preds["all attention + median, equal"] = np.mean([*networks.values(), preds["median of the trees"]], axis=0)
 kinds = {"all": np.ones(len(test), bool), "metal-like": np.abs(S) < METAL_S}
 kinds["semiconductor-like"] = ~kinds["metal-like"]
 truth = y[test]
 table = {}
 print(f"\nsplit {args.seed}: {len(train)} training / {len(test)} test formulas; MAE (/ the forest's) by test rows")
-print(f"  {'model':28s}" + "".join(f"{k + f' ({m.sum()})':>28s}" for k, m in kinds.items()))
+print(f"  {'model':40s}" + "".join(f"{k + f' ({m.sum()})':>28s}" for k, m in kinds.items()))
 for name, p in preds.items():
     row = {k: float(np.mean(np.abs(p[m] - truth[m]))) for k, m in kinds.items()}
     table[name] = {k: {"mae": v, "ratio": v / float(np.mean(np.abs(preds["forest"][m] - truth[m])))}
                    for (k, v), m in zip(row.items(), kinds.values())}
-    print(f"  {name:28s}" + "".join(f"{v['mae']:>20.4f} ({v['ratio']:.3f})" for v in table[name].values()))
+    print(f"  {name:40s}" + "".join(f"{v['mae']:>20.4f} ({v['ratio']:.3f})" for v in table[name].values()))
 out["test_rows"] = {k: int(m.sum()) for k, m in kinds.items()}
 out["mae"] = table
 # the best a composition model could do if it met the polymorph floor of each kind

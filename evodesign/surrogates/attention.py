@@ -55,9 +55,18 @@ __all__ = ["EMBEDDINGS", "AttentionEnsembleRegressor", "auto_batch_size", "eleme
 
 _MIN_VAR = 1e-6
 
-#: pretrained element tables: name -> (package, file inside it)
-EMBEDDINGS: dict[str, tuple[str, str]] = {
-    "matscholar": ("matminer.utils.data_files", "matscholar_els.json"),
+#: pretrained element tables: name -> (package, file inside it, how the file is keyed). All ship
+#: inside matminer (BSD): ``"matscholar"``, 200-d word2vec vectors from the literature
+#: (Tshitoyan et al., Nature 2019; keyed by symbol); ``"megnet"``, 16-d embeddings learned by
+#: MEGNet predicting formation energies of 60,000 Materials Project crystals (Chen et al., Chem.
+#: Mater. 2019; a list indexed by atomic number, entry 0 a placeholder); ``"cgcnn"``, CGCNN's
+#: 92-d one-hot bins of group, period, electronegativity, radius, valence electrons, first
+#: ionisation energy, electron affinity, block and atomic volume (Xie & Grossman, PRL 2018;
+#: keyed by atomic number).
+EMBEDDINGS: dict[str, tuple[str, str, str]] = {
+    "matscholar": ("matminer.utils.data_files", "matscholar_els.json", "symbol"),
+    "megnet": ("matminer.utils.data_files", "megnet_elemental_embedding.json", "z_list"),
+    "cgcnn": ("matminer.utils.data_files", "cgcnn_atom_feature.json", "z_key"),
 }
 
 #: an epoch of at least this many minibatches is cut from rows sorted by element count
@@ -82,8 +91,13 @@ def element_embeddings(elements: Sequence[str], embedding: str = "matscholar") -
     """
     if embedding not in EMBEDDINGS:
         raise DataError(f"unknown element embedding {embedding!r}; valid: {', '.join(EMBEDDINGS)}")
-    package, name = EMBEDDINGS[embedding]
+    package, name, keyed = EMBEDDINGS[embedding]
     data = json.loads(resources.files(package).joinpath(name).read_text())
+    if keyed != "symbol":
+        from pymatgen.core.periodic_table import Element
+
+        rows = enumerate(data) if keyed == "z_list" else ((int(z), v) for z, v in data.items())
+        data = {Element.from_Z(z).symbol: v for z, v in rows if 1 <= z <= 118}
     dim = len(next(iter(data.values())))
     table = np.zeros((len(elements), dim), dtype=np.float32)
     missing = np.array([el not in data for el in elements])
@@ -146,7 +160,8 @@ class AttentionEnsembleRegressor(GaussianEnsembleOutputs, RegressorMixin, BaseEs
             ``"gaussian"``; the head's second output is the variance either way (2 b^2 for Laplace).
         calibrate: fit a per-target scale of the std on the validation split.
         confidence: the central interval probability the calibration targets.
-        embedding: the pretrained element table, a key of :data:`EMBEDDINGS`.
+        embedding: the pretrained element table, a key of :data:`EMBEDDINGS`: ``"matscholar"``
+            (default), ``"megnet"`` or ``"cgcnn"``.
         verbose: show training progress (:func:`operators.progress.progress_bar`), one
             bar per member: epoch, best validation error, elapsed time.
         descriptors: also read the columns of ``X`` before the fractions (e.g.

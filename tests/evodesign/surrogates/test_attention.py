@@ -137,6 +137,32 @@ def test_elements_missing_from_the_table_get_a_learned_vector():
     assert model.n_missing_ == 1 and tuple(model.net_.members[0].learned.shape) == (1, 200)
 
 
+def test_the_other_tables_are_matminers_vectors_by_element(tmp_path):
+    """megnet (a list by atomic number) and cgcnn (keyed by atomic number as text) map to the
+    right element: compared with matminer's own reader, and CGCNN's one-hot rows by hand."""
+    from matminer.utils.data import MEGNetElementData
+
+    megnet, missing = element_embeddings(["H", "O", "Bi", "Xx"], "megnet")
+    assert megnet.shape == (4, 16) and missing.tolist() == [False, False, False, True]
+    reader = MEGNetElementData()
+    for i, el in enumerate(["H", "O", "Bi"]):
+        expected = [reader.all_element_data[el][f"embedding {k}"] for k in range(1, 17)]
+        np.testing.assert_allclose(megnet[i], expected, rtol=1e-6)
+    cgcnn, missing = element_embeddings(["H", "O", "Xx"], "cgcnn")
+    assert cgcnn.shape == (3, 92) and missing.tolist() == [False, False, True]
+    # one-hot bins: the group at column g (columns 0-18), then the period p at column 18 + p
+    assert np.flatnonzero(cgcnn[0, :19]).tolist() == [1] and np.flatnonzero(cgcnn[1, :19]).tolist() == [16]
+    assert np.flatnonzero(cgcnn[0, 19:26]).tolist() == [0] and np.flatnonzero(cgcnn[1, 19:26]).tolist() == [1]
+    with pytest.raises(DataError, match="valid: matscholar, megnet, cgcnn"):
+        element_embeddings(["H"], "word2vec")
+    X, y = toy(120, 1)
+    model = AttentionEnsembleRegressor(ELEMENTS, embedding="megnet", random_state=0, **{**SMALL, "max_epochs": 3})
+    model.fit(X, y)
+    assert tuple(model.net_.table.shape) == (len(ELEMENTS), 16)
+    save_model(model, tmp_path / "m")
+    np.testing.assert_allclose(load_model(tmp_path / "m").predict(X), model.predict(X), atol=1e-6)
+
+
 def test_is_a_selection_candidate():
     assert CANDIDATES["attention"] is AttentionEnsembleRegressor
 
