@@ -18,7 +18,8 @@ another's, for a normal spread), by whether both, one or neither entry is metal-
 
 Part 2 scores models on ``evodesign bench surrogate --suite``'s split of the transport task
 (the same rows, features and 80/20 split by formula, seed ``S``): the plain forest (the
-suite's baseline: 200 trees, max_features 1/3), the median of its trees, and optionally the
+suite's baseline, ``RandomForestSurrogate(calibrate=False)``: 200 trees, max_features 1/3,
+the same seed), the median of its trees, and optionally the
 attention models' test predictions saved by ``runs/attention_capacity.py fit`` on the same
 split (one file per configuration; equal-weight blends of each with the median of the trees,
 and of all of them with it), each by metal-like /
@@ -37,6 +38,7 @@ import numpy as np
 from evodesign.benchmarks.surrogate import split_by_formula
 from evodesign.benchmarks.surrogate_suite import task_arrays
 from evodesign.datasets.transport import _read, transport_file
+from evodesign.surrogates.forest import RandomForestSurrogate
 
 METAL_S = 100.0  # uV/K
 
@@ -84,14 +86,13 @@ print(f"  all {out['polymorph_floor']['all']:.3f}; " + "; ".join(
     f"{name} {v['floor']:.3f} ({v['formulas']})" for name, v in out["polymorph_floor"].items() if isinstance(v, dict)))
 
 # ---- part 2: the models' error on the suite's split, by kind of compound ----
-from sklearn.ensemble import RandomForestRegressor  # noqa: E402
-
 _, _, frame, _, X, y = task_arrays("transport", "log10_PF_p")
 train, test = split_by_formula(frame["formula"].to_numpy(), 0.2, args.seed)
 S = frame["S_p"].to_numpy(dtype=np.float64)[test]
 t0 = time.perf_counter()
-forest = RandomForestRegressor(args.trees, max_features=1 / 3, random_state=args.seed, n_jobs=1).fit(X[train], y[train])
-trees = np.stack([t.predict(X[test]) for t in forest.estimators_])
+# the suite's baseline ("rf"), the same class, settings and seed; its trees' predictions give both centres
+forest = RandomForestSurrogate(n_estimators=args.trees, calibrate=False, random_state=args.seed).fit(X[train], y[train])
+trees = forest._per_tree(X[test])
 preds = {"forest": trees.mean(0), "median of the trees": np.median(trees, 0)}
 out["forest_seconds"] = time.perf_counter() - t0
 networks = {}
@@ -113,10 +114,9 @@ truth = y[test]
 table = {}
 print(f"\nsplit {args.seed}: {len(train)} training / {len(test)} test formulas; MAE (/ the forest's) by test rows")
 print(f"  {'model':40s}" + "".join(f"{k + f' ({m.sum()})':>28s}" for k, m in kinds.items()))
-for name, p in preds.items():
-    row = {k: float(np.mean(np.abs(p[m] - truth[m]))) for k, m in kinds.items()}
-    table[name] = {k: {"mae": v, "ratio": v / float(np.mean(np.abs(preds["forest"][m] - truth[m])))}
-                   for (k, v), m in zip(row.items(), kinds.values())}
+mae = {name: {k: float(np.mean(np.abs(p[m] - truth[m]))) for k, m in kinds.items()} for name, p in preds.items()}
+for name, row in mae.items():
+    table[name] = {k: {"mae": v, "ratio": v / mae["forest"][k]} for k, v in row.items()}
     print(f"  {name:40s}" + "".join(f"{v['mae']:>20.4f} ({v['ratio']:.3f})" for v in table[name].values()))
 out["test_rows"] = {k: int(m.sum()) for k, m in kinds.items()}
 out["mae"] = table
